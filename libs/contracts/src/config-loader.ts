@@ -1,0 +1,71 @@
+// The one configuration loader: environment variables in, a validated, frozen object out.
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
+import type { ErrorObject } from 'ajv';
+import { ConfigError } from './errors.ts';
+import { createAjv } from './validators.ts';
+
+/**
+ * The JSON Schema of a service's environment: one property per variable, each a string, integer,
+ * number or boolean (with `enum`, `pattern`, `minimum`... as needed). Values are coerced from
+ * strings; `default` fills absent variables. Mark secrets `writeOnly: true` so that an error
+ * never echoes their value.
+ */
+export type EnvSchema = JSONSchema & {
+  readonly type: 'object';
+  readonly properties: Readonly<Record<string, JSONSchema>>;
+};
+
+/** The typed result of {@link loadEnv}: what the schema describes, read-only. */
+export type EnvOf<S extends EnvSchema> = Readonly<FromSchema<S>>;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads the variables named by `schema` from `env`, coerces and validates them.
+ * Empty strings count as absent, so `FOO=` falls back to the default or fails as missing.
+ * Throws {@link ConfigError} naming the first offending variable and what is wrong with it.
+ */
+export function loadEnv<const S extends EnvSchema>(schema: S, env: Env): EnvOf<S> {
+  const properties = schema.properties as Record<string, { writeOnly?: boolean }>;
+  const picked: Record<string, string> = {};
+  for (const name of Object.keys(properties)) {
+    const value = env[name];
+    if (value !== undefined && value.trim() !== '') picked[name] = value.trim();
+  }
+  const validate = createAjv({ coerceTypes: true, useDefaults: true }).compile(schema as object);
+  if (!validate(picked)) {
+    const error = (validate.errors ?? [])[0];
+    throw describe(error, properties, env);
+  }
+  return Object.freeze(picked) as unknown as EnvOf<S>;
+}
+
+function describe(
+  error: ErrorObject | undefined,
+  properties: Record<string, { writeOnly?: boolean }>,
+  env: Env,
+): ConfigError {
+  if (error === undefined) return new ConfigError('(environment)', 'is invalid');
+  if (error.keyword === 'required') {
+    const name = (error.params as { missingProperty: string }).missingProperty;
+    return new ConfigError(name, 'is required but not set');
+  }
+  const name = error.instancePath.replace(/^\//, '');
+  const secret = properties[name]?.writeOnly === true;
+  const raw = env[name] ?? '';
+  const shown = secret ? '' : ` (got ${JSON.stringify(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw)})`;
+  const allowed =
+    error.keyword === 'enum'
+      ? `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`
+      : (error.message ?? 'is invalid');
+  return new ConfigError(name, `${allowed}${shown}`);
+}
+
+/** Freezes an object and everything inside it, so configuration cannot drift after start-up. */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

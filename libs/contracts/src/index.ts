@@ -1,0 +1,11 @@
+// The public surface of @fortellis-admin/contracts: schemas, types, validators, queue and job
+// names, the configuration loader and the error family.
+export * from './schemas/common-schemas.ts';
+export * from './schemas/admin-api-schemas.ts';
+export * from './schemas/outbound-schemas.ts';
+export * from './schemas/job-schemas.ts';
+export type * from './types.ts';
+export * from './validators.ts';
+export * from './queues.ts';
+export * from './errors.ts';
+export * from './config-loader.ts';

@@ -1,0 +1,75 @@
+// Queue names, job names and the job-id rule that makes publishing idempotent.
+import type {
+  ActivationReceivedJob,
+  ConnectionAcceptedJob,
+  DeactivationReceivedJob,
+  ReviewDecidedJob,
+} from './types.ts';
+
+/**
+ * The BullMQ queues of the system, named after the worker that consumes them.
+ * Every service prefixes its Redis keys with the configured `QUEUE_PREFIX`
+ * (default {@link DEFAULT_QUEUE_PREFIX}), so several deployments can share one Redis.
+ */
+export const QUEUE_NAMES = Object.freeze({
+  /** Consumed by the approval worker: activations and operators' review decisions. */
+  approval: 'approval',
+  /** Consumed by the deprovision worker: deactivations and activation reports. */
+  deprovision: 'deprovision',
+} as const);
+
+export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
+
+/** Default BullMQ key prefix. */
+export const DEFAULT_QUEUE_PREFIX = 'fortellis-admin';
+
+/** The job names: each is an event that happened, in the past tense. */
+export const JOB_NAMES = Object.freeze({
+  activationReceived: 'ActivationReceived',
+  deactivationReceived: 'DeactivationReceived',
+  reviewDecided: 'ReviewDecided',
+  connectionAccepted: 'ConnectionAccepted',
+} as const);
+
+export type JobName = (typeof JOB_NAMES)[keyof typeof JOB_NAMES];
+
+/** The payload type of each job name. */
+export interface JobPayloads {
+  ActivationReceived: ActivationReceivedJob;
+  DeactivationReceived: DeactivationReceivedJob;
+  ReviewDecided: ReviewDecidedJob;
+  ConnectionAccepted: ConnectionAcceptedJob;
+}
+
+/** Which queue carries each job name. */
+export const QUEUE_OF_JOB: Readonly<Record<JobName, QueueName>> = Object.freeze({
+  ActivationReceived: QUEUE_NAMES.approval,
+  ReviewDecided: QUEUE_NAMES.approval,
+  DeactivationReceived: QUEUE_NAMES.deprovision,
+  ConnectionAccepted: QUEUE_NAMES.deprovision,
+});
+
+/**
+ * The job-id rule. A job's id is derived from what it is about, never random, so publishing the
+ * same fact twice (Fortellis repeating a call, an operator clicking twice, a worker retrying a
+ * publish after a crash) adds no second job while the first is still in the queue: BullMQ ignores
+ * an add whose id exists. Once a job is removed, a repeat is a new job, which the workers handle
+ * idempotently through the connection's state in MongoDB.
+ *
+ * - `ActivationReceived`: `activation-{connectionId}` (a connectionId names one activation)
+ * - `DeactivationReceived`: `deactivation-{connectionId}`
+ * - `ReviewDecided`: `review-{connectionId}` (a held connection is decided once)
+ * - `ConnectionAccepted`: `accepted-{connectionId}`
+ *
+ * Ids use `-` as separator because BullMQ reserves `:` for its keys.
+ */
+export const jobIdFor = Object.freeze({
+  activationReceived: (job: Pick<ActivationReceivedJob, 'activation'>) =>
+    `activation-${job.activation.connectionId.toLowerCase()}`,
+  deactivationReceived: (job: Pick<DeactivationReceivedJob, 'connectionId'>) =>
+    `deactivation-${job.connectionId.toLowerCase()}`,
+  reviewDecided: (job: Pick<ReviewDecidedJob, 'connectionId'>) =>
+    `review-${job.connectionId.toLowerCase()}`,
+  connectionAccepted: (job: Pick<ConnectionAcceptedJob, 'connectionId'>) =>
+    `accepted-${job.connectionId.toLowerCase()}`,
+});

@@ -1,0 +1,72 @@
+// Bodies we send to the outside parties: the Fortellis connection callback and the
+// integration platform's status API.
+
+/**
+ * Body of `POST {subscriptionsBase}/connections/{connectionId}/callback`.
+ * `error` is the reason for a rejection; `auth` passes subscription-specific credentials.
+ * `rejected` may be sent after `accepted` to stop traffic.
+ */
+export const connectionCallbackBodySchema = {
+  $id: 'https://contracts.fortellis-admin.local/connection-callback-body.json',
+  type: 'object',
+  required: ['status'],
+  properties: {
+    status: { type: 'string', enum: ['accepted', 'rejected'] },
+    error: { type: 'string', minLength: 1 },
+    auth: { type: 'object', additionalProperties: { type: 'string' } },
+  },
+  additionalProperties: false,
+} as const;
+
+const statusEventSchema = {
+  type: 'object',
+  required: ['category', 'action'],
+  properties: {
+    category: { type: 'string', minLength: 1 },
+    action: { type: 'string', minLength: 1 },
+    activation_event: { type: 'boolean' },
+    deactivation_event: { type: 'boolean' },
+  },
+  additionalProperties: false,
+} as const;
+
+const nameVersionSchema = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1 }, version: { type: 'string' } },
+  additionalProperties: false,
+} as const;
+
+/**
+ * Body of `POST {base}/api/integration_management/v2/status?tenantID={tenant}`.
+ * Exactly one of `application_code` and `application_id`; `module.name` required;
+ * `vendor_system` optional; at least one event.
+ */
+export const integrationStatusBodySchema = {
+  $id: 'https://contracts.fortellis-admin.local/integration-status-body.json',
+  type: 'object',
+  required: ['module', 'events'],
+  properties: {
+    application_code: { type: 'string', minLength: 1 },
+    application_id: { type: 'string', minLength: 1 },
+    module: nameVersionSchema,
+    vendor_system: nameVersionSchema,
+    events: { type: 'array', minItems: 1, items: statusEventSchema },
+  },
+  oneOf: [{ required: ['application_code'] }, { required: ['application_id'] }],
+  additionalProperties: false,
+} as const;
+
+/** The event that reports a deactivation to the integration platform. */
+export const DEACTIVATION_STATUS_EVENT = Object.freeze({
+  category: 'activation',
+  action: 'deactivated integration',
+  deactivation_event: true,
+} as const);
+
+/** The event that reports an activation to the integration platform. */
+export const ACTIVATION_STATUS_EVENT = Object.freeze({
+  category: 'activation',
+  action: 'activated integration',
+  activation_event: true,
+} as const);

@@ -1,0 +1,29 @@
+// TypeScript types derived from the schemas: the schemas are the only source of truth.
+import type { FromSchema } from 'json-schema-to-ts';
+import type {
+  activateRequestSchema,
+  errorResponseSchema,
+  linksResponseSchema,
+} from './schemas/admin-api-schemas.ts';
+import type { linkSchema } from './schemas/common-schemas.ts';
+import type {
+  activationReceivedJobSchema,
+  connectionAcceptedJobSchema,
+  deactivationReceivedJobSchema,
+  reviewDecidedJobSchema,
+} from './schemas/job-schemas.ts';
+import type {
+  connectionCallbackBodySchema,
+  integrationStatusBodySchema,
+} from './schemas/outbound-schemas.ts';
+
+export type ActivateRequest = FromSchema<typeof activateRequestSchema>;
+export type Link = FromSchema<typeof linkSchema>;
+export type LinksResponse = FromSchema<typeof linksResponseSchema>;
+export type ErrorResponse = FromSchema<typeof errorResponseSchema>;
+export type ConnectionCallbackBody = FromSchema<typeof connectionCallbackBodySchema>;
+export type IntegrationStatusBody = FromSchema<typeof integrationStatusBodySchema>;
+export type ActivationReceivedJob = FromSchema<typeof activationReceivedJobSchema>;
+export type DeactivationReceivedJob = FromSchema<typeof deactivationReceivedJobSchema>;
+export type ReviewDecidedJob = FromSchema<typeof reviewDecidedJobSchema>;
+export type ConnectionAcceptedJob = FromSchema<typeof connectionAcceptedJobSchema>;

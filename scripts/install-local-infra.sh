@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs, when absent, the local binaries the tests and the local stack fall back to when neither
+# REDIS_URL/MONGODB_URL nor a Docker engine is available: redis-server (Debian package) and
+# FerretDB v1.24.2 (built from the Go module proxy). Idempotent: a second run does nothing.
+set -euo pipefail
+
+FERRETDB_VERSION=v1.24.2
+FERRETDB_MODULE=github.com/FerretDB/FerretDB
+
+log() { printf 'infra:install: %s\n' "$*"; }
+
+if command -v redis-server >/dev/null 2>&1; then
+  log "redis-server present: $(redis-server --version | head -c 60)"
+else
+  log 'installing redis-server from Debian packages'
+  SUDO=''
+  [ "$(id -u)" -ne 0 ] && SUDO='sudo'
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+  if command -v ferretdb >/dev/null 2>&1; then exit 0; fi
+  echo 'infra:install: Go is needed to build FerretDB (https://go.dev/dl), or set MONGODB_URL' >&2
+  exit 1
+fi
+
+gobin="$(go env GOBIN)"
+[ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
+target="$gobin/ferretdb"
+if [ -x "$target" ] && "$target" --version 2>/dev/null | grep -q "version: $FERRETDB_VERSION"; then
+  log "ferretdb $FERRETDB_VERSION present: $target"
+  exit 0
+fi
+
+log "building ferretdb $FERRETDB_VERSION into $target"
+# `go install module@version` is not enough: it asks the proxy for the module's version list (to
+# check deprecation), which the proxy here refuses, and the module zip lacks the generated
+# build/version/version.txt, without which the binary panics at start. So: download the exact
+# version, copy it to a scratch folder, write the version file as FerretDB's own build does, build.
+dir="$(go mod download -json "$FERRETDB_MODULE@$FERRETDB_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+if [ -z "$dir" ] || [ ! -d "$dir" ]; then
+  echo "infra:install: could not download $FERRETDB_MODULE@$FERRETDB_VERSION" >&2
+  exit 1
+fi
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cp -r "$dir/." "$work/"
+chmod -R u+w "$work"
+echo "$FERRETDB_VERSION" > "$work/build/version/version.txt"
+mkdir -p "$gobin"
+(cd "$work" && CGO_ENABLED=0 go build -trimpath -o "$target" ./cmd/ferretdb)
+log "ferretdb ready: $("$target" --version | head -1)"

@@ -1,0 +1,4 @@
+// The public surface of the test support package.
+export * from './infrastructure.ts';
+export * from './processes.ts';
+export * from './isolation.ts';

@@ -1,0 +1,206 @@
+// The one infrastructure resolver of the project: finds or starts real Redis and a real
+// MongoDB-wire server for tests and for the local run of the whole system.
+//
+// Order: (1) REDIS_URL / MONGODB_URL when set; (2) testcontainers (redis:7, mongo:8) when a Docker
+// engine answers; (3) local binaries: redis-server, and FerretDB v1.24.2 on SQLite; (4) otherwise an
+// error naming the command that installs what is missing.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { homedir, tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { freePort, startProcess, waitForPort, type ManagedProcess } from './processes.ts';
+
+/** A running (or externally provided) server and how to reach it. */
+export interface Endpoint {
+  readonly url: string;
+  /** Where it came from: the environment, a container, or a local binary started here. */
+  readonly source: 'env' | 'container' | 'local';
+  /** Stops what this resolver started; a no-op for servers given by the environment. */
+  stop(): Promise<void>;
+}
+
+/** The command that installs the local binaries (redis-server, FerretDB). */
+export const INSTALL_COMMAND = 'npm run infra:install';
+
+/** The FerretDB release the project runs against when no MongoDB is given. */
+export const FERRETDB_VERSION = 'v1.24.2';
+
+const noop = async (): Promise<void> => {};
+
+/** Resolves a Redis server, in the order described at the top of this file. */
+export async function resolveRedis(env: NodeJS.ProcessEnv = process.env): Promise<Endpoint> {
+  const given = env.REDIS_URL?.trim();
+  if (given) return { url: given, source: 'env', stop: noop };
+  if (await dockerAvailable(env)) {
+    const { RedisContainer } = await import('@testcontainers/redis');
+    const container = await new RedisContainer('redis:7').start();
+    return {
+      url: container.getConnectionUrl(),
+      source: 'container',
+      stop: async () => void (await container.stop()),
+    };
+  }
+  return startLocalRedis();
+}
+
+/** Resolves a MongoDB-wire server, in the order described at the top of this file. */
+export async function resolveMongo(env: NodeJS.ProcessEnv = process.env): Promise<Endpoint> {
+  const given = env.MONGODB_URL?.trim();
+  if (given) return { url: given, source: 'env', stop: noop };
+  if (await dockerAvailable(env)) {
+    const { MongoDBContainer } = await import('@testcontainers/mongodb');
+    const container = await new MongoDBContainer('mongo:8').start();
+    return {
+      url: container.getConnectionString(),
+      source: 'container',
+      stop: async () => void (await container.stop()),
+    };
+  }
+  return startLocalFerretDb();
+}
+
+/**
+ * Starts a private `redis-server` on a free loopback port, without persistence. Always a new one,
+ * so a test may stop it to see how the system behaves without Redis.
+ */
+export async function startLocalRedis(): Promise<Endpoint> {
+  const binary = findBinary('redis-server');
+  if (binary === undefined) throw missing('redis-server');
+  return startListening('redis-server', async (port) =>
+    startProcess(binary, [
+      '--port', String(port),
+      '--bind', '127.0.0.1',
+      '--save', '',
+      '--appendonly', 'no',
+      '--protected-mode', 'yes',
+      // BullMQ requires that Redis never evicts its keys.
+      '--maxmemory-policy', 'noeviction',
+    ]),
+    (port) => `redis://127.0.0.1:${port}`,
+  );
+}
+
+/**
+ * Starts a private FerretDB (SQLite backend, data in a temporary folder) on a free loopback port.
+ * Telemetry is disabled twice over (flag and DO_NOT_TRACK) so it never tries to reach a host.
+ */
+export async function startLocalFerretDb(): Promise<Endpoint> {
+  const binary = findFerretDb();
+  if (binary === undefined) throw missing('ferretdb');
+  const dataDir = await mkdtemp(join(tmpdir(), 'ferretdb-'));
+  try {
+    const endpoint = await startListening('ferretdb', async (port) =>
+      startProcess(
+        binary,
+        [
+          '--handler=sqlite',
+          `--sqlite-url=file:${dataDir}/`,
+          `--state-dir=${dataDir}`,
+          `--listen-addr=127.0.0.1:${port}`,
+          '--debug-addr=-',
+          '--telemetry=disable',
+          '--log-level=warn',
+          '--log-format=json',
+        ],
+        { env: { ...process.env, DO_NOT_TRACK: '1', FERRETDB_TELEMETRY: 'disable' } },
+      ),
+      (port) => `mongodb://127.0.0.1:${port}/`,
+    );
+    return {
+      ...endpoint,
+      stop: async () => {
+        await endpoint.stop();
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function startListening(
+  name: string,
+  start: (port: number) => Promise<ManagedProcess>,
+  urlOf: (port: number) => string,
+): Promise<Endpoint> {
+  let lastError: unknown;
+  // A free port can be taken between asking and binding: try a few.
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    const port = await freePort();
+    const managed = await start(port);
+    try {
+      await waitForPort(port, 20_000, managed.child);
+      return { url: urlOf(port), source: 'local', stop: () => managed.stop() };
+    } catch (error) {
+      lastError = new Error(`${name} did not start: ${String(error)}\n${managed.output()}`);
+      await managed.stop(1000);
+    }
+  }
+  throw lastError;
+}
+
+function missing(binary: string): Error {
+  return new Error(
+    `No ${binary === 'ferretdb' ? 'MongoDB-wire server' : 'Redis'} available: set ` +
+      `${binary === 'ferretdb' ? 'MONGODB_URL' : 'REDIS_URL'}, start a Docker engine, or install ` +
+      `${binary} with \`${INSTALL_COMMAND}\`.`,
+  );
+}
+
+/** Finds an executable on PATH. */
+export function findBinary(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir !== '' && existsSync(join(dir, name))) return join(dir, name);
+  }
+  return undefined;
+}
+
+/** Finds FerretDB on PATH, in GOBIN, or in GOPATH/bin (where the install script puts it). */
+export function findFerretDb(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const onPath = findBinary('ferretdb', env);
+  if (onPath !== undefined) return onPath;
+  const candidates = [env.GOBIN, env.GOPATH && join(env.GOPATH, 'bin'), goEnv('GOPATH'), join(homedir(), 'go')]
+    .filter((dir): dir is string => typeof dir === 'string' && dir !== '')
+    .map((dir) => (dir.endsWith('bin') ? join(dir, 'ferretdb') : join(dir, 'bin', 'ferretdb')));
+  return candidates.find((file) => existsSync(file));
+}
+
+function goEnv(name: string): string | undefined {
+  try {
+    return execFileSync('go', ['env', name], { encoding: 'utf8', timeout: 5000 }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True when a Docker engine answers `/_ping` within a second, on DOCKER_HOST (unix or tcp)
+ * or the default socket. A Docker client without an engine is not enough.
+ */
+export async function dockerAvailable(env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  const host = env.DOCKER_HOST?.trim();
+  let target: { socketPath: string } | { host: string; port: number };
+  if (host === undefined || host === '') {
+    if (!existsSync('/var/run/docker.sock')) return false;
+    target = { socketPath: '/var/run/docker.sock' };
+  } else if (host.startsWith('unix://')) {
+    target = { socketPath: host.slice('unix://'.length) };
+  } else if (host.startsWith('tcp://')) {
+    const url = new URL(host.replace(/^tcp:/, 'http:'));
+    target = { host: url.hostname, port: Number(url.port || 2375) };
+  } else {
+    return false;
+  }
+  return new Promise((resolve) => {
+    const req = request({ ...target, path: '/_ping', method: 'GET', timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.once('timeout', () => req.destroy());
+    req.once('error', () => resolve(false));
+    req.end();
+  });
+}
