@@ -32,12 +32,15 @@ export function loadEnv<const S extends EnvSchema>(schema: S, env: Env): EnvOf<S
     const value = env[name];
     if (value !== undefined && value.trim() !== '') picked[name] = value.trim();
   }
-  const validate = createAjv({ coerceTypes: true, useDefaults: true }).compile(schema as object);
+  const plainSchema: object = schema;
+  const validate = createAjv({ coerceTypes: true, useDefaults: true }).compile(plainSchema);
   if (!validate(picked)) {
     const error = (validate.errors ?? [])[0];
     throw describe(error, properties, env);
   }
-  return Object.freeze(picked) as unknown as EnvOf<S>;
+  // ajv has coerced and defaulted `picked` in place to what the schema describes.
+  const loaded: unknown = Object.freeze(picked);
+  return loaded as EnvOf<S>;
 }
 
 function describe(
@@ -53,7 +56,9 @@ function describe(
   const name = error.instancePath.replace(/^\//, '');
   const secret = properties[name]?.writeOnly === true;
   const raw = env[name] ?? '';
-  const shown = secret ? '' : ` (got ${JSON.stringify(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw)})`;
+  const shown = secret
+    ? ''
+    : ` (got ${JSON.stringify(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw)})`;
   const allowed =
     error.keyword === 'enum'
       ? `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`

@@ -9,3 +9,5 @@ export * from './validators.ts';
 export * from './queues.ts';
 export * from './errors.ts';
 export * from './config-loader.ts';
+export * from './runtime/logger.ts';
+export * from './runtime/service-runner.ts';

@@ -47,8 +47,8 @@ describe('activate request schema', () => {
   });
 
   it('accepts the sample without the optional countryCode', () => {
-    const payload = structuredClone(tutorialCurlPayload) as Record<string, Record<string, unknown>>;
-    delete payload.organizationInfo!.countryCode;
+    const payload = structuredClone(tutorialCurlPayload);
+    delete (payload.organizationInfo as { countryCode?: string }).countryCode;
     expect(validate.is(payload)).toBe(true);
   });
 
@@ -66,7 +66,9 @@ describe('activate request schema', () => {
   });
 
   it('rejects an array', () => {
-    expect(validate.issues([tutorialCurlPayload])).toEqual([{ pointer: '', message: 'must be object' }]);
+    expect(validate.issues([tutorialCurlPayload])).toEqual([
+      { pointer: '', message: 'must be object' },
+    ]);
   });
 
   it.each(requiredPaths.map((path) => [`/${path.join('/')}`, path] as const))(
@@ -119,7 +121,9 @@ describe('activate request schema', () => {
     const violation = error as ContractViolationError;
     expect(violation.code).toBe('CONTRACT_VIOLATION');
     expect(violation.httpStatus).toBe(400);
-    expect(violation.message).toMatch(/^activate request is invalid: \/organizationInfo is required;/);
+    expect(violation.message).toMatch(
+      /^activate request is invalid: \/organizationInfo is required;/,
+    );
     expect(violation.message).toMatch(/and 1 more$/);
   });
 });

@@ -52,12 +52,16 @@ describe('loadEnv', () => {
     expect(errorOf({ ...valid, LOG_LEVEL: 'loud' }).message).toBe(
       'invalid configuration: LOG_LEVEL must be one of debug, info, warn (got "loud")',
     );
-    expect(errorOf({ ...valid, PORT: '70000' }).message).toMatch(/^invalid configuration: PORT must be <= 65535/);
+    expect(errorOf({ ...valid, PORT: '70000' }).message).toMatch(
+      /^invalid configuration: PORT must be <= 65535/,
+    );
   });
 
   it('never echoes the value of a secret', () => {
     const error = errorOf({ ...valid, CLIENT_SECRET: 'short' });
-    expect(error.message).toBe('invalid configuration: CLIENT_SECRET must NOT have fewer than 8 characters');
+    expect(error.message).toBe(
+      'invalid configuration: CLIENT_SECRET must NOT have fewer than 8 characters',
+    );
     expect(error.message).not.toContain('short"');
   });
 });

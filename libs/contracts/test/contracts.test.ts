@@ -17,7 +17,11 @@ const receivedAt = '2026-11-23T12:00:00.000Z';
 describe('Admin API answers', () => {
   it('links response needs href and rel in every link', () => {
     expect(contracts.linksResponse.is({ links: [{ href: '/x', rel: 'self' }] })).toBe(true);
-    expect(contracts.linksResponse.is({ links: [{ href: '/x', rel: 'self', method: 'GET', title: 't' }] })).toBe(true);
+    expect(
+      contracts.linksResponse.is({
+        links: [{ href: '/x', rel: 'self', method: 'GET', title: 't' }],
+      }),
+    ).toBe(true);
     expect(contracts.linksResponse.issues({ links: [{ href: '/x' }] })).toEqual([
       { pointer: '/links/0/rel', message: 'is required' },
     ]);
@@ -34,8 +38,12 @@ describe('Admin API answers', () => {
 describe('connection callback body', () => {
   it('accepts accepted, rejected with a reason, and auth credentials', () => {
     expect(contracts.connectionCallbackBody.is({ status: 'accepted' })).toBe(true);
-    expect(contracts.connectionCallbackBody.is({ status: 'rejected', error: 'not a dealer' })).toBe(true);
-    expect(contracts.connectionCallbackBody.is({ status: 'accepted', auth: { apiKey: 'k' } })).toBe(true);
+    expect(contracts.connectionCallbackBody.is({ status: 'rejected', error: 'not a dealer' })).toBe(
+      true,
+    );
+    expect(contracts.connectionCallbackBody.is({ status: 'accepted', auth: { apiKey: 'k' } })).toBe(
+      true,
+    );
   });
 
   it('rejects other statuses and non-string credentials', () => {
@@ -59,7 +67,11 @@ describe('integration status body', () => {
       }),
     ).toEqual([]);
     expect(
-      contracts.integrationStatusBody.is({ application_id: 'a1', module: { name: 'm' }, events: [ACTIVATION_STATUS_EVENT] }),
+      contracts.integrationStatusBody.is({
+        application_id: 'a1',
+        module: { name: 'm' },
+        events: [ACTIVATION_STATUS_EVENT],
+      }),
     ).toBe(true);
   });
 
@@ -67,13 +79,30 @@ describe('integration status body', () => {
     const events = [DEACTIVATION_STATUS_EVENT];
     expect(contracts.integrationStatusBody.is({ ...base, events })).toBe(false);
     expect(
-      contracts.integrationStatusBody.is({ application_code: 'c', application_id: 'i', ...base, events }),
+      contracts.integrationStatusBody.is({
+        application_code: 'c',
+        application_id: 'i',
+        ...base,
+        events,
+      }),
     ).toBe(false);
   });
 
   it('needs module.name and at least one event', () => {
-    expect(contracts.integrationStatusBody.is({ application_code: 'c', module: {}, events: [DEACTIVATION_STATUS_EVENT] })).toBe(false);
-    expect(contracts.integrationStatusBody.is({ application_code: 'c', module: { name: 'm' }, events: [] })).toBe(false);
+    expect(
+      contracts.integrationStatusBody.is({
+        application_code: 'c',
+        module: {},
+        events: [DEACTIVATION_STATUS_EVENT],
+      }),
+    ).toBe(false);
+    expect(
+      contracts.integrationStatusBody.is({
+        application_code: 'c',
+        module: { name: 'm' },
+        events: [],
+      }),
+    ).toBe(false);
   });
 });
 
@@ -81,13 +110,22 @@ describe('job payloads', () => {
   it('ActivationReceived carries a valid activation, request id, time and token facts', () => {
     const job = { activation: tutorialCurlPayload, requestId: 'r-1', receivedAt, token };
     expect(contracts.activationReceivedJob.issues(job)).toEqual([]);
-    expect(contracts.activationReceivedJob.is({ ...job, activation: { connectionId: 'x' } })).toBe(false);
+    expect(contracts.activationReceivedJob.is({ ...job, activation: { connectionId: 'x' } })).toBe(
+      false,
+    );
     expect(contracts.activationReceivedJob.is({ ...job, receivedAt: 'yesterday' })).toBe(false);
-    expect(contracts.activationReceivedJob.is({ ...job, token: { ...token, raw: 'eyJ...' } })).toBe(false);
+    expect(contracts.activationReceivedJob.is({ ...job, token: { ...token, raw: 'eyJ...' } })).toBe(
+      false,
+    );
   });
 
   it('DeactivationReceived needs a GUID connectionId', () => {
-    const job = { connectionId: tutorialCurlPayload.connectionId, requestId: 'r', receivedAt, token };
+    const job = {
+      connectionId: tutorialCurlPayload.connectionId,
+      requestId: 'r',
+      receivedAt,
+      token,
+    };
     expect(contracts.deactivationReceivedJob.is(job)).toBe(true);
     expect(contracts.deactivationReceivedJob.is({ ...job, connectionId: 'abc' })).toBe(false);
   });
@@ -105,7 +143,9 @@ describe('job payloads', () => {
       pointer: '/reason',
       message: 'is required',
     });
-    expect(contracts.reviewDecidedJob.is({ ...job, action: 'reject', reason: 'unknown dealer' })).toBe(true);
+    expect(
+      contracts.reviewDecidedJob.is({ ...job, action: 'reject', reason: 'unknown dealer' }),
+    ).toBe(true);
   });
 
   it('ConnectionAccepted names the connection and subscription', () => {
@@ -129,9 +169,9 @@ describe('queues and job ids', () => {
 
   it('derives the same job id from the same fact, whatever the GUID case', () => {
     const upper = tutorialCurlPayload.connectionId.toUpperCase();
-    expect(jobIdFor.activationReceived({ activation: { ...tutorialCurlPayload, connectionId: upper } })).toBe(
-      jobIdFor.activationReceived({ activation: tutorialCurlPayload }),
-    );
+    expect(
+      jobIdFor.activationReceived({ activation: { ...tutorialCurlPayload, connectionId: upper } }),
+    ).toBe(jobIdFor.activationReceived({ activation: tutorialCurlPayload }));
     expect(jobIdFor.deactivationReceived({ connectionId: upper })).toBe(
       `deactivation-${tutorialCurlPayload.connectionId}`,
     );

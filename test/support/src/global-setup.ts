@@ -14,7 +14,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const [redis, mongo] = await Promise.all([resolveRedis(), resolveMongo()]);
   project.provide('redisUrl', redis.url);
   project.provide('mongoUrl', mongo.url);
-  console.log(`test infrastructure: redis ${redis.source} ${redis.url}, mongo ${mongo.source} ${mongo.url}`);
+  console.log(
+    `test infrastructure: redis ${redis.source} ${redis.url}, mongo ${mongo.source} ${mongo.url}`,
+  );
   return async () => {
     await Promise.all([redis.stop(), mongo.stop()]);
   };

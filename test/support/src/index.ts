@@ -2,3 +2,4 @@
 export * from './infrastructure.ts';
 export * from './processes.ts';
 export * from './isolation.ts';
+export * from './service-processes.ts';

@@ -68,16 +68,24 @@ export async function resolveMongo(env: NodeJS.ProcessEnv = process.env): Promis
 export async function startLocalRedis(): Promise<Endpoint> {
   const binary = findBinary('redis-server');
   if (binary === undefined) throw missing('redis-server');
-  return startListening('redis-server', async (port) =>
-    startProcess(binary, [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--save', '',
-      '--appendonly', 'no',
-      '--protected-mode', 'yes',
-      // BullMQ requires that Redis never evicts its keys.
-      '--maxmemory-policy', 'noeviction',
-    ]),
+  return startListening(
+    'redis-server',
+    async (port) =>
+      startProcess(binary, [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--protected-mode',
+        'yes',
+        // BullMQ requires that Redis never evicts its keys.
+        '--maxmemory-policy',
+        'noeviction',
+      ]),
     (port) => `redis://127.0.0.1:${port}`,
   );
 }
@@ -91,21 +99,23 @@ export async function startLocalFerretDb(): Promise<Endpoint> {
   if (binary === undefined) throw missing('ferretdb');
   const dataDir = await mkdtemp(join(tmpdir(), 'ferretdb-'));
   try {
-    const endpoint = await startListening('ferretdb', async (port) =>
-      startProcess(
-        binary,
-        [
-          '--handler=sqlite',
-          `--sqlite-url=file:${dataDir}/`,
-          `--state-dir=${dataDir}`,
-          `--listen-addr=127.0.0.1:${port}`,
-          '--debug-addr=-',
-          '--telemetry=disable',
-          '--log-level=warn',
-          '--log-format=json',
-        ],
-        { env: { ...process.env, DO_NOT_TRACK: '1', FERRETDB_TELEMETRY: 'disable' } },
-      ),
+    const endpoint = await startListening(
+      'ferretdb',
+      async (port) =>
+        startProcess(
+          binary,
+          [
+            '--handler=sqlite',
+            `--sqlite-url=file:${dataDir}/`,
+            `--state-dir=${dataDir}`,
+            `--listen-addr=127.0.0.1:${port}`,
+            '--debug-addr=-',
+            '--telemetry=disable',
+            '--log-level=warn',
+            '--log-format=json',
+          ],
+          { env: { ...process.env, DO_NOT_TRACK: '1', FERRETDB_TELEMETRY: 'disable' } },
+        ),
       (port) => `mongodb://127.0.0.1:${port}/`,
     );
     return {
@@ -162,7 +172,12 @@ export function findBinary(name: string, env: NodeJS.ProcessEnv = process.env): 
 export function findFerretDb(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const onPath = findBinary('ferretdb', env);
   if (onPath !== undefined) return onPath;
-  const candidates = [env.GOBIN, env.GOPATH && join(env.GOPATH, 'bin'), goEnv('GOPATH'), join(homedir(), 'go')]
+  const candidates = [
+    env.GOBIN,
+    env.GOPATH && join(env.GOPATH, 'bin'),
+    goEnv('GOPATH'),
+    join(homedir(), 'go'),
+  ]
     .filter((dir): dir is string => typeof dir === 'string' && dir !== '')
     .map((dir) => (dir.endsWith('bin') ? join(dir, 'ferretdb') : join(dir, 'bin', 'ferretdb')));
   return candidates.find((file) => existsSync(file));
@@ -170,7 +185,9 @@ export function findFerretDb(env: NodeJS.ProcessEnv = process.env): string | und
 
 function goEnv(name: string): string | undefined {
   try {
-    return execFileSync('go', ['env', name], { encoding: 'utf8', timeout: 5000 }).trim() || undefined;
+    return (
+      execFileSync('go', ['env', name], { encoding: 'utf8', timeout: 5000 }).trim() || undefined
+    );
   } catch {
     return undefined;
   }

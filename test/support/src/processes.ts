@@ -29,7 +29,11 @@ export async function freePort(): Promise<number> {
 }
 
 /** Resolves when something accepts TCP connections on 127.0.0.1:port, or throws after `timeoutMs`. */
-export async function waitForPort(port: number, timeoutMs: number, child?: ChildProcess): Promise<void> {
+export async function waitForPort(
+  port: number,
+  timeoutMs: number,
+  child?: ChildProcess,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child !== undefined && child.exitCode !== null) {
@@ -44,7 +48,8 @@ export async function waitForPort(port: number, timeoutMs: number, child?: Child
       socket.once('error', () => resolve(false));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
     await delay(50);
   }
 }

@@ -38,7 +38,14 @@ const appInfoSchema = {
 export const activateRequestSchema = {
   $id: 'https://contracts.fortellis-admin.local/activate-request.json',
   type: 'object',
-  required: ['organizationInfo', 'appInfo', 'userInfo', 'apiInfo', 'subscriptionId', 'connectionId'],
+  required: [
+    'organizationInfo',
+    'appInfo',
+    'userInfo',
+    'apiInfo',
+    'subscriptionId',
+    'connectionId',
+  ],
   properties: {
     organizationInfo: organizationInfoSchema,
     appInfo: appInfoSchema,

@@ -1,0 +1,74 @@
+// Runs a service's composition root: loads config, starts, and stops cleanly on SIGTERM/SIGINT.
+import type { Logger } from 'pino';
+import { ConfigError } from '../errors.ts';
+
+/** What a started service hands back: how to stop it. */
+export interface RunningService {
+  /** Stops accepting work, finishes or releases what is in flight, closes connections. */
+  stop(): Promise<void>;
+}
+
+export interface ServiceDefinition<C> {
+  name: string;
+  /** Reads and validates the configuration; throws ConfigError on a bad variable. */
+  loadConfig(): C;
+  /** Creates the logger from the validated configuration. */
+  createLogger(config: C): Logger;
+  /** Connects, wires and starts the service. */
+  start(config: C, logger: Logger): Promise<RunningService>;
+  /** Upper bound on a clean stop before the process exits anyway. Default 30 s. */
+  stopTimeoutMs?(config: C): number;
+}
+
+/**
+ * The body of every `main.ts`. A configuration error prints one line to stderr and exits 1;
+ * a start failure is logged and exits 1; SIGTERM or SIGINT stops the service and exits 0
+ * (or 1 if stopping failed or took longer than allowed).
+ */
+export async function runService<C>(definition: ServiceDefinition<C>): Promise<void> {
+  let config: C;
+  try {
+    config = definition.loadConfig();
+  } catch (error) {
+    const line =
+      error instanceof ConfigError ? error.message : `cannot load configuration: ${String(error)}`;
+    process.stderr.write(`${definition.name}: ${line}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const logger = definition.createLogger(config);
+  let running: RunningService;
+  try {
+    running = await definition.start(config, logger);
+  } catch (error) {
+    logger.fatal({ err: error }, `${definition.name} failed to start`);
+    process.exit(1);
+  }
+  logger.info(`${definition.name} started`);
+
+  const timeoutMs = definition.stopTimeoutMs?.(config) ?? 30_000;
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, `${definition.name} stopping`);
+    const timer = setTimeout(() => {
+      logger.error({ timeoutMs }, `${definition.name} did not stop in time`);
+      process.exit(1);
+    }, timeoutMs);
+    timer.unref();
+    running.stop().then(
+      () => {
+        logger.info(`${definition.name} stopped`);
+        clearTimeout(timer);
+        process.exitCode = 0;
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, `${definition.name} failed to stop cleanly`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}

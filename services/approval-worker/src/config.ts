@@ -1,0 +1,71 @@
+// The approval worker configuration: the only file of this service that reads process.env.
+import { DEFAULT_QUEUE_PREFIX, deepFreeze, LOG_LEVELS, loadEnv } from '@fortellis-admin/contracts';
+
+/** Environment variables of the approval worker, with their defaults. */
+export const approvalWorkerEnvSchema = {
+  type: 'object',
+  required: [
+    'REDIS_URL',
+    'MONGODB_URL',
+    'FORTELLIS_CALLBACK_BASE_URL',
+    'FORTELLIS_TOKEN_URL',
+    'FORTELLIS_CLIENT_ID',
+    'FORTELLIS_CLIENT_SECRET',
+  ],
+  properties: {
+    REDIS_URL: { type: 'string', pattern: '^rediss?://' },
+    QUEUE_PREFIX: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', default: DEFAULT_QUEUE_PREFIX },
+    MONGODB_URL: { type: 'string', pattern: '^mongodb(\\+srv)?://' },
+    MONGODB_DATABASE: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9_-]{1,63}$',
+      default: 'fortellis_admin',
+    },
+    /** Fortellis subscriptions base, e.g. https://subscriptions.fortellis.io */
+    FORTELLIS_CALLBACK_BASE_URL: { type: 'string', pattern: '^https?://' },
+    /** Client-credentials token endpoint, e.g. {issuer}/v1/token */
+    FORTELLIS_TOKEN_URL: { type: 'string', pattern: '^https?://' },
+    FORTELLIS_CLIENT_ID: { type: 'string', minLength: 1 },
+    FORTELLIS_CLIENT_SECRET: { type: 'string', minLength: 1, writeOnly: true },
+    APPROVAL_RULES_FILE: { type: 'string', minLength: 1 },
+    APPROVAL_DEFAULT_ACTION: {
+      type: 'string',
+      enum: ['approve', 'reject', 'review'],
+      default: 'review',
+    },
+    WORKER_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 256, default: 8 },
+    CALLBACK_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 10_000 },
+    CALLBACK_RETRY_HORIZON_HOURS: { type: 'number', exclusiveMinimum: 0, default: 24 },
+    CALLBACK_RATE_LIMIT_PER_SECOND: { type: 'integer', minimum: 1, default: 20 },
+    LOG_LEVEL: { type: 'string', enum: LOG_LEVELS, default: 'info' },
+    SHUTDOWN_TIMEOUT_MS: { type: 'integer', minimum: 1000, default: 30_000 },
+  },
+} as const;
+
+/** Reads, validates and shapes the configuration. Throws ConfigError naming a bad variable. */
+export function loadApprovalWorkerConfig(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+) {
+  const e = loadEnv(approvalWorkerEnvSchema, env);
+  return deepFreeze({
+    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
+    mongo: { url: e.MONGODB_URL, database: e.MONGODB_DATABASE },
+    fortellis: {
+      callbackBaseUrl: e.FORTELLIS_CALLBACK_BASE_URL.replace(/\/+$/, ''),
+      tokenUrl: e.FORTELLIS_TOKEN_URL,
+      clientId: e.FORTELLIS_CLIENT_ID,
+      clientSecret: e.FORTELLIS_CLIENT_SECRET,
+    },
+    approval: { rulesFile: e.APPROVAL_RULES_FILE, defaultAction: e.APPROVAL_DEFAULT_ACTION },
+    worker: { concurrency: e.WORKER_CONCURRENCY },
+    callback: {
+      timeoutMs: e.CALLBACK_TIMEOUT_MS,
+      retryHorizonMs: Math.round(e.CALLBACK_RETRY_HORIZON_HOURS * 3_600_000),
+      ratePerSecond: e.CALLBACK_RATE_LIMIT_PER_SECOND,
+    },
+    logLevel: e.LOG_LEVEL,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  });
+}
+
+export type ApprovalWorkerConfig = ReturnType<typeof loadApprovalWorkerConfig>;

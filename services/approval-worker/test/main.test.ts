@@ -1,0 +1,55 @@
+// The approval worker process: starts with a valid environment, stops on SIGTERM, refuses a bad one.
+import { describe, expect, inject, it } from 'vitest';
+import { createTestNamespace, runServiceToExit, startService } from '@fortellis-admin/test-support';
+
+const ns = createTestNamespace('approval-main');
+
+function validEnv(): NodeJS.ProcessEnv {
+  return {
+    REDIS_URL: inject('redisUrl'),
+    MONGODB_URL: inject('mongoUrl'),
+    MONGODB_DATABASE: ns.dbName,
+    QUEUE_PREFIX: ns.queuePrefix,
+    FORTELLIS_CALLBACK_BASE_URL: 'http://127.0.0.1:9',
+    FORTELLIS_TOKEN_URL: 'http://127.0.0.1:9/oauth2/aus1p1ixy7YL8cMq02p7/v1/token',
+    FORTELLIS_CLIENT_ID: 'provider-client-id',
+    FORTELLIS_CLIENT_SECRET: 'provider-client-secret',
+  };
+}
+
+describe('approval worker main', () => {
+  it('starts with a valid environment and exits 0 on SIGTERM', async () => {
+    const service = await startService('approval-worker', validEnv());
+    await service.stop();
+    expect(service.child.exitCode).toBe(0);
+    expect(service.output()).toContain('"msg":"approval-worker stopped"');
+  });
+
+  it.each([
+    'REDIS_URL',
+    'MONGODB_URL',
+    'FORTELLIS_CALLBACK_BASE_URL',
+    'FORTELLIS_TOKEN_URL',
+    'FORTELLIS_CLIENT_ID',
+    'FORTELLIS_CLIENT_SECRET',
+  ])('refuses to start without %s, with one line naming it', async (variable) => {
+    const env = validEnv();
+    delete env[variable];
+    const result = await runServiceToExit('approval-worker', env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      `approval-worker: invalid configuration: ${variable} is required but not set\n`,
+    );
+  });
+
+  it('refuses an unknown default action, listing the allowed ones', async () => {
+    const result = await runServiceToExit('approval-worker', {
+      ...validEnv(),
+      APPROVAL_DEFAULT_ACTION: 'maybe',
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'approval-worker: invalid configuration: APPROVAL_DEFAULT_ACTION must be one of approve, reject, review (got "maybe")\n',
+    );
+  });
+});

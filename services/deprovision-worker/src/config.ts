@@ -1,0 +1,112 @@
+// The deprovision worker configuration: the only file of this service that reads process.env.
+import { DEFAULT_QUEUE_PREFIX, deepFreeze, LOG_LEVELS, loadEnv } from '@fortellis-admin/contracts';
+
+/** Environment variables of the deprovision worker, with their defaults. */
+export const deprovisionWorkerEnvSchema = {
+  type: 'object',
+  required: ['REDIS_URL', 'MONGODB_URL', 'BACKEND_DEPROVISIONER'],
+  properties: {
+    REDIS_URL: { type: 'string', pattern: '^rediss?://' },
+    QUEUE_PREFIX: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', default: DEFAULT_QUEUE_PREFIX },
+    MONGODB_URL: { type: 'string', pattern: '^mongodb(\\+srv)?://' },
+    MONGODB_DATABASE: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9_-]{1,63}$',
+      default: 'fortellis_admin',
+    },
+    /** `http` calls BACKEND_DEPROVISION_URL; `none` is the explicit choice of having nothing to clean. */
+    BACKEND_DEPROVISIONER: { type: 'string', enum: ['http', 'none'] },
+    BACKEND_DEPROVISION_URL: { type: 'string', pattern: '^https?://' },
+    /** Sent as `Authorization: Bearer …`, or in BACKEND_DEPROVISION_HEADER when that is set. */
+    BACKEND_DEPROVISION_SECRET: { type: 'string', minLength: 1, writeOnly: true },
+    BACKEND_DEPROVISION_HEADER: { type: 'string', pattern: '^[A-Za-z0-9-]+$' },
+    INTEGRATION_STATUS_BASE_URL: { type: 'string', pattern: '^https?://' },
+    INTEGRATION_STATUS_CLIENT_ID: { type: 'string', minLength: 1 },
+    INTEGRATION_STATUS_CLIENT_SECRET: { type: 'string', minLength: 1, writeOnly: true },
+    INTEGRATION_STATUS_TENANT_ID: { type: 'string', minLength: 1 },
+    INTEGRATION_STATUS_APPLICATION_CODE: { type: 'string', minLength: 1 },
+    INTEGRATION_STATUS_MODULE_NAME: { type: 'string', minLength: 1 },
+    INTEGRATION_STATUS_MODULE_VERSION: { type: 'string', minLength: 1 },
+    INTEGRATION_STATUS_VENDOR_SYSTEM_NAME: { type: 'string', minLength: 1 },
+    INTEGRATION_STATUS_VENDOR_SYSTEM_VERSION: { type: 'string', minLength: 1 },
+    INTEGRATION_STATUS_REPORT_ACTIVATIONS: { type: 'boolean', default: false },
+    WORKER_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 256, default: 8 },
+    HTTP_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 10_000 },
+    RETRY_HORIZON_HOURS: { type: 'number', exclusiveMinimum: 0, default: 24 },
+    LOG_LEVEL: { type: 'string', enum: LOG_LEVELS, default: 'info' },
+    SHUTDOWN_TIMEOUT_MS: { type: 'integer', minimum: 1000, default: 30_000 },
+  },
+  allOf: [
+    {
+      if: {
+        type: 'object',
+        properties: { BACKEND_DEPROVISIONER: { const: 'http' } },
+        required: ['BACKEND_DEPROVISIONER'],
+      },
+      then: { required: ['BACKEND_DEPROVISION_URL'] },
+    },
+    {
+      if: { type: 'object', required: ['INTEGRATION_STATUS_BASE_URL'] },
+      then: {
+        required: [
+          'INTEGRATION_STATUS_CLIENT_ID',
+          'INTEGRATION_STATUS_CLIENT_SECRET',
+          'INTEGRATION_STATUS_APPLICATION_CODE',
+          'INTEGRATION_STATUS_MODULE_NAME',
+        ],
+      },
+    },
+  ],
+} as const;
+
+/** Reads, validates and shapes the configuration. Throws ConfigError naming a bad variable. */
+export function loadDeprovisionWorkerConfig(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+) {
+  const e = loadEnv(deprovisionWorkerEnvSchema, env);
+  const statusBase = e.INTEGRATION_STATUS_BASE_URL;
+  return deepFreeze({
+    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
+    mongo: { url: e.MONGODB_URL, database: e.MONGODB_DATABASE },
+    backend:
+      e.BACKEND_DEPROVISIONER === 'http' && e.BACKEND_DEPROVISION_URL !== undefined
+        ? {
+            kind: 'http' as const,
+            url: e.BACKEND_DEPROVISION_URL,
+            secret: e.BACKEND_DEPROVISION_SECRET,
+            header: e.BACKEND_DEPROVISION_HEADER,
+          }
+        : { kind: 'none' as const },
+    integrationStatus:
+      statusBase === undefined
+        ? undefined
+        : {
+            baseUrl: statusBase.replace(/\/+$/, ''),
+            clientId: e.INTEGRATION_STATUS_CLIENT_ID ?? '',
+            clientSecret: e.INTEGRATION_STATUS_CLIENT_SECRET ?? '',
+            tenantId: e.INTEGRATION_STATUS_TENANT_ID,
+            applicationCode: e.INTEGRATION_STATUS_APPLICATION_CODE ?? '',
+            module: {
+              name: e.INTEGRATION_STATUS_MODULE_NAME ?? '',
+              version: e.INTEGRATION_STATUS_MODULE_VERSION,
+            },
+            vendorSystem:
+              e.INTEGRATION_STATUS_VENDOR_SYSTEM_NAME === undefined
+                ? undefined
+                : {
+                    name: e.INTEGRATION_STATUS_VENDOR_SYSTEM_NAME,
+                    version: e.INTEGRATION_STATUS_VENDOR_SYSTEM_VERSION,
+                  },
+            reportActivations: e.INTEGRATION_STATUS_REPORT_ACTIVATIONS,
+          },
+    worker: { concurrency: e.WORKER_CONCURRENCY },
+    http: {
+      timeoutMs: e.HTTP_TIMEOUT_MS,
+      retryHorizonMs: Math.round(e.RETRY_HORIZON_HOURS * 3_600_000),
+    },
+    logLevel: e.LOG_LEVEL,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  });
+}
+
+export type DeprovisionWorkerConfig = ReturnType<typeof loadDeprovisionWorkerConfig>;

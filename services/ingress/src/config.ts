@@ -1,0 +1,50 @@
+// The ingress configuration: the only file of this service that reads process.env.
+import { DEFAULT_QUEUE_PREFIX, deepFreeze, LOG_LEVELS, loadEnv } from '@fortellis-admin/contracts';
+
+/** Environment variables of the ingress, with their defaults. */
+export const ingressEnvSchema = {
+  type: 'object',
+  required: ['REDIS_URL', 'FORTELLIS_ISSUER', 'FORTELLIS_CLIENT_ID'],
+  properties: {
+    HOST: { type: 'string', default: '0.0.0.0' },
+    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
+    /** Path Fortellis' registered Admin API URL adds before /activate, e.g. `/fortellis`. */
+    BASE_PATH: { type: 'string', pattern: "^(/[A-Za-z0-9._~%!$&'()*+,;=:@-]+)*$", default: '' },
+    /** Absolute URL under which callers reach this service; used in the links of answers. */
+    PUBLIC_BASE_URL: { type: 'string', pattern: '^https?://' },
+    TRUST_PROXY: { type: 'boolean', default: false },
+    REDIS_URL: { type: 'string', pattern: '^rediss?://' },
+    QUEUE_PREFIX: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', default: DEFAULT_QUEUE_PREFIX },
+    FORTELLIS_ISSUER: { type: 'string', pattern: '^https?://' },
+    FORTELLIS_JWKS_URL: { type: 'string', pattern: '^https?://' },
+    FORTELLIS_AUDIENCE: { type: 'string', minLength: 1, default: 'api_providers' },
+    FORTELLIS_CLIENT_ID: { type: 'string', minLength: 1 },
+    LOG_LEVEL: { type: 'string', enum: LOG_LEVELS, default: 'info' },
+    SHUTDOWN_TIMEOUT_MS: { type: 'integer', minimum: 1000, default: 10_000 },
+  },
+} as const;
+
+/** Reads, validates and shapes the ingress configuration. Throws ConfigError naming a bad variable. */
+export function loadIngressConfig(env: Readonly<Record<string, string | undefined>> = process.env) {
+  const e = loadEnv(ingressEnvSchema, env);
+  return deepFreeze({
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      basePath: e.BASE_PATH,
+      publicBaseUrl: e.PUBLIC_BASE_URL,
+      trustProxy: e.TRUST_PROXY,
+    },
+    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
+    fortellis: {
+      issuer: e.FORTELLIS_ISSUER,
+      jwksUrl: e.FORTELLIS_JWKS_URL ?? `${e.FORTELLIS_ISSUER.replace(/\/+$/, '')}/v1/keys`,
+      audience: e.FORTELLIS_AUDIENCE,
+      clientId: e.FORTELLIS_CLIENT_ID,
+    },
+    logLevel: e.LOG_LEVEL,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  });
+}
+
+export type IngressConfig = ReturnType<typeof loadIngressConfig>;

@@ -1,0 +1,56 @@
+// The ingress process: starts with a valid environment, stops on SIGTERM, refuses a bad one.
+import { describe, expect, inject, it } from 'vitest';
+import {
+  createTestNamespace,
+  freePort,
+  runServiceToExit,
+  startService,
+} from '@fortellis-admin/test-support';
+
+const ns = createTestNamespace('ingress-main');
+
+function validEnv(port: number): NodeJS.ProcessEnv {
+  return {
+    REDIS_URL: inject('redisUrl'),
+    QUEUE_PREFIX: ns.queuePrefix,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    FORTELLIS_ISSUER: 'http://127.0.0.1:9/oauth2/aus1p1ixy7YL8cMq02p7',
+    FORTELLIS_CLIENT_ID: 'provider-client-id',
+  };
+}
+
+describe('ingress main', () => {
+  it('starts with a valid environment, answers /health, and exits 0 on SIGTERM', async () => {
+    const port = await freePort();
+    const service = await startService('ingress', validEnv(port));
+    const response = await fetch(`http://127.0.0.1:${port}/health`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: 'up' });
+    await service.stop();
+    expect(service.child.exitCode).toBe(0);
+    expect(service.output()).toContain('"msg":"ingress stopped"');
+  });
+
+  it.each(['REDIS_URL', 'FORTELLIS_ISSUER', 'FORTELLIS_CLIENT_ID'])(
+    'refuses to start without %s, with one line naming it',
+    async (variable) => {
+      const env = validEnv(0);
+      delete env[variable];
+      const result = await runServiceToExit('ingress', env);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        `ingress: invalid configuration: ${variable} is required but not set\n`,
+      );
+      expect(result.stdout).toBe('');
+    },
+  );
+
+  it('refuses a malformed PORT, naming it and the value', async () => {
+    const result = await runServiceToExit('ingress', { ...validEnv(0), PORT: 'http' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'ingress: invalid configuration: PORT must be integer (got "http")\n',
+    );
+  });
+});
