@@ -32,9 +32,14 @@ function relay(name: string, service: ManagedProcess): void {
 try {
   const [redis, mongo] = await Promise.all([resolveRedis(), resolveMongo()]);
   endpoints.push(redis, mongo);
-  const common = { REDIS_URL: redis.url, QUEUE_PREFIX: queuePrefix, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' };
+  const common = {
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: queuePrefix,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  };
   const fortellis = {
-    FORTELLIS_ISSUER: process.env.FORTELLIS_ISSUER ?? `http://127.0.0.1:${await freePort()}/oauth2/dev`,
+    FORTELLIS_ISSUER:
+      process.env.FORTELLIS_ISSUER ?? `http://127.0.0.1:${await freePort()}/oauth2/dev`,
     FORTELLIS_CLIENT_ID: process.env.FORTELLIS_CLIENT_ID ?? 'dev-provider-client',
   };
   const definitions = [
@@ -44,8 +49,10 @@ try {
       {
         ...common,
         MONGODB_URL: mongo.url,
-        FORTELLIS_CALLBACK_BASE_URL: process.env.FORTELLIS_CALLBACK_BASE_URL ?? 'http://127.0.0.1:9',
-        FORTELLIS_TOKEN_URL: process.env.FORTELLIS_TOKEN_URL ?? `${fortellis.FORTELLIS_ISSUER}/v1/token`,
+        FORTELLIS_CALLBACK_BASE_URL:
+          process.env.FORTELLIS_CALLBACK_BASE_URL ?? 'http://127.0.0.1:9',
+        FORTELLIS_TOKEN_URL:
+          process.env.FORTELLIS_TOKEN_URL ?? `${fortellis.FORTELLIS_ISSUER}/v1/token`,
         FORTELLIS_CLIENT_ID: fortellis.FORTELLIS_CLIENT_ID,
         FORTELLIS_CLIENT_SECRET: process.env.FORTELLIS_CLIENT_SECRET ?? 'dev-provider-secret',
       },
