@@ -5,6 +5,10 @@
 export const ERROR_CODES = Object.freeze({
   configInvalid: 'CONFIG_INVALID',
   contractViolation: 'CONTRACT_VIOLATION',
+  malformedJson: 'MALFORMED_JSON',
+  unsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
+  payloadTooLarge: 'PAYLOAD_TOO_LARGE',
+  routeNotFound: 'ROUTE_NOT_FOUND',
   authenticationFailed: 'AUTHENTICATION_FAILED',
   keysUnavailable: 'KEYS_UNAVAILABLE',
   queueUnavailable: 'QUEUE_UNAVAILABLE',

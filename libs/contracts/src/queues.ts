@@ -73,3 +73,16 @@ export const jobIdFor = Object.freeze({
   connectionAccepted: (job: Pick<ConnectionAcceptedJob, 'connectionId'>) =>
     `accepted-${job.connectionId.toLowerCase()}`,
 });
+
+/**
+ * Options every job is published with. Retries are decided by the consuming worker (its own backoff
+ * and horizon, see the workers' configuration), so `attempts` is only an upper bound; finished jobs
+ * are kept a week so that a repeated publish within that time is recognised by its id, and failed
+ * jobs are kept until an operator deals with them.
+ */
+export const JOB_OPTIONS = Object.freeze({
+  attempts: 1000,
+  backoff: { type: 'custom' },
+  removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 },
+  removeOnFail: false,
+} as const);

@@ -2,23 +2,71 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '@fortellis-admin/contracts';
 import type { IngressConfig } from './config.ts';
+import type { JobPublisher } from './data-access/job-publisher.ts';
+import type { TokenVerifier } from './domain/token-verifier.ts';
+import { adminRoutes } from './entry-points/admin-routes.ts';
+import { installErrorHandler, type AuthFailureCounts } from './entry-points/error-handler.ts';
 import { registerHealthRoutes, type ReadinessCheck } from './entry-points/health-routes.ts';
+
+/** Fortellis' Admin API bodies are a few KiB; anything over this is refused with 413. */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
 export interface IngressDeps {
   config: IngressConfig;
   logger: Logger;
+  verifier: Pick<TokenVerifier, 'verifyHeader'>;
+  publisher: Pick<JobPublisher, 'publish'>;
   /** Each check must resolve true for /ready to answer 200. */
   readiness: Record<string, ReadinessCheck>;
+  clock: { now(): Date };
+  ids: { requestId(): string };
 }
 
-export async function buildApp(deps: IngressDeps): Promise<FastifyInstance> {
+export interface IngressApp {
+  app: FastifyInstance;
+  /** Refused tokens by reason since start. */
+  authFailures: AuthFailureCounts;
+}
+
+export async function buildApp(deps: IngressDeps): Promise<IngressApp> {
   // pino's Logger and Fastify's logger type differ only in generics; the instance is the same.
   const loggerInstance: FastifyBaseLogger = deps.logger;
   const app = Fastify({
     loggerInstance,
     trustProxy: deps.config.http.trustProxy,
-    disableRequestLogging: false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    disableRequestLogging: true,
+    requestIdLogLabel: 'requestId',
+    // Fortellis sends a GUID in Request-Id; test tooling may omit it. Keep a sane one, else make one.
+    genReqId: (raw) => {
+      const given = raw.headers['request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : deps.ids.requestId();
+    },
+    return503OnClosing: true,
   });
+
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header('request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+      'request completed',
+    );
+  });
+
+  const authFailures: AuthFailureCounts = new Map();
+  installErrorHandler(app, authFailures);
   await app.register(registerHealthRoutes, { checks: deps.readiness });
-  return app;
+  const basePath = deps.config.http.basePath;
+  await app.register(adminRoutes, {
+    prefix: basePath,
+    verifier: deps.verifier,
+    publisher: deps.publisher,
+    adminApiUrl: `${deps.config.http.publicBaseUrl?.replace(/\/+$/, '') ?? ''}${basePath}`,
+    now: () => deps.clock.now(),
+  });
+  return { app, authFailures };
 }

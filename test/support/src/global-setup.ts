@@ -3,12 +3,7 @@
 import type { TestProject } from 'vitest/node';
 import { resolveMongo, resolveRedis } from './infrastructure.ts';
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    redisUrl: string;
-    mongoUrl: string;
-  }
-}
+import './provided-context.ts';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const [redis, mongo] = await Promise.all([resolveRedis(), resolveMongo()]);

@@ -1,3 +1,4 @@
+import './provided-context.ts';
 // The public surface of the test support package.
 export * from './infrastructure.ts';
 export * from './processes.ts';

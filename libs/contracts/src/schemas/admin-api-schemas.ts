@@ -79,7 +79,11 @@ export const linksResponseSchema = {
   additionalProperties: false,
 } as const;
 
-/** The error answer of the Admin API (400, 403, and ours: 413, 415, 503): `{ code, message }`. */
+/**
+ * The error answer of the Admin API (400, 403, and ours: 404, 413, 415, 503): `{ code, message }`
+ * as Fortellis specifies, plus `error`, the stable string code of the problem (see ERROR_CODES),
+ * so a caller can tell two different 400s apart without parsing the message.
+ */
 export const errorResponseSchema = {
   $id: 'https://contracts.fortellis-admin.local/error-response.json',
   type: 'object',
@@ -87,6 +91,7 @@ export const errorResponseSchema = {
   properties: {
     code: { type: 'integer', minimum: 100, maximum: 599 },
     message: { type: 'string', minLength: 1 },
+    error: { type: 'string', pattern: '^[A-Z][A-Z_]*$' },
   },
   additionalProperties: false,
 } as const;

@@ -1,0 +1,128 @@
+// The Fortellis signing keys, fetched from the remote JWKS and kept: refreshed in the background,
+// refreshed once (rate-limited) when a token names an unknown kid, and kept serving when the JWKS
+// host is down. With no key ever loaded, verification answers "keys unavailable" (503).
+import { createLocalJWKSet, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
+import { request } from 'undici';
+import { AppError, ERROR_CODES, type Logger } from '@fortellis-admin/contracts';
+
+export interface JwksKeyStoreOptions {
+  url: string;
+  logger: Logger;
+  now?: () => number;
+  /** Per-fetch timeout. Default 2000 ms. */
+  timeoutMs?: number;
+  /** Background refresh period. Default 10 min. */
+  maxAgeMs?: number;
+  /** Minimum time between two refreshes triggered by unknown kids. Default 30 s. */
+  cooldownMs?: number;
+  /** Retry period while no key has ever been loaded. Default 5 s. */
+  initialRetryMs?: number;
+}
+
+type KeyResolver = ReturnType<typeof createLocalJWKSet>;
+
+export class JwksKeyStore {
+  readonly #options: Required<Omit<JwksKeyStoreOptions, 'logger' | 'now'>>;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  #resolver: KeyResolver | undefined;
+  #kids = new Set<string>();
+  #lastFetchAt = Number.NEGATIVE_INFINITY;
+  #inFlight: Promise<boolean> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #fetches = 0;
+
+  constructor(options: JwksKeyStoreOptions) {
+    this.#logger = options.logger;
+    this.#now = options.now ?? Date.now;
+    this.#options = {
+      url: options.url,
+      timeoutMs: options.timeoutMs ?? 2000,
+      maxAgeMs: options.maxAgeMs ?? 600_000,
+      cooldownMs: options.cooldownMs ?? 30_000,
+      initialRetryMs: options.initialRetryMs ?? 5000,
+    };
+  }
+
+  /** True once a key set has been loaded (it is then kept, whatever the JWKS host does). */
+  get loaded(): boolean {
+    return this.#resolver !== undefined;
+  }
+
+  /** Number of JWKS fetches attempted so far. */
+  get fetches(): number {
+    return this.#fetches;
+  }
+
+  /** Loads the keys once and keeps them fresh in the background until `stop()`. */
+  async start(): Promise<void> {
+    await this.refresh();
+    this.#schedule();
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /**
+   * Fetches the key set now; concurrent callers share one fetch. Resolves true when the keys were
+   * replaced, false when the fetch failed (the previous keys stay in use).
+   */
+  refresh(): Promise<boolean> {
+    this.#inFlight ??= this.#fetch().finally(() => {
+      this.#inFlight = undefined;
+    });
+    return this.#inFlight;
+  }
+
+  /** The key resolver jose's `jwtVerify` calls with the token's protected header. */
+  readonly getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput) => {
+    if (this.#resolver === undefined) {
+      await this.refresh();
+      if (this.#resolver === undefined) {
+        throw new AppError(ERROR_CODES.keysUnavailable, 'signing keys are not available yet', { httpStatus: 503 });
+      }
+    }
+    if (header.kid !== undefined && !this.#kids.has(header.kid) && this.#now() - this.#lastFetchAt >= this.#options.cooldownMs) {
+      // An unknown kid usually means Fortellis rotated its keys: look once, then not again for a while.
+      await this.refresh();
+    }
+    return (this.#resolver as KeyResolver)(header, token);
+  };
+
+  async #fetch(): Promise<boolean> {
+    this.#fetches += 1;
+    this.#lastFetchAt = this.#now();
+    try {
+      const response = await request(this.#options.url, {
+        method: 'GET',
+        headers: { accept: 'application/json' },
+        headersTimeout: this.#options.timeoutMs,
+        bodyTimeout: this.#options.timeoutMs,
+      });
+      if (response.statusCode !== 200) {
+        await response.body.dump();
+        throw new Error(`JWKS answered ${response.statusCode}`);
+      }
+      const jwks = (await response.body.json()) as JSONWebKeySet;
+      if (!Array.isArray(jwks.keys)) throw new Error('JWKS has no keys array');
+      const resolver = createLocalJWKSet(jwks);
+      this.#resolver = resolver;
+      this.#kids = new Set(jwks.keys.map((key) => key.kid).filter((kid): kid is string => typeof kid === 'string'));
+      this.#logger.info({ kids: [...this.#kids] }, 'JWKS loaded');
+      return true;
+    } catch (error) {
+      this.#logger.warn({ err: error instanceof Error ? { message: error.message } : String(error), keptKeys: this.loaded }, 'JWKS fetch failed');
+      return false;
+    }
+  }
+
+  #schedule(): void {
+    const delay = this.loaded ? this.#options.maxAgeMs : this.#options.initialRetryMs;
+    this.#timer = setTimeout(() => {
+      void this.refresh().finally(() => this.#schedule());
+    }, delay);
+    this.#timer.unref();
+  }
+}

@@ -1,0 +1,108 @@
+// Builds a real ingress (real JWKS key store, verifier and BullMQ publisher) against real Redis and
+// the simulator, for component tests through app.inject.
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { createLogger, QUEUE_NAMES, type QueueName } from '@fortellis-admin/contracts';
+import type { Simulator } from '@fortellis-admin/simulator';
+import { buildApp, type IngressApp } from '../src/app.ts';
+import { loadIngressConfig } from '../src/config.ts';
+import { JobPublisher } from '../src/data-access/job-publisher.ts';
+import { JwksKeyStore } from '../src/data-access/jwks-key-store.ts';
+import { TokenVerifier } from '../src/domain/token-verifier.ts';
+
+export interface Harness extends IngressApp {
+  keys: JwksKeyStore;
+  logs: string[];
+  queue(name: QueueName): Queue;
+  /** Every job in the queue, in any state. */
+  jobs(name: QueueName): Promise<Array<{ id: string | undefined; name: string; data: unknown }>>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(options: {
+  redisUrl: string;
+  sim: Simulator;
+  prefix: string;
+  basePath?: string;
+  publicBaseUrl?: string;
+  loadKeys?: boolean;
+}): Promise<Harness> {
+  const config = loadIngressConfig({
+    REDIS_URL: options.redisUrl,
+    QUEUE_PREFIX: options.prefix,
+    ...options.sim.env(),
+    ...(options.basePath === undefined ? {} : { BASE_PATH: options.basePath }),
+    ...(options.publicBaseUrl === undefined ? {} : { PUBLIC_BASE_URL: options.publicBaseUrl }),
+    LOG_LEVEL: 'info',
+  });
+  const logs: string[] = [];
+  const logger = createLogger(
+    'ingress',
+    'info',
+    new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logs.push(chunk.toString('utf8'));
+        done();
+      },
+    }),
+  );
+  const redis = new Redis(config.redis.url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1000,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  });
+  redis.on('error', () => {});
+  await redis.connect();
+  const keys = new JwksKeyStore({ url: config.fortellis.jwksUrl, logger, cooldownMs: 5000 });
+  if (options.loadKeys !== false) await keys.refresh();
+  const verifier = new TokenVerifier({
+    getKey: keys.getKey,
+    issuer: config.fortellis.issuer,
+    audience: config.fortellis.audience,
+    clientId: config.fortellis.clientId,
+  });
+  const publisher = new JobPublisher({ connection: redis, prefix: config.redis.queuePrefix });
+  const built = await buildApp({
+    config,
+    logger,
+    verifier,
+    publisher,
+    readiness: { redis: async () => (await redis.ping()) === 'PONG', jwks: async () => keys.loaded },
+    clock: { now: () => new Date() },
+    ids: { requestId: () => randomUUID() },
+  });
+  await built.app.ready();
+  const inspectors = new Map<QueueName, Queue>();
+  const queue = (name: QueueName): Queue => {
+    let found = inspectors.get(name);
+    if (found === undefined) {
+      found = new Queue(name, { connection: { url: options.redisUrl }, prefix: options.prefix });
+      inspectors.set(name, found);
+    }
+    return found;
+  };
+  return {
+    ...built,
+    keys,
+    logs,
+    queue,
+    jobs: async (name) =>
+      (await queue(name).getJobs(['waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized'])).map((job) => ({
+        id: job.id,
+        name: job.name,
+        data: job.data as unknown,
+      })),
+    close: async () => {
+      await built.app.close();
+      await publisher.close();
+      redis.disconnect();
+      for (const inspector of inspectors.values()) await inspector.close();
+    },
+  };
+}
+
+export const ALL_QUEUES = Object.values(QUEUE_NAMES);
