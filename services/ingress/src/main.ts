@@ -23,8 +23,14 @@ await runService({
       connectTimeout: 1000,
       retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
     });
-    redis.on('error', (error) => logger.warn({ err: { message: error.message } }, 'redis connection error'));
-    await redis.connect().catch((error: unknown) => logger.error({ err: error }, 'redis not reachable at start; retrying'));
+    redis.on('error', (error) =>
+      logger.warn({ err: { message: error.message } }, 'redis connection error'),
+    );
+    await redis
+      .connect()
+      .catch((error: unknown) =>
+        logger.error({ err: error }, 'redis not reachable at start; retrying'),
+      );
 
     const keys = new JwksKeyStore({ url: config.fortellis.jwksUrl, logger });
     await keys.start();

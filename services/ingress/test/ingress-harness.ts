@@ -71,7 +71,10 @@ export async function startHarness(options: {
     logger,
     verifier,
     publisher,
-    readiness: { redis: async () => (await redis.ping()) === 'PONG', jwks: async () => keys.loaded },
+    readiness: {
+      redis: async () => (await redis.ping()) === 'PONG',
+      jwks: async () => keys.loaded,
+    },
     clock: { now: () => new Date() },
     ids: { requestId: () => randomUUID() },
   });
@@ -91,7 +94,16 @@ export async function startHarness(options: {
     logs,
     queue,
     jobs: async (name) =>
-      (await queue(name).getJobs(['waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized'])).map((job) => ({
+      (
+        await queue(name).getJobs([
+          'waiting',
+          'delayed',
+          'active',
+          'completed',
+          'failed',
+          'prioritized',
+        ])
+      ).map((job) => ({
         id: job.id,
         name: job.name,
         data: job.data as unknown,

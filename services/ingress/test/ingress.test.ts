@@ -1,7 +1,12 @@
 // Component tests of the ingress against real Redis and the simulator's identity provider.
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { contracts, jobIdFor, type ActivateRequest } from '@fortellis-admin/contracts';
-import { ActivationGenerator, startSimulator, type MintOptions, type Simulator } from '@fortellis-admin/simulator';
+import {
+  ActivationGenerator,
+  startSimulator,
+  type MintOptions,
+  type Simulator,
+} from '@fortellis-admin/simulator';
 import { createTestNamespace } from '@fortellis-admin/test-support';
 import { ALL_QUEUES, startHarness, type Harness } from './ingress-harness.ts';
 
@@ -12,7 +17,13 @@ const generator = new ActivationGenerator(2024);
 
 beforeAll(async () => {
   sim = await startSimulator();
-  h = await startHarness({ redisUrl: inject('redisUrl'), sim, prefix: ns.queuePrefix, basePath: '/fortellis', publicBaseUrl: 'https://provider.example.com' });
+  h = await startHarness({
+    redisUrl: inject('redisUrl'),
+    sim,
+    prefix: ns.queuePrefix,
+    basePath: '/fortellis',
+    publicBaseUrl: 'https://provider.example.com',
+  });
 });
 afterAll(async () => {
   await h.close();
@@ -28,7 +39,12 @@ function activate(body: unknown, headers: Record<string, string> = {}) {
   return h.app.inject({
     method: 'POST',
     url: '/fortellis/activate',
-    headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json', 'request-id': 'f1c2e1a0-0000-4000-8000-000000000001', ...headers },
+    headers: {
+      authorization: `Bearer ${token()}`,
+      'content-type': 'application/json',
+      'request-id': 'f1c2e1a0-0000-4000-8000-000000000001',
+      ...headers,
+    },
     payload: typeof body === 'string' ? body : JSON.stringify(body),
   });
 }
@@ -57,12 +73,21 @@ describe('acknowledging genuine, valid calls', () => {
     expect(response.headers['request-id']).toBe('f1c2e1a0-0000-4000-8000-000000000001');
     const body = response.json();
     expect(contracts.linksResponse.issues(body)).toEqual([]);
-    expect(body.links[0]).toEqual({ href: 'https://provider.example.com/fortellis/activate', rel: 'self', method: 'POST', title: expect.any(String) });
-    expect(body.links[1].href).toBe(`https://provider.example.com/fortellis/deactivate/${payload.connectionId}`);
+    expect(body.links[0]).toEqual({
+      href: 'https://provider.example.com/fortellis/activate',
+      rel: 'self',
+      method: 'POST',
+      title: expect.any(String),
+    });
+    expect(body.links[1].href).toBe(
+      `https://provider.example.com/fortellis/deactivate/${payload.connectionId}`,
+    );
 
     const jobs = await h.jobs('approval');
     expect(jobs).toHaveLength(1);
-    const claims = JSON.parse(Buffer.from(bearer.split('.')[1]!, 'base64url').toString()) as { jti: string };
+    const claims = JSON.parse(Buffer.from(bearer.split('.')[1]!, 'base64url').toString()) as {
+      jti: string;
+    };
     expect(jobs[0]).toEqual({
       id: jobIdFor.activationReceived({ activation: payload }),
       name: 'ActivationReceived',
@@ -82,13 +107,21 @@ describe('acknowledging genuine, valid calls', () => {
     const response = await deactivate(connectionId, { 'request-id': 'req-deactivate-1' });
     expect(response.statusCode).toBe(200);
     expect(response.headers['request-id']).toBe('req-deactivate-1');
-    expect(response.json().links[0]).toMatchObject({ rel: 'self', href: `https://provider.example.com/fortellis/deactivate/${connectionId}` });
+    expect(response.json().links[0]).toMatchObject({
+      rel: 'self',
+      href: `https://provider.example.com/fortellis/deactivate/${connectionId}`,
+    });
     const jobs = await h.jobs('deprovision');
     expect(jobs).toEqual([
       {
         id: `deactivation-${connectionId}`,
         name: 'DeactivationReceived',
-        data: { connectionId, requestId: 'req-deactivate-1', receivedAt: expect.any(String), token: { jti: expect.stringMatching(/^AT\./), sub: sim.providerClient.clientId } },
+        data: {
+          connectionId,
+          requestId: 'req-deactivate-1',
+          receivedAt: expect.any(String),
+          token: { jti: expect.stringMatching(/^AT\./), sub: sim.providerClient.clientId },
+        },
       },
     ]);
   });
@@ -111,7 +144,9 @@ describe('acknowledging genuine, valid calls', () => {
       headers: { authorization: `Bearer ${token()}` },
     });
     expect(response.statusCode).toBe(200);
-    expect(response.headers['request-id']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(response.headers['request-id']).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
     const [job] = await h.jobs('deprovision');
     expect((job!.data as { requestId: string }).requestId).toBe(response.headers['request-id']);
   });
@@ -122,24 +157,67 @@ describe('acknowledging genuine, valid calls', () => {
   });
 
   it('accepts an empty JSON-typed body on deactivate (the tutorial sends one)', async () => {
-    const response = await deactivate(generator.next().connectionId, { 'content-type': 'application/json' });
+    const response = await deactivate(generator.next().connectionId, {
+      'content-type': 'application/json',
+    });
     expect(response.statusCode).toBe(200);
   });
 });
 
 describe('refusing every forged or missing token with 403 and no job', () => {
   const cases: Array<[string, () => Record<string, string>]> = [
-    ['a wrong issuer', () => ({ authorization: `Bearer ${token({ claims: { iss: 'https://identity-dev.fortellis.io/oauth2/aus1ni5i9n9WkzcYa2p7' } })}` })],
-    ['a wrong audience', () => ({ authorization: `Bearer ${token({ claims: { aud: 'another_audience' } })}` })],
-    ['another provider as subject', () => ({ authorization: `Bearer ${token({ claims: { sub: 'other-provider', cid: 'other-provider' } })}` })],
-    ['a cid of another client', () => ({ authorization: `Bearer ${token({ claims: { cid: 'other-client' } })}` })],
-    ['an expired token', () => ({ authorization: `Bearer ${token({ claims: { iat: 1_700_000_000, exp: 1_700_003_600 } })}` })],
-    ['a token expired 61 s ago (past the tolerance)', () => ({ authorization: `Bearer ${token({ claims: { exp: Math.floor(Date.now() / 1000) - 61 } })}` })],
-    ['a token not yet valid', () => ({ authorization: `Bearer ${token({ claims: { nbf: Math.floor(Date.now() / 1000) + 300 } })}` })],
+    [
+      'a wrong issuer',
+      () => ({
+        authorization: `Bearer ${token({ claims: { iss: 'https://identity-dev.fortellis.io/oauth2/aus1ni5i9n9WkzcYa2p7' } })}`,
+      }),
+    ],
+    [
+      'a wrong audience',
+      () => ({ authorization: `Bearer ${token({ claims: { aud: 'another_audience' } })}` }),
+    ],
+    [
+      'another provider as subject',
+      () => ({
+        authorization: `Bearer ${token({ claims: { sub: 'other-provider', cid: 'other-provider' } })}`,
+      }),
+    ],
+    [
+      'another subject with our cid',
+      () => ({ authorization: `Bearer ${token({ claims: { sub: 'other-provider' } })}` }),
+    ],
+    [
+      'a cid of another client',
+      () => ({ authorization: `Bearer ${token({ claims: { cid: 'other-client' } })}` }),
+    ],
+    [
+      'an expired token',
+      () => ({
+        authorization: `Bearer ${token({ claims: { iat: 1_700_000_000, exp: 1_700_003_600 } })}`,
+      }),
+    ],
+    [
+      'a token expired 61 s ago (past the tolerance)',
+      () => ({
+        authorization: `Bearer ${token({ claims: { exp: Math.floor(Date.now() / 1000) - 61 } })}`,
+      }),
+    ],
+    [
+      'a token not yet valid',
+      () => ({
+        authorization: `Bearer ${token({ claims: { nbf: Math.floor(Date.now() / 1000) + 300 } })}`,
+      }),
+    ],
     ['alg none', () => ({ authorization: `Bearer ${token({ signing: 'alg-none' })}` })],
-    ['HS256 signed with the public key', () => ({ authorization: `Bearer ${token({ signing: 'hs256-with-public-key' })}` })],
+    [
+      'HS256 signed with the public key',
+      () => ({ authorization: `Bearer ${token({ signing: 'hs256-with-public-key' })}` }),
+    ],
     ['an unknown kid', () => ({ authorization: `Bearer ${token({ signing: 'unknown-key' })}` })],
-    ['a tampered signature', () => ({ authorization: `Bearer ${token({ signing: 'tampered-signature' })}` })],
+    [
+      'a tampered signature',
+      () => ({ authorization: `Bearer ${token({ signing: 'tampered-signature' })}` }),
+    ],
     ['no Authorization header', () => ({ authorization: '' })],
     ['a Basic Authorization header', () => ({ authorization: 'Basic c2ltOnNpbQ==' })],
     ['a Bearer header with garbage', () => ({ authorization: 'Bearer not a token' })],
@@ -152,7 +230,11 @@ describe('refusing every forged or missing token with 403 and no job', () => {
     for (const response of responses) {
       expect(response.statusCode).toBe(403);
       const body = response.json();
-      expect(body).toMatchObject({ code: 403, error: 'AUTHENTICATION_FAILED', message: expect.any(String) });
+      expect(body).toMatchObject({
+        code: 403,
+        error: 'AUTHENTICATION_FAILED',
+        message: expect.any(String),
+      });
       expect(contracts.errorResponse.is(body)).toBe(true);
       const presented = sent.authorization?.replace(/^\w+ /, '') ?? '';
       if (presented.length > 8) expect(response.body).not.toContain(presented.slice(-16));
@@ -166,7 +248,9 @@ describe('refusing every forged or missing token with 403 and no job', () => {
   });
 
   it('accepts a token that expired less than 60 s ago (clock tolerance)', async () => {
-    const response = await activate(generator.next(), { authorization: `Bearer ${token({ claims: { exp: Math.floor(Date.now() / 1000) - 30 } })}` });
+    const response = await activate(generator.next(), {
+      authorization: `Bearer ${token({ claims: { exp: Math.floor(Date.now() / 1000) - 30 } })}`,
+    });
     expect(response.statusCode).toBe(200);
   });
 
@@ -174,7 +258,11 @@ describe('refusing every forged or missing token with 403 and no job', () => {
     const forged = token({ signing: 'tampered-signature' });
     await deactivate(generator.next().connectionId, { authorization: `Bearer ${forged}` });
     const line = h.logs.filter((l) => l.includes('"event":"auth_failure"')).at(-1)!;
-    expect(JSON.parse(line)).toMatchObject({ reason: 'bad_signature', countForReason: expect.any(Number), requestId: expect.any(String) });
+    expect(JSON.parse(line)).toMatchObject({
+      reason: 'bad_signature',
+      countForReason: expect.any(Number),
+      requestId: expect.any(String),
+    });
     expect(h.logs.join('')).not.toContain(forged.split('.')[2]);
     expect(h.authFailures.get('bad_signature')).toBeGreaterThanOrEqual(1);
   });
@@ -190,12 +278,18 @@ describe('validation', () => {
     expect(response.json()).toEqual({
       code: 400,
       error: 'CONTRACT_VIOLATION',
-      message: 'activate request is invalid: /subscriptionId is required; /userInfo/fortellisId must be a valid email',
+      message:
+        'activate request is invalid: /subscriptionId is required; /userInfo/fortellisId must be a valid email',
     });
   });
 
   it.each([
-    ['a JSON string', JSON.stringify(JSON.stringify({ connectionId: 'x' })), 400, 'CONTRACT_VIOLATION'],
+    [
+      'a JSON string',
+      JSON.stringify(JSON.stringify({ connectionId: 'x' })),
+      400,
+      'CONTRACT_VIOLATION',
+    ],
     ['an array', '[]', 400, 'CONTRACT_VIOLATION'],
     ['malformed JSON', '{"organizationInfo": ', 400, 'MALFORMED_JSON'],
     ['an empty body', '', 400, 'CONTRACT_VIOLATION'],
@@ -208,7 +302,9 @@ describe('validation', () => {
   });
 
   it('a wrong content type gives 415', async () => {
-    const response = await activate(JSON.stringify(generator.next()), { 'content-type': 'text/plain' });
+    const response = await activate(JSON.stringify(generator.next()), {
+      'content-type': 'text/plain',
+    });
     expect(response.statusCode).toBe(415);
     expect(response.json()).toMatchObject({ code: 415, error: 'UNSUPPORTED_MEDIA_TYPE' });
     expect(await jobCount()).toBe(0);
@@ -225,12 +321,20 @@ describe('validation', () => {
   it('a connectionId path parameter that is not a GUID gives 400', async () => {
     const response = await deactivate('not-a-guid');
     expect(response.statusCode).toBe(400);
-    expect(response.json()).toEqual({ code: 400, error: 'CONTRACT_VIOLATION', message: 'deactivate request is invalid: /connectionId must be a valid guid' });
+    expect(response.json()).toEqual({
+      code: 400,
+      error: 'CONTRACT_VIOLATION',
+      message: 'deactivate request is invalid: /connectionId must be a valid guid',
+    });
     expect(await jobCount()).toBe(0);
   });
 
   it('serves only under the base path; other paths answer 404 in the error format', async () => {
-    const response = await h.app.inject({ method: 'POST', url: '/activate', headers: { authorization: `Bearer ${token()}` } });
+    const response = await h.app.inject({
+      method: 'POST',
+      url: '/activate',
+      headers: { authorization: `Bearer ${token()}` },
+    });
     expect(response.statusCode).toBe(404);
     expect(response.json()).toMatchObject({ code: 404, error: 'ROUTE_NOT_FOUND' });
   });
@@ -252,7 +356,12 @@ describe('logs', () => {
     await activate(payload, { authorization: `Bearer ${bearer}` });
     const all = h.logs.join('');
     expect(all).toContain(payload.connectionId);
-    for (const secret of [bearer, payload.userInfo.fortellisId, payload.organizationInfo.phoneNumber, payload.organizationInfo.address]) {
+    for (const secret of [
+      bearer,
+      payload.userInfo.fortellisId,
+      payload.organizationInfo.phoneNumber,
+      payload.organizationInfo.address,
+    ]) {
       expect(all).not.toContain(secret);
     }
   });

@@ -35,7 +35,11 @@ export class JobPublisher {
     this.#queues = new Map(
       Object.values(QUEUE_NAMES).map((name) => [
         name,
-        new Queue(name, { connection: options.connection, prefix: options.prefix, skipVersionCheck: true }),
+        new Queue(name, {
+          connection: options.connection,
+          prefix: options.prefix,
+          skipVersionCheck: true,
+        }),
       ]),
     );
   }
@@ -44,22 +48,33 @@ export class JobPublisher {
    * Adds the job under its derived id. A job whose id is already in the queue is not added again;
    * the call still succeeds, because the fact it carries is safely stored.
    */
-  async publish<N extends JobName>(name: N, data: JobPayloads[N], jobId: string): Promise<PublishResult> {
+  async publish<N extends JobName>(
+    name: N,
+    data: JobPayloads[N],
+    jobId: string,
+  ): Promise<PublishResult> {
     const queueName = QUEUE_OF_JOB[name];
     const queue = this.#queues.get(queueName);
     if (queue === undefined) throw new Error(`no queue ${queueName}`);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`publish took longer than ${this.#timeoutMs} ms`)), this.#timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`publish took longer than ${this.#timeoutMs} ms`)),
+        this.#timeoutMs,
+      );
     });
     try {
       await Promise.race([queue.add(name, data, { ...JOB_OPTIONS, jobId }), timeout]);
       return { jobId, queue: queueName };
     } catch (error) {
-      throw new AppError(ERROR_CODES.queueUnavailable, 'the request could not be stored, try again later', {
-        httpStatus: 503,
-        cause: error,
-      });
+      throw new AppError(
+        ERROR_CODES.queueUnavailable,
+        'the request could not be stored, try again later',
+        {
+          httpStatus: 503,
+          cause: error,
+        },
+      );
     } finally {
       clearTimeout(timer);
     }

@@ -1,7 +1,12 @@
 // The Fortellis signing keys, fetched from the remote JWKS and kept: refreshed in the background,
 // refreshed once (rate-limited) when a token names an unknown kid, and kept serving when the JWKS
 // host is down. With no key ever loaded, verification answers "keys unavailable" (503).
-import { createLocalJWKSet, type JSONWebKeySet, type JWSHeaderParameters, type FlattenedJWSInput } from 'jose';
+import {
+  createLocalJWKSet,
+  type JSONWebKeySet,
+  type JWSHeaderParameters,
+  type FlattenedJWSInput,
+} from 'jose';
 import { request } from 'undici';
 import { AppError, ERROR_CODES, type Logger } from '@fortellis-admin/contracts';
 
@@ -13,7 +18,7 @@ export interface JwksKeyStoreOptions {
   timeoutMs?: number;
   /** Background refresh period. Default 10 min. */
   maxAgeMs?: number;
-  /** Minimum time between two refreshes triggered by unknown kids. Default 30 s. */
+  /** Minimum time between two refreshes triggered by unknown kids. Default 10 s. */
   cooldownMs?: number;
   /** Retry period while no key has ever been loaded. Default 5 s. */
   initialRetryMs?: number;
@@ -27,7 +32,8 @@ export class JwksKeyStore {
   readonly #now: () => number;
   #resolver: KeyResolver | undefined;
   #kids = new Set<string>();
-  #lastFetchAt = Number.NEGATIVE_INFINITY;
+  /** When an unknown kid last caused a refresh; background and start-up loads do not count. */
+  #lastKidRefreshAt = Number.NEGATIVE_INFINITY;
   #inFlight: Promise<boolean> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #fetches = 0;
@@ -39,7 +45,7 @@ export class JwksKeyStore {
       url: options.url,
       timeoutMs: options.timeoutMs ?? 2000,
       maxAgeMs: options.maxAgeMs ?? 600_000,
-      cooldownMs: options.cooldownMs ?? 30_000,
+      cooldownMs: options.cooldownMs ?? 10_000,
       initialRetryMs: options.initialRetryMs ?? 5000,
     };
   }
@@ -81,19 +87,27 @@ export class JwksKeyStore {
     if (this.#resolver === undefined) {
       await this.refresh();
       if (this.#resolver === undefined) {
-        throw new AppError(ERROR_CODES.keysUnavailable, 'signing keys are not available yet', { httpStatus: 503 });
+        throw new AppError(ERROR_CODES.keysUnavailable, 'signing keys are not available yet', {
+          httpStatus: 503,
+        });
       }
     }
-    if (header.kid !== undefined && !this.#kids.has(header.kid) && this.#now() - this.#lastFetchAt >= this.#options.cooldownMs) {
-      // An unknown kid usually means Fortellis rotated its keys: look once, then not again for a while.
-      await this.refresh();
+    if (header.kid !== undefined && !this.#kids.has(header.kid)) {
+      // An unknown kid usually means Fortellis rotated its keys: look once, then not again for a
+      // while, so forged kids cannot turn every request into a JWKS fetch.
+      const now = this.#now();
+      if (this.#inFlight !== undefined) {
+        await this.#inFlight;
+      } else if (now - this.#lastKidRefreshAt >= this.#options.cooldownMs) {
+        this.#lastKidRefreshAt = now;
+        await this.refresh();
+      }
     }
     return (this.#resolver as KeyResolver)(header, token);
   };
 
   async #fetch(): Promise<boolean> {
     this.#fetches += 1;
-    this.#lastFetchAt = this.#now();
     try {
       const response = await request(this.#options.url, {
         method: 'GET',
@@ -109,11 +123,19 @@ export class JwksKeyStore {
       if (!Array.isArray(jwks.keys)) throw new Error('JWKS has no keys array');
       const resolver = createLocalJWKSet(jwks);
       this.#resolver = resolver;
-      this.#kids = new Set(jwks.keys.map((key) => key.kid).filter((kid): kid is string => typeof kid === 'string'));
+      this.#kids = new Set(
+        jwks.keys.map((key) => key.kid).filter((kid): kid is string => typeof kid === 'string'),
+      );
       this.#logger.info({ kids: [...this.#kids] }, 'JWKS loaded');
       return true;
     } catch (error) {
-      this.#logger.warn({ err: error instanceof Error ? { message: error.message } : String(error), keptKeys: this.loaded }, 'JWKS fetch failed');
+      this.#logger.warn(
+        {
+          err: error instanceof Error ? { message: error.message } : String(error),
+          keptKeys: this.loaded,
+        },
+        'JWKS fetch failed',
+      );
       return false;
     }
   }

@@ -13,7 +13,10 @@ export interface Receipt {
   token: VerifiedToken;
 }
 
-export function activationJob(activation: ActivateRequest, receipt: Receipt): ActivationReceivedJob {
+export function activationJob(
+  activation: ActivateRequest,
+  receipt: Receipt,
+): ActivationReceivedJob {
   return {
     activation,
     requestId: receipt.requestId,
@@ -38,7 +41,12 @@ export function deactivationJob(connectionId: string, receipt: Receipt): Deactiv
 export function activationLinks(adminApiUrl: string, connectionId: string): LinksResponse {
   return {
     links: [
-      { href: `${adminApiUrl}/activate`, rel: 'self', method: 'POST', title: 'Activation received and queued for approval' },
+      {
+        href: `${adminApiUrl}/activate`,
+        rel: 'self',
+        method: 'POST',
+        title: 'Activation received and queued for approval',
+      },
       {
         href: `${adminApiUrl}/deactivate/${connectionId}`,
         rel: 'deactivate',
@@ -58,7 +66,12 @@ export function deactivationLinks(adminApiUrl: string, connectionId: string): Li
         method: 'POST',
         title: 'Deactivation received and queued for clean-up',
       },
-      { href: `${adminApiUrl}/activate`, rel: 'activate', method: 'POST', title: 'Activate a new connection' },
+      {
+        href: `${adminApiUrl}/activate`,
+        rel: 'activate',
+        method: 'POST',
+        title: 'Activate a new connection',
+      },
     ],
   };
 }

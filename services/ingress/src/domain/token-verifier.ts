@@ -41,7 +41,11 @@ export class AuthenticationError extends AppError {
   readonly reason: AuthFailureReason;
 
   constructor(reason: AuthFailureReason, cause?: unknown) {
-    super(ERROR_CODES.authenticationFailed, PHRASES[reason], { httpStatus: 403, permanent: true, cause });
+    super(ERROR_CODES.authenticationFailed, PHRASES[reason], {
+      httpStatus: 403,
+      permanent: true,
+      cause,
+    });
     this.reason = reason;
   }
 }
@@ -83,10 +87,17 @@ export function reasonOf(error: unknown): AuthFailureReason | undefined {
         return 'missing_claim';
     }
   }
-  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) return 'alg_not_allowed';
-  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) return 'unknown_key';
+  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported)
+    return 'alg_not_allowed';
+  if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys)
+    return 'unknown_key';
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'bad_signature';
-  if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid || error instanceof errors.JOSEError) return 'malformed';
+  if (
+    error instanceof errors.JWSInvalid ||
+    error instanceof errors.JWTInvalid ||
+    error instanceof errors.JOSEError
+  )
+    return 'malformed';
   return undefined;
 }
 
@@ -112,7 +123,8 @@ export class TokenVerifier {
 
   /** Verifies an `Authorization` header value. Throws AuthenticationError, or AppError(503) without keys. */
   async verifyHeader(authorization: string | undefined): Promise<VerifiedToken> {
-    if (authorization === undefined || authorization.trim() === '') throw new AuthenticationError('missing_token');
+    if (authorization === undefined || authorization.trim() === '')
+      throw new AuthenticationError('missing_token');
     const match = /^Bearer[ ]+([A-Za-z0-9_.~+/=-]+)\s*$/i.exec(authorization);
     if (match?.[1] === undefined) {
       throw new AuthenticationError(/^Bearer\b/i.test(authorization) ? 'malformed' : 'not_bearer');
@@ -143,8 +155,12 @@ export class TokenVerifier {
       if (reason === undefined) throw error;
       throw new AuthenticationError(reason, error);
     }
-    if (payload.cid !== undefined && payload.cid !== this.#options.clientId) throw new AuthenticationError('wrong_client');
-    const verified: VerifiedToken = { jti: typeof payload.jti === 'string' ? payload.jti : '', sub: payload.sub ?? '' };
+    if (payload.cid !== undefined && payload.cid !== this.#options.clientId)
+      throw new AuthenticationError('wrong_client');
+    const verified: VerifiedToken = {
+      jti: typeof payload.jti === 'string' ? payload.jti : '',
+      sub: payload.sub ?? '',
+    };
     this.#remember(token, verified, (payload.exp ?? 0) * 1000 + this.#tolerance * 1000);
     return verified;
   }

@@ -11,7 +11,13 @@ import {
   JOB_NAMES,
   type ActivateRequest,
 } from '@fortellis-admin/contracts';
-import { activationJob, activationLinks, deactivationJob, deactivationLinks, type Receipt } from '../domain/acknowledgement.ts';
+import {
+  activationJob,
+  activationLinks,
+  deactivationJob,
+  deactivationLinks,
+  type Receipt,
+} from '../domain/acknowledgement.ts';
 import type { TokenVerifier, VerifiedToken } from '../domain/token-verifier.ts';
 import type { JobPublisher } from '../data-access/job-publisher.ts';
 
@@ -59,25 +65,45 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
 
   app.post('/activate', async (request, reply) => {
     if (!JSON_TYPE.test(request.headers['content-type'] ?? '')) {
-      throw new AppError(ERROR_CODES.unsupportedMediaType, 'Content-Type must be application/json', { httpStatus: 415 });
+      throw new AppError(
+        ERROR_CODES.unsupportedMediaType,
+        'Content-Type must be application/json',
+        { httpStatus: 415 },
+      );
     }
     const issues = contracts.activateRequest.issues(request.body);
     if (issues.length > 0) throw new ContractViolationError('activate request', issues);
     const activation = request.body as ActivateRequest;
     const job = activationJob(activation, receipt(request));
-    await options.publisher.publish(JOB_NAMES.activationReceived, job, jobIdFor.activationReceived(job));
-    request.log.info({ connectionId: activation.connectionId, subscriptionId: activation.subscriptionId }, 'activation queued');
+    await options.publisher.publish(
+      JOB_NAMES.activationReceived,
+      job,
+      jobIdFor.activationReceived(job),
+    );
+    request.log.info(
+      { connectionId: activation.connectionId, subscriptionId: activation.subscriptionId },
+      'activation queued',
+    );
     return reply.send(activationLinks(options.adminApiUrl, activation.connectionId));
   });
 
-  app.post<{ Params: { connectionId: string } }>('/deactivate/:connectionId', async (request, reply) => {
-    const { connectionId } = request.params;
-    if (!isGuid(connectionId)) {
-      throw new ContractViolationError('deactivate request', [{ pointer: '/connectionId', message: 'must be a valid guid' }]);
-    }
-    const job = deactivationJob(connectionId, receipt(request));
-    await options.publisher.publish(JOB_NAMES.deactivationReceived, job, jobIdFor.deactivationReceived(job));
-    request.log.info({ connectionId }, 'deactivation queued');
-    return reply.send(deactivationLinks(options.adminApiUrl, connectionId));
-  });
+  app.post<{ Params: { connectionId: string } }>(
+    '/deactivate/:connectionId',
+    async (request, reply) => {
+      const { connectionId } = request.params;
+      if (!isGuid(connectionId)) {
+        throw new ContractViolationError('deactivate request', [
+          { pointer: '/connectionId', message: 'must be a valid guid' },
+        ]);
+      }
+      const job = deactivationJob(connectionId, receipt(request));
+      await options.publisher.publish(
+        JOB_NAMES.deactivationReceived,
+        job,
+        jobIdFor.deactivationReceived(job),
+      );
+      request.log.info({ connectionId }, 'deactivation queued');
+      return reply.send(deactivationLinks(options.adminApiUrl, connectionId));
+    },
+  );
 };

@@ -1,0 +1,159 @@
+// The ingress when its dependencies misbehave: key rotation, the JWKS host down, no keys at all,
+// Redis stopped, and a graceful stop with calls in flight.
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import {
+  ActivationGenerator,
+  FortellisCaller,
+  startSimulator,
+  type Simulator,
+} from '@fortellis-admin/simulator';
+import {
+  createTestNamespace,
+  freePort,
+  startLocalRedis,
+  startService,
+} from '@fortellis-admin/test-support';
+import { startHarness, type Harness } from './ingress-harness.ts';
+
+const generator = new ActivationGenerator(77);
+const opened: Array<{ close?: () => Promise<void>; stop?: () => Promise<void> }> = [];
+afterEach(async () => {
+  for (const item of opened.splice(0).reverse()) await (item.close?.() ?? item.stop?.());
+});
+
+async function setUp(
+  redisUrl = inject('redisUrl'),
+  loadKeys = true,
+): Promise<{ sim: Simulator; h: Harness }> {
+  const sim = await startSimulator();
+  opened.push(sim);
+  const h = await startHarness({
+    redisUrl,
+    sim,
+    prefix: createTestNamespace('ingress-res').queuePrefix,
+    loadKeys,
+  });
+  opened.push(h);
+  return { sim, h };
+}
+
+function activateWith(h: Harness, bearer: string) {
+  return h.app.inject({
+    method: 'POST',
+    url: '/activate',
+    headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+    payload: JSON.stringify(generator.next()),
+  });
+}
+
+describe('signing keys', () => {
+  it('key rotation mid-run keeps valid calls working with at most one extra JWKS fetch', async () => {
+    const { sim, h } = await setUp();
+    const sub = sim.providerClient.clientId;
+    for (let i = 0; i < 5; i += 1)
+      expect((await activateWith(h, sim.identity.mint(sub))).statusCode).toBe(200);
+    const fetchesBefore = sim.count('jwks');
+    sim.identity.rotateKeys({ keepOld: false });
+    for (let i = 0; i < 20; i += 1)
+      expect((await activateWith(h, sim.identity.mint(sub))).statusCode).toBe(200);
+    expect(sim.count('jwks') - fetchesBefore).toBe(1);
+  });
+
+  it('unknown kids do not cause a JWKS fetch storm (one refresh per cooldown)', async () => {
+    const { sim, h } = await setUp();
+    const before = sim.count('jwks');
+    for (let i = 0; i < 20; i += 1) {
+      expect(
+        (
+          await activateWith(
+            h,
+            sim.identity.mint(sim.providerClient.clientId, { signing: 'unknown-key' }),
+          )
+        ).statusCode,
+      ).toBe(403);
+    }
+    expect(sim.count('jwks') - before).toBeLessThanOrEqual(1);
+  });
+
+  it('keeps serving with the cached keys while the JWKS host is down', async () => {
+    const { sim, h } = await setUp();
+    sim.faults.add('jwks', { kind: 'status', status: 503 }, Infinity);
+    expect(await h.keys.refresh()).toBe(false);
+    expect((await activateWith(h, sim.identity.mint(sim.providerClient.clientId))).statusCode).toBe(
+      200,
+    );
+    expect((await h.app.inject({ url: '/ready' })).statusCode).toBe(200);
+  });
+
+  it('answers 503 while no key has ever been loaded, then 200 once the JWKS answers', async () => {
+    const { sim, h } = await setUp(inject('redisUrl'), false);
+    sim.faults.add('jwks', { kind: 'status', status: 503 }, 1);
+    const first = await activateWith(h, sim.identity.mint(sim.providerClient.clientId));
+    expect(first.statusCode).toBe(503);
+    expect(first.json()).toMatchObject({ code: 503, error: 'KEYS_UNAVAILABLE' });
+    expect((await h.app.inject({ url: '/ready' })).statusCode).toBe(503);
+    expect((await activateWith(h, sim.identity.mint(sim.providerClient.clientId))).statusCode).toBe(
+      200,
+    );
+  });
+});
+
+describe('Redis unreachable', () => {
+  it('answers 503 in under 2 s and never 200 while Redis is stopped', async () => {
+    const redis = await startLocalRedis();
+    opened.push(redis);
+    const { sim, h } = await setUp(redis.url);
+    const bearer = sim.identity.mint(sim.providerClient.clientId);
+    expect((await activateWith(h, bearer)).statusCode).toBe(200);
+    await redis.stop();
+    for (let i = 0; i < 5; i += 1) {
+      const started = performance.now();
+      const response = await activateWith(h, bearer);
+      const elapsed = performance.now() - started;
+      expect(response.statusCode).toBe(503);
+      expect(response.json()).toMatchObject({ code: 503, error: 'QUEUE_UNAVAILABLE' });
+      expect(elapsed).toBeLessThan(2000);
+    }
+    expect((await h.app.inject({ url: '/ready' })).statusCode).toBe(503);
+  });
+});
+
+describe('the ingress process', () => {
+  it('finishes calls in flight on SIGTERM: every call is answered, and every 200 is a stored job', async () => {
+    const sim = await startSimulator();
+    opened.push(sim);
+    const port = await freePort();
+    const prefix = createTestNamespace('ingress-stop').queuePrefix;
+    const service = await startService('ingress', {
+      ...sim.env(),
+      REDIS_URL: inject('redisUrl'),
+      QUEUE_PREFIX: prefix,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+    });
+    opened.push(service);
+    const caller = new FortellisCaller({
+      adminApiUrl: `http://127.0.0.1:${port}`,
+      token: () => sim.identity.mint(sim.providerClient.clientId),
+      seed: 5,
+    });
+    const calls = caller.activateMany({ count: 60, concurrency: 6 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const stopped = service.stop();
+    const results = await calls;
+    await stopped;
+    await caller.close();
+    expect(service.child.exitCode).toBe(0);
+    const ok = results.filter((r) => r.status === 200).map((r) => r.connectionId);
+    expect(ok.length).toBeGreaterThan(0);
+    const { Queue } = await import('bullmq');
+    const queue = new Queue('approval', { connection: { url: inject('redisUrl') }, prefix });
+    const stored = new Set(
+      (await queue.getJobs(['waiting'])).map(
+        (job) => (job.data as { activation: { connectionId: string } }).activation.connectionId,
+      ),
+    );
+    await queue.close();
+    for (const connectionId of ok) expect(stored.has(connectionId)).toBe(true);
+  });
+});
