@@ -103,7 +103,7 @@ export class JwksKeyStore {
         await this.refresh();
       }
     }
-    return (this.#resolver as KeyResolver)(header, token);
+    return this.#resolver(header, token);
   };
 
   async #fetch(): Promise<boolean> {

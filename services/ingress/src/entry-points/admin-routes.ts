@@ -55,7 +55,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
       done(null, text.length === 0 ? undefined : text);
       return;
     }
-    defaultJson(request, text, done);
+    void defaultJson(request, text, done);
   });
 
   const receipt = (request: FastifyRequest): Receipt => {
