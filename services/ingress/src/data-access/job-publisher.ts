@@ -26,9 +26,18 @@ export interface JobPublisherOptions {
   timeoutMs?: number;
 }
 
+interface PendingPublish {
+  name: JobName;
+  data: JobPayloads[JobName];
+  jobId: string;
+  resolve: (result: PublishResult) => void;
+  reject: (error: unknown) => void;
+}
+
 export class JobPublisher {
   readonly #queues: Map<QueueName, Queue>;
   readonly #timeoutMs: number;
+  readonly #pending = new Map<QueueName, PendingPublish[]>();
 
   constructor(options: JobPublisherOptions) {
     this.#timeoutMs = options.timeoutMs ?? 1500;
@@ -47,34 +56,43 @@ export class JobPublisher {
   /**
    * Adds the job under its derived id. A job whose id is already in the queue is not added again;
    * the call still succeeds, because the fact it carries is safely stored.
+   *
+   * Publishes that arrive in the same turn of the event loop are sent to Redis together (one
+   * `addBulk`, one round trip, one MULTI/EXEC): under load this multiplies throughput, and each
+   * caller still resolves only once Redis has stored its job, or rejects if the batch failed.
    */
-  async publish<N extends JobName>(
-    name: N,
-    data: JobPayloads[N],
-    jobId: string,
-  ): Promise<PublishResult> {
+  publish<N extends JobName>(name: N, data: JobPayloads[N], jobId: string): Promise<PublishResult> {
     const queueName = QUEUE_OF_JOB[name];
+    return new Promise<PublishResult>((resolve, reject) => {
+      let batch = this.#pending.get(queueName);
+      if (batch === undefined) {
+        batch = [];
+        this.#pending.set(queueName, batch);
+        setImmediate(() => void this.#flush(queueName));
+      }
+      batch.push({ name, data, jobId, resolve, reject });
+    });
+  }
+
+  async #flush(queueName: QueueName): Promise<void> {
+    const batch = this.#pending.get(queueName) ?? [];
+    this.#pending.delete(queueName);
     const queue = this.#queues.get(queueName);
-    if (queue === undefined) throw new Error(`no queue ${queueName}`);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`publish took longer than ${this.#timeoutMs} ms`)),
-        this.#timeoutMs,
-      );
+      timer = setTimeout(() => reject(new Error(`publish took longer than ${this.#timeoutMs} ms`)), this.#timeoutMs);
     });
     try {
-      await Promise.race([queue.add(name, data, { ...JOB_OPTIONS, jobId }), timeout]);
-      return { jobId, queue: queueName };
+      if (queue === undefined) throw new Error(`no queue ${queueName}`);
+      const jobs = batch.map((item) => ({ name: item.name, data: item.data, opts: { ...JOB_OPTIONS, jobId: item.jobId } }));
+      await Promise.race([queue.addBulk(jobs), timeout]);
+      for (const item of batch) item.resolve({ jobId: item.jobId, queue: queueName });
     } catch (error) {
-      throw new AppError(
-        ERROR_CODES.queueUnavailable,
-        'the request could not be stored, try again later',
-        {
-          httpStatus: 503,
-          cause: error,
-        },
-      );
+      const failure = new AppError(ERROR_CODES.queueUnavailable, 'the request could not be stored, try again later', {
+        httpStatus: 503,
+        cause: error,
+      });
+      for (const item of batch) item.reject(failure);
     } finally {
       clearTimeout(timer);
     }

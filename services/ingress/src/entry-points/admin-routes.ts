@@ -24,6 +24,8 @@ import type { JobPublisher } from '../data-access/job-publisher.ts';
 declare module 'fastify' {
   interface FastifyRequest {
     verifiedToken: VerifiedToken | null;
+    /** The connection a call is about, once known; logged with the request's completion. */
+    connectionId: string | null;
   }
 }
 
@@ -39,6 +41,7 @@ const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
 export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, options) => {
   app.decorateRequest('verifiedToken', null);
+  app.decorateRequest('connectionId', null);
 
   // Authentication comes first, before Fastify reads the body: a caller without a genuine token
   // gets 403 however large or malformed its body is.
@@ -102,7 +105,7 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
         job,
         jobIdFor.deactivationReceived(job),
       );
-      request.log.info({ connectionId }, 'deactivation queued');
+      request.connectionId = connectionId;
       return reply.send(deactivationLinks(options.adminApiUrl, connectionId));
     },
   );

@@ -1,0 +1,165 @@
+// Ingress benchmark: signed, valid, distinct activations against the real ingress process (real
+// Redis, JWKS from the simulator), beside a bare Fastify route measured in the same run (the
+// ceiling). Prints req/s, p50/p99 latency and the server's peak RSS, for a token reused across
+// calls and for a fresh token per call, then p99 at half the saturating rate.
+//
+//   npm run bench:ingress [-- --seconds 8 --connections 32]
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Pool } from 'undici';
+import { ActivationGenerator, startSimulator } from '@fortellis-admin/simulator';
+import { freePort, startLocalRedis, resolveRedis, startProcess, startService, waitForPort, type ManagedProcess } from '@fortellis-admin/test-support';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '8' },
+    connections: { type: 'string', default: '32' },
+    'fresh-tokens': { type: 'string', default: '6000' },
+  },
+});
+const seconds = Number(values.seconds);
+const connections = Number(values.connections);
+
+interface RunResult {
+  requests: number;
+  errors: number;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/** Sends POSTs over `connections` keep-alive sockets for `durationMs` (or until bodies run out). */
+async function load(
+  url: string,
+  path: string,
+  next: (i: number) => { body: string; token: string } | undefined,
+  durationMs: number,
+  options: { rate?: number } = {},
+): Promise<RunResult> {
+  const pool = new Pool(url, { connections, pipelining: 1, keepAliveTimeout: 30_000 });
+  const latencies: number[] = [];
+  let errors = 0;
+  let index = 0;
+  const start = performance.now();
+  const deadline = start + durationMs;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const i = index;
+      index += 1;
+      if (options.rate !== undefined) {
+        const due = start + (i * 1000) / options.rate;
+        if (due >= deadline) return;
+        const wait = due - performance.now();
+        if (wait > 0) await delay(wait);
+      } else if (performance.now() >= deadline) return;
+      const item = next(i);
+      if (item === undefined) return;
+      const sent = performance.now();
+      try {
+        const response = await pool.request({
+          method: 'POST',
+          path,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${item.token}`, 'request-id': `bench-${i}` },
+          body: item.body,
+        });
+        await response.body.dump();
+        if (response.statusCode !== 200) errors += 1;
+        latencies.push(performance.now() - sent);
+      } catch {
+        errors += 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.rate === undefined ? connections : Math.max(connections, 64) }, worker));
+  const elapsed = (performance.now() - start) / 1000;
+  await pool.close();
+  const sorted = Float64Array.from(latencies).sort();
+  return { requests: latencies.length, errors, rps: latencies.length / elapsed, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+
+function peakRssMb(child: ManagedProcess): number {
+  const status = readFileSync(`/proc/${child.child.pid}/status`, 'utf8');
+  const match = /VmHWM:\s+(\d+) kB/.exec(status);
+  return match?.[1] === undefined ? Number.NaN : Number(match[1]) / 1024;
+}
+
+const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+
+const sim = await startSimulator();
+const redis = process.env.REDIS_URL === undefined ? await startLocalRedis() : await resolveRedis();
+const generator = new ActivationGenerator(31337);
+const bodies: string[] = [];
+const bodyFor = (i: number): string => {
+  while (bodies.length <= i) bodies.push(JSON.stringify(generator.next()));
+  return bodies[i] as string;
+};
+// Pre-generate enough distinct payloads so generation stays out of the measured loop.
+for (let i = 0; i < 60_000; i += 1) bodyFor(i);
+const reused = sim.identity.mint(sim.providerClient.clientId, { ttlSeconds: 3600 });
+process.stdout.write(`minting ${values['fresh-tokens']} fresh tokens…\n`);
+const fresh = Array.from({ length: Number(values['fresh-tokens']) }, () => sim.identity.mint(sim.providerClient.clientId));
+
+const barePort = await freePort();
+const bare = startProcess(process.execPath, [fileURLToPath(new URL('./bare-server.ts', import.meta.url))], { env: { ...process.env, PORT: String(barePort) } });
+await waitForPort(barePort, 10_000, bare.child);
+
+const ingressPort = await freePort();
+const ingress = await startService('ingress', {
+  ...sim.env(),
+  REDIS_URL: redis.url,
+  QUEUE_PREFIX: `bench-${Date.now()}`,
+  HOST: '127.0.0.1',
+  PORT: String(ingressPort),
+  // The same memory settings the deployment uses (deploy/Dockerfile).
+  NODE_OPTIONS: process.env.INGRESS_NODE_OPTIONS ?? '--max-semi-space-size=16 --max-old-space-size=160',
+});
+
+const durationMs = seconds * 1000;
+try {
+  process.stdout.write(`warming up…\n`);
+  await load(`http://127.0.0.1:${barePort}`, '/activate', (i) => ({ body: bodyFor(i), token: reused }), 1500);
+  await load(`http://127.0.0.1:${ingressPort}`, '/activate', (i) => ({ body: bodyFor(50_000 + (i % 5000)), token: reused }), 1500);
+
+  let offset = 0;
+  const distinct = (token: (i: number) => string | undefined) => (i: number) => {
+    const t = token(i);
+    if (t === undefined) return undefined;
+    offset += 1;
+    return { body: bodyFor(offset % 50_000), token: t };
+  };
+  const ceiling = await load(`http://127.0.0.1:${barePort}`, '/activate', distinct(() => reused), durationMs);
+  const reusedRun = await load(`http://127.0.0.1:${ingressPort}`, '/activate', distinct(() => reused), durationMs);
+  const freshRun = await load(`http://127.0.0.1:${ingressPort}`, '/activate', distinct((i) => fresh[i]), durationMs);
+  const halfRate = Math.max(1, Math.floor(reusedRun.rps / 2));
+  const halfRun = await load(`http://127.0.0.1:${ingressPort}`, '/activate', distinct(() => reused), durationMs, { rate: halfRate });
+
+  const rows = [
+    ['bare Fastify route (ceiling)', ceiling, peakRssMb(bare)],
+    ['ingress, token reused', reusedRun, Number.NaN],
+    ['ingress, fresh token per call', freshRun, Number.NaN],
+    [`ingress, reused, paced at ${halfRate}/s (half)`, halfRun, peakRssMb(ingress)],
+  ] as const;
+  process.stdout.write(`\nloopback, ${connections} connections, ${seconds} s per run, Node ${process.version}\n`);
+  process.stdout.write(`${'run'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)} ${'ratio'.padStart(6)}\n`);
+  for (const [name, result] of rows) {
+    process.stdout.write(
+      `${name.padEnd(44)} ${fmt(result.rps, 0).padStart(8)} ${fmt(result.p50, 2).padStart(8)} ${fmt(result.p99, 2).padStart(8)} ${String(result.errors).padStart(7)} ${fmt(result.rps / ceiling.rps, 2).padStart(6)}\n`,
+    );
+  }
+  process.stdout.write(`\npeak RSS: bare ${fmt(peakRssMb(bare))} MB, ingress ${fmt(peakRssMb(ingress))} MB\n`);
+  process.stdout.write(`reused-token throughput is ${fmt((100 * reusedRun.rps) / ceiling.rps, 0)}% of the ceiling (target ≥ 40%); p99 at half rate ${fmt(halfRun.p99, 2)} ms (target < 50 ms)\n`);
+  if (freshRun.requests >= fresh.length) process.stdout.write(`(the fresh-token run used all ${fresh.length} pre-minted tokens before the time was up)\n`);
+} finally {
+  await ingress.stop();
+  await bare.stop();
+  await redis.stop();
+  await sim.stop();
+}
