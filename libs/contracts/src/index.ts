@@ -11,3 +11,5 @@ export * from './errors.ts';
 export * from './config-loader.ts';
 export * from './runtime/logger.ts';
 export * from './runtime/service-runner.ts';
+export * from './connections/connection-states.ts';
+export * from './connections/connection-repository.ts';

@@ -37,6 +37,9 @@ export const approvalWorkerEnvSchema = {
     CALLBACK_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 10_000 },
     CALLBACK_RETRY_HORIZON_HOURS: { type: 'number', exclusiveMinimum: 0, default: 24 },
     CALLBACK_RATE_LIMIT_PER_SECOND: { type: 'integer', minimum: 1, default: 20 },
+    /** First retry delay; each later one doubles (with jitter), up to CALLBACK_BACKOFF_MAX_MS. */
+    CALLBACK_BACKOFF_BASE_MS: { type: 'integer', minimum: 1, default: 5000 },
+    CALLBACK_BACKOFF_MAX_MS: { type: 'integer', minimum: 1, default: 1_800_000 },
     LOG_LEVEL: { type: 'string', enum: LOG_LEVELS, default: 'info' },
     SHUTDOWN_TIMEOUT_MS: { type: 'integer', minimum: 1000, default: 30_000 },
   },
@@ -62,6 +65,7 @@ export function loadApprovalWorkerConfig(
       timeoutMs: e.CALLBACK_TIMEOUT_MS,
       retryHorizonMs: Math.round(e.CALLBACK_RETRY_HORIZON_HOURS * 3_600_000),
       ratePerSecond: e.CALLBACK_RATE_LIMIT_PER_SECOND,
+      backoff: { baseMs: e.CALLBACK_BACKOFF_BASE_MS, maxMs: e.CALLBACK_BACKOFF_MAX_MS },
     },
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

@@ -1,0 +1,51 @@
+// How the approval worker treats each callback outcome, and how long it waits before retrying. Pure.
+
+/** What to do after one callback attempt. */
+export type CallbackVerdict =
+  | { kind: 'success' }
+  /** Refresh the client-credentials token once and try again at once. */
+  | { kind: 'reauthenticate' }
+  /** Try again later; `retryAfterMs` when the server said how long. */
+  | { kind: 'retry'; retryAfterMs?: number }
+  /** Retrying cannot help: the callback has failed. */
+  | { kind: 'permanent' };
+
+/** Classifies an HTTP answer (or a network error / timeout: status undefined). */
+export function classifyCallback(status: number | undefined, retryAfter?: string, alreadyReauthenticated = false): CallbackVerdict {
+  if (status === undefined) return { kind: 'retry' };
+  if (status >= 200 && status < 300) return { kind: 'success' };
+  if (status === 401 || status === 403) {
+    if (!alreadyReauthenticated) return { kind: 'reauthenticate' };
+    // Still refused with a fresh token: 401 may be the identity service having a bad moment; 403
+    // is a considered refusal.
+    return status === 401 ? { kind: 'retry' } : { kind: 'permanent' };
+  }
+  if (status === 408 || status === 429 || status >= 500) {
+    const retryAfterMs = parseRetryAfter(retryAfter);
+    return { kind: 'retry', ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+  }
+  return { kind: 'permanent' };
+}
+
+/** `Retry-After` as delay-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+export interface BackoffSettings {
+  baseMs: number;
+  maxMs: number;
+}
+
+/**
+ * Exponential backoff with full jitter in [½, 1] of the step: attempt 1 waits about `baseMs`, each
+ * later attempt twice as long, capped at `maxMs`. A server's Retry-After wins when it is longer.
+ */
+export function backoffDelay(attempt: number, settings: BackoffSettings, random: () => number, retryAfterMs?: number): number {
+  const step = Math.min(settings.maxMs, settings.baseMs * 2 ** Math.max(0, attempt - 1));
+  const jittered = Math.round(step * (0.5 + random() / 2));
+  return retryAfterMs === undefined ? jittered : Math.max(jittered, retryAfterMs);
+}
