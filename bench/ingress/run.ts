@@ -11,7 +11,15 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Pool } from 'undici';
 import { ActivationGenerator, startSimulator } from '@fortellis-admin/simulator';
-import { freePort, startLocalRedis, resolveRedis, startProcess, startService, waitForPort, type ManagedProcess } from '@fortellis-admin/test-support';
+import {
+  freePort,
+  startLocalRedis,
+  resolveRedis,
+  startProcess,
+  startService,
+  waitForPort,
+  type ManagedProcess,
+} from '@fortellis-admin/test-support';
 
 const { values } = parseArgs({
   options: {
@@ -67,7 +75,11 @@ async function load(
         const response = await pool.request({
           method: 'POST',
           path,
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${item.token}`, 'request-id': `bench-${i}` },
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${item.token}`,
+            'request-id': `bench-${i}`,
+          },
           body: item.body,
         });
         await response.body.dump();
@@ -78,11 +90,22 @@ async function load(
       }
     }
   };
-  await Promise.all(Array.from({ length: options.rate === undefined ? connections : Math.max(connections, 64) }, worker));
+  await Promise.all(
+    Array.from(
+      { length: options.rate === undefined ? connections : Math.max(connections, 64) },
+      worker,
+    ),
+  );
   const elapsed = (performance.now() - start) / 1000;
   await pool.close();
   const sorted = Float64Array.from(latencies).sort();
-  return { requests: latencies.length, errors, rps: latencies.length / elapsed, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+  return {
+    requests: latencies.length,
+    errors,
+    rps: latencies.length / elapsed,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+  };
 }
 
 function peakRssMb(child: ManagedProcess): number {
@@ -105,10 +128,16 @@ const bodyFor = (i: number): string => {
 for (let i = 0; i < 60_000; i += 1) bodyFor(i);
 const reused = sim.identity.mint(sim.providerClient.clientId, { ttlSeconds: 3600 });
 process.stdout.write(`minting ${values['fresh-tokens']} fresh tokens…\n`);
-const fresh = Array.from({ length: Number(values['fresh-tokens']) }, () => sim.identity.mint(sim.providerClient.clientId));
+const fresh = Array.from({ length: Number(values['fresh-tokens']) }, () =>
+  sim.identity.mint(sim.providerClient.clientId),
+);
 
 const barePort = await freePort();
-const bare = startProcess(process.execPath, [fileURLToPath(new URL('./bare-server.ts', import.meta.url))], { env: { ...process.env, PORT: String(barePort) } });
+const bare = startProcess(
+  process.execPath,
+  [fileURLToPath(new URL('./bare-server.ts', import.meta.url))],
+  { env: { ...process.env, PORT: String(barePort) } },
+);
 await waitForPort(barePort, 10_000, bare.child);
 
 const ingressPort = await freePort();
@@ -119,14 +148,25 @@ const ingress = await startService('ingress', {
   HOST: '127.0.0.1',
   PORT: String(ingressPort),
   // The same memory settings the deployment uses (deploy/Dockerfile).
-  NODE_OPTIONS: process.env.INGRESS_NODE_OPTIONS ?? '--max-semi-space-size=16 --max-old-space-size=160',
+  NODE_OPTIONS:
+    process.env.INGRESS_NODE_OPTIONS ?? '--max-semi-space-size=16 --max-old-space-size=160',
 });
 
 const durationMs = seconds * 1000;
 try {
   process.stdout.write(`warming up…\n`);
-  await load(`http://127.0.0.1:${barePort}`, '/activate', (i) => ({ body: bodyFor(i), token: reused }), 1500);
-  await load(`http://127.0.0.1:${ingressPort}`, '/activate', (i) => ({ body: bodyFor(50_000 + (i % 5000)), token: reused }), 1500);
+  await load(
+    `http://127.0.0.1:${barePort}`,
+    '/activate',
+    (i) => ({ body: bodyFor(i), token: reused }),
+    1500,
+  );
+  await load(
+    `http://127.0.0.1:${ingressPort}`,
+    '/activate',
+    (i) => ({ body: bodyFor(50_000 + (i % 5000)), token: reused }),
+    1500,
+  );
 
   let offset = 0;
   const distinct = (token: (i: number) => string | undefined) => (i: number) => {
@@ -135,11 +175,32 @@ try {
     offset += 1;
     return { body: bodyFor(offset % 50_000), token: t };
   };
-  const ceiling = await load(`http://127.0.0.1:${barePort}`, '/activate', distinct(() => reused), durationMs);
-  const reusedRun = await load(`http://127.0.0.1:${ingressPort}`, '/activate', distinct(() => reused), durationMs);
-  const freshRun = await load(`http://127.0.0.1:${ingressPort}`, '/activate', distinct((i) => fresh[i]), durationMs);
+  const ceiling = await load(
+    `http://127.0.0.1:${barePort}`,
+    '/activate',
+    distinct(() => reused),
+    durationMs,
+  );
+  const reusedRun = await load(
+    `http://127.0.0.1:${ingressPort}`,
+    '/activate',
+    distinct(() => reused),
+    durationMs,
+  );
+  const freshRun = await load(
+    `http://127.0.0.1:${ingressPort}`,
+    '/activate',
+    distinct((i) => fresh[i]),
+    durationMs,
+  );
   const halfRate = Math.max(1, Math.floor(reusedRun.rps / 2));
-  const halfRun = await load(`http://127.0.0.1:${ingressPort}`, '/activate', distinct(() => reused), durationMs, { rate: halfRate });
+  const halfRun = await load(
+    `http://127.0.0.1:${ingressPort}`,
+    '/activate',
+    distinct(() => reused),
+    durationMs,
+    { rate: halfRate },
+  );
 
   const rows = [
     ['bare Fastify route (ceiling)', ceiling, peakRssMb(bare)],
@@ -147,16 +208,27 @@ try {
     ['ingress, fresh token per call', freshRun, Number.NaN],
     [`ingress, reused, paced at ${halfRate}/s (half)`, halfRun, peakRssMb(ingress)],
   ] as const;
-  process.stdout.write(`\nloopback, ${connections} connections, ${seconds} s per run, Node ${process.version}\n`);
-  process.stdout.write(`${'run'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)} ${'ratio'.padStart(6)}\n`);
+  process.stdout.write(
+    `\nloopback, ${connections} connections, ${seconds} s per run, Node ${process.version}\n`,
+  );
+  process.stdout.write(
+    `${'run'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)} ${'ratio'.padStart(6)}\n`,
+  );
   for (const [name, result] of rows) {
     process.stdout.write(
       `${name.padEnd(44)} ${fmt(result.rps, 0).padStart(8)} ${fmt(result.p50, 2).padStart(8)} ${fmt(result.p99, 2).padStart(8)} ${String(result.errors).padStart(7)} ${fmt(result.rps / ceiling.rps, 2).padStart(6)}\n`,
     );
   }
-  process.stdout.write(`\npeak RSS: bare ${fmt(peakRssMb(bare))} MB, ingress ${fmt(peakRssMb(ingress))} MB\n`);
-  process.stdout.write(`reused-token throughput is ${fmt((100 * reusedRun.rps) / ceiling.rps, 0)}% of the ceiling (target ≥ 40%); p99 at half rate ${fmt(halfRun.p99, 2)} ms (target < 50 ms)\n`);
-  if (freshRun.requests >= fresh.length) process.stdout.write(`(the fresh-token run used all ${fresh.length} pre-minted tokens before the time was up)\n`);
+  process.stdout.write(
+    `\npeak RSS: bare ${fmt(peakRssMb(bare))} MB, ingress ${fmt(peakRssMb(ingress))} MB\n`,
+  );
+  process.stdout.write(
+    `reused-token throughput is ${fmt((100 * reusedRun.rps) / ceiling.rps, 0)}% of the ceiling (target ≥ 40%); p99 at half rate ${fmt(halfRun.p99, 2)} ms (target < 50 ms)\n`,
+  );
+  if (freshRun.requests >= fresh.length)
+    process.stdout.write(
+      `(the fresh-token run used all ${fresh.length} pre-minted tokens before the time was up)\n`,
+    );
 } finally {
   await ingress.stop();
   await bare.stop();

@@ -13,3 +13,4 @@ export * from './runtime/logger.ts';
 export * from './runtime/service-runner.ts';
 export * from './connections/connection-states.ts';
 export * from './connections/connection-repository.ts';
+export * from './connections/connection-lock.ts';

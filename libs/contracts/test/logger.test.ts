@@ -19,7 +19,14 @@ describe('createLogger', () => {
   it('writes JSON lines with level label, ISO time and service name', () => {
     const { lines, logger } = capture();
     logger.child({ requestId: 'r-1' }).info({ connectionId: 'c-1' }, 'hello');
-    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info', service: 'test-service', requestId: 'r-1', connectionId: 'c-1', msg: 'hello', time: expect.stringMatching(/Z$/) });
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      level: 'info',
+      service: 'test-service',
+      requestId: 'r-1',
+      connectionId: 'c-1',
+      msg: 'hello',
+      time: expect.stringMatching(/Z$/),
+    });
   });
 
   it('censors tokens, secrets and personal data wherever our code could log them', () => {
@@ -38,9 +45,21 @@ describe('createLogger', () => {
       'everything sensitive at once',
     );
     const line = lines.join('');
-    for (const secret of ['eyJ', 'the-secret', 'someone@example.com', tutorialCurlPayload.userInfo.fortellisId, tutorialCurlPayload.organizationInfo.phoneNumber, tutorialCurlPayload.organizationInfo.address, tutorialCurlPayload.appInfo.contactEmail]) {
+    for (const secret of [
+      'eyJ',
+      'the-secret',
+      'someone@example.com',
+      tutorialCurlPayload.userInfo.fortellisId,
+      tutorialCurlPayload.organizationInfo.phoneNumber,
+      tutorialCurlPayload.organizationInfo.address,
+      tutorialCurlPayload.appInfo.contactEmail,
+    ]) {
       expect(line).not.toContain(secret);
     }
-    expect(JSON.parse(line)).toMatchObject({ activation: '[redacted]', token: '[redacted]', headers: { authorization: '[redacted]' } });
+    expect(JSON.parse(line)).toMatchObject({
+      activation: '[redacted]',
+      token: '[redacted]',
+      headers: { authorization: '[redacted]' },
+    });
   });
 });

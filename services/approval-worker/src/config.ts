@@ -34,6 +34,8 @@ export const approvalWorkerEnvSchema = {
       default: 'review',
     },
     WORKER_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 256, default: 8 },
+    /** How long a job's lock lasts without renewal: a dead worker's job is taken over after this. */
+    WORKER_LOCK_MS: { type: 'integer', minimum: 1000, default: 30_000 },
     CALLBACK_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 10_000 },
     CALLBACK_RETRY_HORIZON_HOURS: { type: 'number', exclusiveMinimum: 0, default: 24 },
     CALLBACK_RATE_LIMIT_PER_SECOND: { type: 'integer', minimum: 1, default: 20 },
@@ -60,7 +62,7 @@ export function loadApprovalWorkerConfig(
       clientSecret: e.FORTELLIS_CLIENT_SECRET,
     },
     approval: { rulesFile: e.APPROVAL_RULES_FILE, defaultAction: e.APPROVAL_DEFAULT_ACTION },
-    worker: { concurrency: e.WORKER_CONCURRENCY },
+    worker: { concurrency: e.WORKER_CONCURRENCY, lockMs: e.WORKER_LOCK_MS },
     callback: {
       timeoutMs: e.CALLBACK_TIMEOUT_MS,
       retryHorizonMs: Math.round(e.CALLBACK_RETRY_HORIZON_HOURS * 3_600_000),

@@ -38,7 +38,10 @@ export async function buildApp(deps: IngressDeps): Promise<IngressApp> {
     trustProxy: deps.config.http.trustProxy,
     bodyLimit: BODY_LIMIT_BYTES,
     // One line per request, written by our onResponse hook, instead of Fastify's two.
-    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
+    logController: new LogController({
+      disableRequestLogging: true,
+      requestIdLogLabel: 'requestId',
+    }),
     // Fortellis sends a GUID in Request-Id; test tooling may omit it. Keep a sane one, else make one.
     genReqId: (raw) => {
       const given = raw.headers['request-id'];

@@ -1,9 +1,11 @@
 // The connections collection, shared by both workers. Every change is one conditional,
-// single-document update (expected state), so two workers or a redelivered job can never both act.
-// Works on MongoDB and on FerretDB: no transactions, no change streams.
+// single-document update (expected state and version), made while holding the connection's lock,
+// so two workers or a redelivered job can never both act. Works on MongoDB and on FerretDB: no
+// transactions, no change streams.
 import { randomUUID } from 'node:crypto';
 import type { Collection, Db } from 'mongodb';
 import type { ActivateRequest } from '../types.ts';
+import type { ConnectionLocks } from './connection-lock.ts';
 import {
   connectionKey,
   statesLeadingTo,
@@ -31,21 +33,30 @@ export interface ActivationRecord {
 const DUPLICATE_KEY = 11000;
 
 function isDuplicateKey(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === DUPLICATE_KEY;
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { code?: unknown }).code === DUPLICATE_KEY
+  );
 }
 
 export class ConnectionRepository {
   readonly #collection: Collection<ConnectionDocument>;
+  readonly #locks: ConnectionLocks;
   readonly #now: () => Date;
 
-  constructor(db: Db, now: () => Date = () => new Date()) {
+  constructor(db: Db, locks: ConnectionLocks, now: () => Date = () => new Date()) {
     this.#collection = db.collection<ConnectionDocument>(CONNECTIONS_COLLECTION);
+    this.#locks = locks;
     this.#now = now;
   }
 
   /** Creates the indexes the workers and operators query by. Idempotent. */
   async ensureIndexes(): Promise<void> {
-    await this.#collection.createIndex({ subscriptionId: 1, createdAt: -1 }, { name: 'subscription' });
+    await this.#collection.createIndex(
+      { subscriptionId: 1, createdAt: -1 },
+      { name: 'subscription' },
+    );
     await this.#collection.createIndex({ state: 1, updatedAt: -1 }, { name: 'state' });
   }
 
@@ -58,57 +69,78 @@ export class ConnectionRepository {
    * connection already deactivated is recorded in its history (once) and reported stale.
    */
   async recordActivation(record: ActivationRecord): Promise<RecordActivationResult> {
-    const key = connectionKey(record.activation.connectionId);
-    const now = this.#now();
-    const previous = await this.#collection
-      .find({ subscriptionId: record.activation.subscriptionId, _id: { $ne: key } }, { projection: { _id: 1 } })
-      .sort({ createdAt: 1 })
-      .toArray();
-    const document: ConnectionDocument = {
-      _id: key,
-      connectionId: record.activation.connectionId,
-      subscriptionId: record.activation.subscriptionId,
-      organizationId: record.activation.organizationInfo.id,
-      apiId: record.activation.apiInfo.id,
-      state: 'received',
-      version: 1,
-      activation: record.activation,
-      requestId: record.requestId,
-      receivedAt: record.receivedAt,
-      previousConnectionIds: previous.map((p) => p._id),
-      history: [{ at: now, event: 'activation_received', to: 'received', by: 'ingress', detail: `request ${record.requestId}` }],
-      createdAt: now,
-      updatedAt: now,
-    };
-    try {
-      await this.#collection.insertOne(document);
-      return { kind: 'created', connection: document };
-    } catch (error) {
-      if (!isDuplicateKey(error)) throw error;
-    }
-    const existing = await this.get(key);
-    if (existing === null) throw new Error(`connection ${key} vanished after a duplicate-key insert`);
-    if (existing.state !== 'deactivated') return { kind: 'existing', connection: existing };
-    // A deactivated connection (often a tombstone) receives its activation late: keep the payload
-    // for the record, once, and never act on it.
-    const updated = await this.#collection.findOneAndUpdate(
-      { _id: key, state: 'deactivated', activation: { $exists: false } },
-      {
-        $set: {
-          activation: record.activation,
-          subscriptionId: record.activation.subscriptionId,
-          organizationId: record.activation.organizationInfo.id,
-          apiId: record.activation.apiInfo.id,
-          requestId: record.requestId,
-          receivedAt: record.receivedAt,
-          updatedAt: now,
+    return this.#locks.withLock(record.activation.connectionId, async () => {
+      const key = connectionKey(record.activation.connectionId);
+      const now = this.#now();
+      const previous = await this.#collection
+        .find(
+          { subscriptionId: record.activation.subscriptionId, _id: { $ne: key } },
+          { projection: { _id: 1 } },
+        )
+        .sort({ createdAt: 1 })
+        .toArray();
+      const document: ConnectionDocument = {
+        _id: key,
+        connectionId: record.activation.connectionId,
+        subscriptionId: record.activation.subscriptionId,
+        organizationId: record.activation.organizationInfo.id,
+        apiId: record.activation.apiInfo.id,
+        state: 'received',
+        version: 1,
+        activation: record.activation,
+        requestId: record.requestId,
+        receivedAt: record.receivedAt,
+        previousConnectionIds: previous.map((p) => p._id),
+        history: [
+          {
+            at: now,
+            event: 'activation_received',
+            to: 'received',
+            by: 'ingress',
+            detail: `request ${record.requestId}`,
+          },
+        ],
+        createdAt: now,
+        updatedAt: now,
+      };
+      try {
+        await this.#collection.insertOne(document);
+        return { kind: 'created', connection: document };
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error;
+      }
+      const existing = await this.get(key);
+      if (existing === null)
+        throw new Error(`connection ${key} vanished after a duplicate-key insert`);
+      if (existing.state !== 'deactivated') return { kind: 'existing', connection: existing };
+      // A deactivated connection (often a tombstone) receives its activation late: keep the payload
+      // for the record, once, and never act on it.
+      const updated = await this.#collection.findOneAndUpdate(
+        { _id: key, state: 'deactivated', activation: { $exists: false } },
+        {
+          $set: {
+            activation: record.activation,
+            subscriptionId: record.activation.subscriptionId,
+            organizationId: record.activation.organizationInfo.id,
+            apiId: record.activation.apiInfo.id,
+            requestId: record.requestId,
+            receivedAt: record.receivedAt,
+            updatedAt: now,
+          },
+          $inc: { version: 1 },
+          $push: {
+            history: {
+              at: now,
+              event: 'stale_activation',
+              by: 'approval-worker',
+              detail: `request ${record.requestId}: connection already deactivated`,
+            },
+          },
         },
-        $inc: { version: 1 },
-        $push: { history: { at: now, event: 'stale_activation', by: 'approval-worker', detail: `request ${record.requestId}: connection already deactivated` } },
-      },
-      { returnDocument: 'after' },
-    );
-    return { kind: 'stale', connection: updated ?? existing };
+        { returnDocument: 'after' },
+      );
+      return { kind: 'stale', connection: updated ?? existing };
+    });
   }
 
   /**
@@ -119,30 +151,56 @@ export class ConnectionRepository {
     connectionId: string,
     from: readonly ConnectionState[],
     to: ConnectionState,
-    change: { event: string; by: string; detail?: string; set?: Partial<ConnectionDocument>; unset?: string[] },
+    change: {
+      event: string;
+      by: string;
+      detail?: string;
+      set?: Partial<ConnectionDocument>;
+      unset?: string[];
+    },
   ): Promise<ConnectionDocument | null> {
-    const allowed = statesLeadingTo(to);
-    const expected = from.filter((state) => allowed.includes(state));
-    if (expected.length === 0) return null;
-    const now = this.#now();
-    const current = await this.get(connectionId);
-    if (current === null || !expected.includes(current.state)) return null;
-    const entry: HistoryEntry = { at: now, event: change.event, from: current.state, to, by: change.by, ...(change.detail === undefined ? {} : { detail: change.detail }) };
-    return this.#collection.findOneAndUpdate(
-      { _id: current._id, state: current.state, version: current.version },
-      {
-        $set: { ...change.set, state: to, updatedAt: now },
-        $inc: { version: 1 },
-        $push: { history: entry },
-        ...(change.unset === undefined || change.unset.length === 0 ? {} : { $unset: Object.fromEntries(change.unset.map((field) => [field, ''])) }),
-      },
-      { returnDocument: 'after' },
-    );
+    return this.#locks.withLock(connectionId, async () => {
+      const allowed = statesLeadingTo(to);
+      const expected = from.filter((state) => allowed.includes(state));
+      if (expected.length === 0) return null;
+      const now = this.#now();
+      const current = await this.get(connectionId);
+      if (current === null || !expected.includes(current.state)) return null;
+      const entry: HistoryEntry = {
+        at: now,
+        event: change.event,
+        from: current.state,
+        to,
+        by: change.by,
+        ...(change.detail === undefined ? {} : { detail: change.detail }),
+      };
+      return this.#collection.findOneAndUpdate(
+        { _id: current._id, state: current.state, version: current.version },
+        {
+          $set: { ...change.set, state: to, updatedAt: now },
+          $inc: { version: 1 },
+          $push: { history: entry },
+          ...(change.unset === undefined || change.unset.length === 0
+            ? {}
+            : { $unset: Object.fromEntries(change.unset.map((field) => [field, ''])) }),
+        },
+        { returnDocument: 'after' },
+      );
+    });
   }
 
   /** Records a decision: `received` (or `pending_review` for an operator) → the decided state. */
-  async decide(connectionId: string, decision: Decision, from: readonly ConnectionState[]): Promise<ConnectionDocument | null> {
-    const to: ConnectionState = decision.action === 'approve' ? 'approved' : decision.action === 'reject' ? 'rejected' : 'pending_review';
+  async decide(
+    connectionId: string,
+    decision: Decision,
+    from: readonly ConnectionState[],
+  ): Promise<ConnectionDocument | null> {
+    const to: ConnectionState =
+      decision.action === 'approve'
+        ? 'approved'
+        : decision.action === 'reject'
+          ? 'rejected'
+          : 'pending_review';
     return this.transition(connectionId, from, to, {
       event: decision.action === 'review' ? 'held_for_review' : `decided_${decision.action}`,
       by: decision.decidedBy,
@@ -156,35 +214,60 @@ export class ConnectionRepository {
    * Takes the exclusive right to send the callback for `state` for `leaseMs`. Returns the lease id,
    * or null when the connection left that state or another worker holds a live lease.
    */
-  async acquireCallbackLease(connectionId: string, state: 'approved' | 'rejected', leaseMs: number): Promise<string | null> {
-    const now = this.#now();
-    const leaseId = randomUUID();
-    const status = state === 'approved' ? 'accepted' : 'rejected';
-    const updated = await this.#collection.findOneAndUpdate(
-      {
-        _id: connectionKey(connectionId),
-        state,
-        $or: [{ 'callback.leaseUntil': { $exists: false } }, { 'callback.leaseUntil': { $lt: now } }],
-      },
-      {
-        $set: { 'callback.status': status, 'callback.leaseUntil': new Date(now.getTime() + leaseMs), 'callback.leaseId': leaseId, 'callback.lastAttemptAt': now, updatedAt: now },
-        $inc: { 'callback.attempts': 1, version: 1 },
-      },
-      { returnDocument: 'after' },
-    );
-    return updated === null ? null : leaseId;
+  async acquireCallbackLease(
+    connectionId: string,
+    state: 'approved' | 'rejected',
+    leaseMs: number,
+  ): Promise<string | null> {
+    return this.#locks.withLock(connectionId, async () => {
+      const now = this.#now();
+      const leaseId = randomUUID();
+      const status = state === 'approved' ? 'accepted' : 'rejected';
+      const updated = await this.#collection.findOneAndUpdate(
+        {
+          _id: connectionKey(connectionId),
+          state,
+          $or: [
+            { 'callback.leaseUntil': { $exists: false } },
+            { 'callback.leaseUntil': { $lt: now } },
+          ],
+        },
+        {
+          $set: {
+            'callback.status': status,
+            'callback.leaseUntil': new Date(now.getTime() + leaseMs),
+            'callback.leaseId': leaseId,
+            'callback.lastAttemptAt': now,
+            updatedAt: now,
+          },
+          $inc: { 'callback.attempts': 1, version: 1 },
+        },
+        { returnDocument: 'after' },
+      );
+      return updated === null ? null : leaseId;
+    });
   }
 
   /** Records a failed attempt and gives the lease back. */
-  async releaseCallbackLease(connectionId: string, leaseId: string, attempt: { status?: number; error: string }): Promise<void> {
-    await this.#collection.updateOne(
-      { _id: connectionKey(connectionId), 'callback.leaseId': leaseId },
-      {
-        $set: { 'callback.lastError': attempt.error, ...(attempt.status === undefined ? {} : { 'callback.lastStatus': attempt.status }), updatedAt: this.#now() },
-        $unset: { 'callback.leaseUntil': '', 'callback.leaseId': '' },
-        $inc: { version: 1 },
-      },
-    );
+  async releaseCallbackLease(
+    connectionId: string,
+    leaseId: string,
+    attempt: { status?: number; error: string },
+  ): Promise<void> {
+    return this.#locks.withLock(connectionId, async () => {
+      await this.#collection.updateOne(
+        { _id: connectionKey(connectionId), 'callback.leaseId': leaseId },
+        {
+          $set: {
+            'callback.lastError': attempt.error,
+            ...(attempt.status === undefined ? {} : { 'callback.lastStatus': attempt.status }),
+            updatedAt: this.#now(),
+          },
+          $unset: { 'callback.leaseUntil': '', 'callback.leaseId': '' },
+          $inc: { version: 1 },
+        },
+      );
+    });
   }
 
   /** Ends the callback under the lease: acknowledged (→ accepted / rejection_sent) or failed. */
@@ -194,82 +277,134 @@ export class ConnectionRepository {
     from: 'approved' | 'rejected',
     result: { outcome: 'acknowledged' | 'failed'; status?: number; body?: string; error?: string },
   ): Promise<ConnectionDocument | null> {
-    const now = this.#now();
-    const to: ConnectionState = result.outcome === 'failed' ? 'callback_failed' : from === 'approved' ? 'accepted' : 'rejection_sent';
-    const entry: HistoryEntry = {
-      at: now,
-      event: result.outcome === 'failed' ? 'callback_failed' : `callback_${from === 'approved' ? 'accepted' : 'rejected'}_acknowledged`,
-      from,
-      to,
-      by: 'approval-worker',
-      ...(result.status === undefined ? {} : { detail: `HTTP ${result.status}${result.error === undefined ? '' : `: ${result.error}`}` }),
-    };
-    return this.#collection.findOneAndUpdate(
-      { _id: connectionKey(connectionId), state: from, 'callback.leaseId': leaseId },
-      {
-        $set: {
-          state: to,
-          updatedAt: now,
-          'callback.outcome': result.outcome,
-          'callback.completedAt': now,
-          ...(result.status === undefined ? {} : { 'callback.lastStatus': result.status }),
-          ...(result.error === undefined ? {} : { 'callback.lastError': result.error }),
-          ...(result.outcome === 'failed' && result.status !== undefined ? { 'callback.response': { status: result.status, body: (result.body ?? '').slice(0, 2000) } } : {}),
+    return this.#locks.withLock(connectionId, async () => {
+      const now = this.#now();
+      const to: ConnectionState =
+        result.outcome === 'failed'
+          ? 'callback_failed'
+          : from === 'approved'
+            ? 'accepted'
+            : 'rejection_sent';
+      const entry: HistoryEntry = {
+        at: now,
+        event:
+          result.outcome === 'failed'
+            ? 'callback_failed'
+            : `callback_${from === 'approved' ? 'accepted' : 'rejected'}_acknowledged`,
+        from,
+        to,
+        by: 'approval-worker',
+        ...(result.status === undefined
+          ? {}
+          : {
+              detail: `HTTP ${result.status}${result.error === undefined ? '' : `: ${result.error}`}`,
+            }),
+      };
+      return this.#collection.findOneAndUpdate(
+        { _id: connectionKey(connectionId), state: from, 'callback.leaseId': leaseId },
+        {
+          $set: {
+            state: to,
+            updatedAt: now,
+            'callback.outcome': result.outcome,
+            'callback.completedAt': now,
+            ...(result.status === undefined ? {} : { 'callback.lastStatus': result.status }),
+            ...(result.error === undefined ? {} : { 'callback.lastError': result.error }),
+            ...(result.outcome === 'failed' && result.status !== undefined
+              ? {
+                  'callback.response': {
+                    status: result.status,
+                    body: (result.body ?? '').slice(0, 2000),
+                  },
+                }
+              : {}),
+          },
+          $unset: { 'callback.leaseUntil': '', 'callback.leaseId': '' },
+          $inc: { version: 1 },
+          $push: { history: entry },
         },
-        $unset: { 'callback.leaseUntil': '', 'callback.leaseId': '' },
-        $inc: { version: 1 },
-        $push: { history: entry },
-      },
-      { returnDocument: 'after' },
-    );
+        { returnDocument: 'after' },
+      );
+    });
   }
 
   /** Marks that the ConnectionAccepted job was published. */
   async markAcceptanceAnnounced(connectionId: string): Promise<void> {
-    await this.#collection.updateOne({ _id: connectionKey(connectionId) }, { $set: { acceptanceAnnounced: true } });
+    return this.#locks.withLock(connectionId, async () => {
+      await this.#collection.updateOne(
+        { _id: connectionKey(connectionId) },
+        { $set: { acceptanceAnnounced: true } },
+      );
+    });
   }
 
   /**
    * Records a deactivation from any state. For a connection never seen, writes a tombstone so a
    * late activation cannot revive it. Idempotent: a repeat changes nothing. Returns the document.
    */
-  async recordDeactivation(connectionId: string, deactivation: { requestId: string; receivedAt: Date }): Promise<{ connection: ConnectionDocument; changed: boolean }> {
-    const key = connectionKey(connectionId);
-    const now = this.#now();
-    for (let attempt = 0; attempt < 5; attempt += 1) {
-      const current = await this.get(key);
-      if (current === null) {
-        const tombstone: ConnectionDocument = {
-          _id: key,
-          connectionId,
-          state: 'deactivated',
-          version: 1,
-          tombstone: true,
-          deactivation: { ...deactivation, recordedAt: now },
-          history: [{ at: now, event: 'deactivated_before_activation', to: 'deactivated', by: 'deprovision-worker', detail: `request ${deactivation.requestId}` }],
-          createdAt: now,
-          updatedAt: now,
-        };
-        try {
-          await this.#collection.insertOne(tombstone);
-          return { connection: tombstone, changed: true };
-        } catch (error) {
-          if (!isDuplicateKey(error)) throw error;
-          continue;
+  async recordDeactivation(
+    connectionId: string,
+    deactivation: { requestId: string; receivedAt: Date },
+  ): Promise<{ connection: ConnectionDocument; changed: boolean }> {
+    return this.#locks.withLock(connectionId, async () => {
+      const key = connectionKey(connectionId);
+      const now = this.#now();
+      for (let attempt = 0; attempt < 5; attempt += 1) {
+        const current = await this.get(key);
+        if (current === null) {
+          const tombstone: ConnectionDocument = {
+            _id: key,
+            connectionId,
+            state: 'deactivated',
+            version: 1,
+            tombstone: true,
+            deactivation: { ...deactivation, recordedAt: now },
+            history: [
+              {
+                at: now,
+                event: 'deactivated_before_activation',
+                to: 'deactivated',
+                by: 'deprovision-worker',
+                detail: `request ${deactivation.requestId}`,
+              },
+            ],
+            createdAt: now,
+            updatedAt: now,
+          };
+          try {
+            await this.#collection.insertOne(tombstone);
+            return { connection: tombstone, changed: true };
+          } catch (error) {
+            if (!isDuplicateKey(error)) throw error;
+            continue;
+          }
         }
+        if (current.state === 'deactivated') return { connection: current, changed: false };
+        const updated = await this.#collection.findOneAndUpdate(
+          { _id: key, state: current.state, version: current.version },
+          {
+            $set: {
+              state: 'deactivated',
+              deactivation: { ...deactivation, recordedAt: now },
+              updatedAt: now,
+            },
+            $inc: { version: 1 },
+            $push: {
+              history: {
+                at: now,
+                event: 'deactivated',
+                from: current.state,
+                to: 'deactivated',
+                by: 'deprovision-worker',
+                detail: `request ${deactivation.requestId}`,
+              },
+            },
+          },
+          { returnDocument: 'after' },
+        );
+        if (updated !== null) return { connection: updated, changed: true };
       }
-      if (current.state === 'deactivated') return { connection: current, changed: false };
-      const updated = await this.#collection.findOneAndUpdate(
-        { _id: key, state: current.state, version: current.version },
-        {
-          $set: { state: 'deactivated', deactivation: { ...deactivation, recordedAt: now }, updatedAt: now },
-          $inc: { version: 1 },
-          $push: { history: { at: now, event: 'deactivated', from: current.state, to: 'deactivated', by: 'deprovision-worker', detail: `request ${deactivation.requestId}` } },
-        },
-        { returnDocument: 'after' },
-      );
-      if (updated !== null) return { connection: updated, changed: true };
-    }
-    throw new Error(`could not record the deactivation of ${key}: the document kept changing`);
+      throw new Error(`could not record the deactivation of ${key}: the document kept changing`);
+    });
   }
 }

@@ -26,16 +26,17 @@ export const CONNECTION_STATES = [
 export type ConnectionState = (typeof CONNECTION_STATES)[number];
 
 /** Allowed transitions. `deactivated` is reachable from everywhere and leads nowhere. */
-export const TRANSITIONS: Readonly<Record<ConnectionState, readonly ConnectionState[]>> = Object.freeze({
-  received: ['pending_review', 'approved', 'rejected', 'deactivated'],
-  pending_review: ['approved', 'rejected', 'deactivated'],
-  approved: ['accepted', 'callback_failed', 'deactivated'],
-  rejected: ['rejection_sent', 'callback_failed', 'deactivated'],
-  accepted: ['rejected', 'deactivated'],
-  rejection_sent: ['deactivated'],
-  callback_failed: ['approved', 'rejected', 'deactivated'],
-  deactivated: [],
-});
+export const TRANSITIONS: Readonly<Record<ConnectionState, readonly ConnectionState[]>> =
+  Object.freeze({
+    received: ['pending_review', 'approved', 'rejected', 'deactivated'],
+    pending_review: ['approved', 'rejected', 'deactivated'],
+    approved: ['accepted', 'callback_failed', 'deactivated'],
+    rejected: ['rejection_sent', 'callback_failed', 'deactivated'],
+    accepted: ['rejected', 'deactivated'],
+    rejection_sent: ['deactivated'],
+    callback_failed: ['approved', 'rejected', 'deactivated'],
+    deactivated: [],
+  });
 
 /** The states a transition to `to` may start from. */
 export function statesLeadingTo(to: ConnectionState): ConnectionState[] {

@@ -19,20 +19,28 @@ export class CallbackClient {
     this.#options = options;
   }
 
-  async send(connectionId: string, body: ConnectionCallbackBody, token: string, requestId: string): Promise<CallbackAttempt> {
+  async send(
+    connectionId: string,
+    body: ConnectionCallbackBody,
+    token: string,
+    requestId: string,
+  ): Promise<CallbackAttempt> {
     try {
-      const response = await request(`${this.#options.baseUrl}/connections/${encodeURIComponent(connectionId)}/callback`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          accept: 'application/json',
-          'request-id': requestId,
+      const response = await request(
+        `${this.#options.baseUrl}/connections/${encodeURIComponent(connectionId)}/callback`,
+        {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            accept: 'application/json',
+            'request-id': requestId,
+          },
+          body: JSON.stringify(body),
+          headersTimeout: this.#options.timeoutMs,
+          bodyTimeout: this.#options.timeoutMs,
         },
-        body: JSON.stringify(body),
-        headersTimeout: this.#options.timeoutMs,
-        bodyTimeout: this.#options.timeoutMs,
-      });
+      );
       const text = await response.body.text();
       const retryAfter = response.headers['retry-after'];
       return {
@@ -42,7 +50,10 @@ export class CallbackClient {
         ...(typeof retryAfter === 'string' ? { retryAfter } : {}),
       };
     } catch (error) {
-      return { answered: false, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
+      return {
+        answered: false,
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      };
     }
   }
 }

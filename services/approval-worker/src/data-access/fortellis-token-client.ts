@@ -40,7 +40,8 @@ export class FortellisTokenClient {
   /** A valid access token, from the cache or freshly requested (one request at a time). */
   async token(): Promise<string> {
     const margin = this.#options.marginMs ?? 60_000;
-    if (this.#cached !== undefined && this.#cached.expiresAt - margin > this.#now()) return this.#cached.value;
+    if (this.#cached !== undefined && this.#cached.expiresAt - margin > this.#now())
+      return this.#cached.value;
     this.#inFlight ??= this.#fetch().finally(() => {
       this.#inFlight = undefined;
     });
@@ -54,28 +55,47 @@ export class FortellisTokenClient {
 
   async #fetch(): Promise<string> {
     this.#requests += 1;
-    const basic = Buffer.from(`${encodeURIComponent(this.#options.clientId)}:${encodeURIComponent(this.#options.clientSecret)}`).toString('base64');
+    const basic = Buffer.from(
+      `${encodeURIComponent(this.#options.clientId)}:${encodeURIComponent(this.#options.clientSecret)}`,
+    ).toString('base64');
     let response;
     try {
       response = await request(this.#options.tokenUrl, {
         method: 'POST',
-        headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-        body: new URLSearchParams({ grant_type: 'client_credentials', scope: this.#options.scope ?? 'anonymous' }).toString(),
+        headers: {
+          authorization: `Basic ${basic}`,
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+        },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          scope: this.#options.scope ?? 'anonymous',
+        }).toString(),
         headersTimeout: this.#options.timeoutMs,
         bodyTimeout: this.#options.timeoutMs,
       });
     } catch (error) {
-      throw new AppError(ERROR_CODES.upstreamFailed, 'token endpoint unreachable', { cause: error });
+      throw new AppError(ERROR_CODES.upstreamFailed, 'token endpoint unreachable', {
+        cause: error,
+      });
     }
     const text = await response.body.text();
     if (response.statusCode !== 200) {
       // A refused client is a configuration problem retrying will not fix; anything else may pass.
-      throw new AppError(ERROR_CODES.upstreamFailed, `token endpoint answered ${response.statusCode}`, {
-        permanent: response.statusCode === 400 || response.statusCode === 401,
-      });
+      throw new AppError(
+        ERROR_CODES.upstreamFailed,
+        `token endpoint answered ${response.statusCode}`,
+        {
+          permanent: response.statusCode === 400 || response.statusCode === 401,
+        },
+      );
     }
     const body = JSON.parse(text) as { access_token?: unknown; expires_in?: unknown };
-    if (typeof body.access_token !== 'string') throw new AppError(ERROR_CODES.upstreamFailed, 'token endpoint answered without access_token');
+    if (typeof body.access_token !== 'string')
+      throw new AppError(
+        ERROR_CODES.upstreamFailed,
+        'token endpoint answered without access_token',
+      );
     const lifetime = typeof body.expires_in === 'number' ? body.expires_in : 3600;
     this.#cached = { value: body.access_token, expiresAt: this.#now() + lifetime * 1000 };
     return body.access_token;

@@ -1,6 +1,13 @@
 // The provider's approval rules: ordered rules that match activation fields with equals / one-of /
 // pattern, each deciding approve, reject (with a reason) or review; a default action. Pure.
-import { ConfigError, createAjv, formatIssues, toIssues, type ActivateRequest, type DecisionAction } from '@fortellis-admin/contracts';
+import {
+  ConfigError,
+  createAjv,
+  formatIssues,
+  toIssues,
+  type ActivateRequest,
+  type DecisionAction,
+} from '@fortellis-admin/contracts';
 
 /** The activation fields a rule can match on. `userInfo.domain` is the domain of `userInfo.fortellisId`. */
 export const RULE_FIELDS = [
@@ -42,7 +49,12 @@ export const approvalPolicySchema = {
         properties: {
           id: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
           description: { type: 'string' },
-          when: { type: 'object', minProperties: 1, propertyNames: { enum: RULE_FIELDS }, additionalProperties: matcherSchema },
+          when: {
+            type: 'object',
+            minProperties: 1,
+            propertyNames: { enum: RULE_FIELDS },
+            additionalProperties: matcherSchema,
+          },
           action: { type: 'string', enum: ACTIONS },
           reason: { type: 'string', minLength: 1 },
         },
@@ -90,29 +102,58 @@ const validatePolicy = createAjv().compile(approvalPolicySchema);
  * Validates and compiles a parsed rules file. Throws ConfigError naming APPROVAL_RULES_FILE and the
  * exact problem (JSON pointer and reason, or the rule whose pattern does not compile).
  */
-export function compilePolicy(raw: unknown, fallbackAction: DecisionAction, source: string): ApprovalPolicy {
+export function compilePolicy(
+  raw: unknown,
+  fallbackAction: DecisionAction,
+  source: string,
+): ApprovalPolicy {
   if (!validatePolicy(raw)) {
-    throw new ConfigError('APPROVAL_RULES_FILE', `(${source}) is invalid: ${formatIssues(toIssues(validatePolicy.errors), 3)}`);
+    throw new ConfigError(
+      'APPROVAL_RULES_FILE',
+      `(${source}) is invalid: ${formatIssues(toIssues(validatePolicy.errors), 3)}`,
+    );
   }
   const file = raw as {
     defaultAction?: DecisionAction;
     defaultReason?: string;
-    rules: Array<{ id: string; when: Record<string, { equals?: string; oneOf?: string[]; pattern?: string }>; action: DecisionAction; reason?: string }>;
+    rules: Array<{
+      id: string;
+      when: Record<string, { equals?: string; oneOf?: string[]; pattern?: string }>;
+      action: DecisionAction;
+      reason?: string;
+    }>;
   };
   const ids = new Set<string>();
   const rules = file.rules.map((rule, index): CompiledRule => {
-    if (ids.has(rule.id)) throw new ConfigError('APPROVAL_RULES_FILE', `(${source}) is invalid: /rules/${index}/id "${rule.id}" is used twice`);
+    if (ids.has(rule.id))
+      throw new ConfigError(
+        'APPROVAL_RULES_FILE',
+        `(${source}) is invalid: /rules/${index}/id "${rule.id}" is used twice`,
+      );
     ids.add(rule.id);
     const conditions = Object.entries(rule.when).map(([field, matcher]) => ({
       field: field as RuleField,
       matches: compileMatcher(matcher, `/rules/${index}/when/${field}`, source),
     }));
-    return { id: rule.id, action: rule.action, ...(rule.reason === undefined ? {} : { reason: rule.reason }), conditions };
+    return {
+      id: rule.id,
+      action: rule.action,
+      ...(rule.reason === undefined ? {} : { reason: rule.reason }),
+      conditions,
+    };
   });
-  return { rules, defaultAction: file.defaultAction ?? fallbackAction, defaultReason: file.defaultReason ?? DEFAULT_REJECTION_REASON };
+  return {
+    rules,
+    defaultAction: file.defaultAction ?? fallbackAction,
+    defaultReason: file.defaultReason ?? DEFAULT_REJECTION_REASON,
+  };
 }
 
-function compileMatcher(matcher: { equals?: string; oneOf?: string[]; pattern?: string }, pointer: string, source: string): Matcher {
+function compileMatcher(
+  matcher: { equals?: string; oneOf?: string[]; pattern?: string },
+  pointer: string,
+  source: string,
+): Matcher {
   // Ids, domains and country codes compare case-insensitively.
   if (matcher.equals !== undefined) {
     const expected = matcher.equals.toLowerCase();
@@ -126,7 +167,10 @@ function compileMatcher(matcher: { equals?: string; oneOf?: string[]; pattern?: 
     const regex = new RegExp(matcher.pattern ?? '', 'iu');
     return (value) => regex.test(value);
   } catch (error) {
-    throw new ConfigError('APPROVAL_RULES_FILE', `(${source}) is invalid: ${pointer}/pattern is not a valid regular expression (${(error as Error).message})`);
+    throw new ConfigError(
+      'APPROVAL_RULES_FILE',
+      `(${source}) is invalid: ${pointer}/pattern is not a valid regular expression (${(error as Error).message})`,
+    );
   }
 }
 
@@ -153,7 +197,11 @@ export function fieldValue(activation: ActivateRequest, field: RuleField): strin
 /** The first rule whose every condition matches decides; otherwise the default action. */
 export function decide(policy: ApprovalPolicy, activation: ActivateRequest): RuleDecision {
   for (const rule of policy.rules) {
-    if (rule.conditions.every((condition) => condition.matches(fieldValue(activation, condition.field)))) {
+    if (
+      rule.conditions.every((condition) =>
+        condition.matches(fieldValue(activation, condition.field)),
+      )
+    ) {
       const reason = rule.action === 'reject' ? (rule.reason ?? policy.defaultReason) : rule.reason;
       return { action: rule.action, ruleId: rule.id, ...(reason === undefined ? {} : { reason }) };
     }

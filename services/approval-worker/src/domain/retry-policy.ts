@@ -11,7 +11,11 @@ export type CallbackVerdict =
   | { kind: 'permanent' };
 
 /** Classifies an HTTP answer (or a network error / timeout: status undefined). */
-export function classifyCallback(status: number | undefined, retryAfter?: string, alreadyReauthenticated = false): CallbackVerdict {
+export function classifyCallback(
+  status: number | undefined,
+  retryAfter?: string,
+  alreadyReauthenticated = false,
+): CallbackVerdict {
   if (status === undefined) return { kind: 'retry' };
   if (status >= 200 && status < 300) return { kind: 'success' };
   if (status === 401 || status === 403) {
@@ -44,7 +48,12 @@ export interface BackoffSettings {
  * Exponential backoff with full jitter in [½, 1] of the step: attempt 1 waits about `baseMs`, each
  * later attempt twice as long, capped at `maxMs`. A server's Retry-After wins when it is longer.
  */
-export function backoffDelay(attempt: number, settings: BackoffSettings, random: () => number, retryAfterMs?: number): number {
+export function backoffDelay(
+  attempt: number,
+  settings: BackoffSettings,
+  random: () => number,
+  retryAfterMs?: number,
+): number {
   const step = Math.min(settings.maxMs, settings.baseMs * 2 ** Math.max(0, attempt - 1));
   const jittered = Math.round(step * (0.5 + random() / 2));
   return retryAfterMs === undefined ? jittered : Math.max(jittered, retryAfterMs);

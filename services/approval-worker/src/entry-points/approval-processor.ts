@@ -46,9 +46,17 @@ export interface ProcessResult {
 }
 
 /** BullMQ's backoff strategy for this queue: exponential with jitter, or the server's Retry-After. */
-export function createBackoffStrategy(settings: BackoffSettings, random: () => number = Math.random) {
+export function createBackoffStrategy(
+  settings: BackoffSettings,
+  random: () => number = Math.random,
+) {
   return (attemptsMade: number, _type?: string, error?: Error): number =>
-    backoffDelay(attemptsMade, settings, random, error instanceof RetryLaterError ? error.retryAfterMs : undefined);
+    backoffDelay(
+      attemptsMade,
+      settings,
+      random,
+      error instanceof RetryLaterError ? error.retryAfterMs : undefined,
+    );
 }
 
 export function createApprovalProcessor(deps: ApprovalProcessorDeps) {
@@ -57,7 +65,11 @@ export function createApprovalProcessor(deps: ApprovalProcessorDeps) {
   async function processActivation(job: Job, log: Logger): Promise<ProcessResult> {
     const data = parseOrFail(() => contracts.activationReceivedJob.parse(job.data));
     const connectionId = data.activation.connectionId;
-    const recorded = await repo.recordActivation({ activation: data.activation, requestId: data.requestId, receivedAt: new Date(data.receivedAt) });
+    const recorded = await repo.recordActivation({
+      activation: data.activation,
+      requestId: data.requestId,
+      receivedAt: new Date(data.receivedAt),
+    });
     if (recorded.kind === 'stale') {
       log.warn('activation for a connection already deactivated: recorded, not acted on');
       return { connectionId, state: recorded.connection.state };
@@ -66,8 +78,11 @@ export function createApprovalProcessor(deps: ApprovalProcessorDeps) {
     if (connection.state === 'received') {
       const decision = decide(deps.policy, data.activation);
       connection =
-        (await repo.decide(connectionId, { ...decision, decidedBy: 'rules', decidedAt: deps.clock.now() }, ['received'])) ??
-        (await mustGet(connectionId));
+        (await repo.decide(
+          connectionId,
+          { ...decision, decidedBy: 'rules', decidedAt: deps.clock.now() },
+          ['received'],
+        )) ?? (await mustGet(connectionId));
       log.info({ action: decision.action, ruleId: decision.ruleId }, 'activation decided');
     }
     return advance(connection, job, log);
@@ -76,12 +91,19 @@ export function createApprovalProcessor(deps: ApprovalProcessorDeps) {
   async function processReviewDecision(job: Job, log: Logger): Promise<ProcessResult> {
     const data = parseOrFail(() => contracts.reviewDecidedJob.parse(job.data));
     let connection = await repo.get(data.connectionId);
-    if (connection === null) throw new UnrecoverableError(`connection ${data.connectionId} is unknown`);
+    if (connection === null)
+      throw new UnrecoverableError(`connection ${data.connectionId} is unknown`);
     if (connection.state === 'pending_review') {
       connection =
         (await repo.decide(
           data.connectionId,
-          { action: data.action, ruleId: 'operator', ...(data.reason === undefined ? {} : { reason: data.reason }), decidedBy: data.actor, decidedAt: new Date(data.decidedAt) },
+          {
+            action: data.action,
+            ruleId: 'operator',
+            ...(data.reason === undefined ? {} : { reason: data.reason }),
+            decidedBy: data.actor,
+            decidedAt: new Date(data.decidedAt),
+          },
           ['pending_review'],
         )) ?? (await mustGet(data.connectionId));
       log.info({ action: data.action, actor: data.actor }, 'review decided');
@@ -90,7 +112,11 @@ export function createApprovalProcessor(deps: ApprovalProcessorDeps) {
   }
 
   /** Moves a connection on from wherever it is: sends the due callback, or does nothing. */
-  async function advance(connection: ConnectionDocument, job: Job, log: Logger): Promise<ProcessResult> {
+  async function advance(
+    connection: ConnectionDocument,
+    job: Job,
+    log: Logger,
+  ): Promise<ProcessResult> {
     switch (connection.state) {
       case 'approved':
       case 'rejected':
@@ -107,7 +133,12 @@ export function createApprovalProcessor(deps: ApprovalProcessorDeps) {
     }
   }
 
-  async function sendCallback(connection: ConnectionDocument, from: 'approved' | 'rejected', job: Job, log: Logger): Promise<ProcessResult> {
+  async function sendCallback(
+    connection: ConnectionDocument,
+    from: 'approved' | 'rejected',
+    job: Job,
+    log: Logger,
+  ): Promise<ProcessResult> {
     const connectionId = connection.connectionId;
     const leaseMs = 2 * deps.settings.callbackTimeoutMs + 5000;
     const leaseId = await repo.acquireCallbackLease(connectionId, from, leaseMs);
@@ -118,14 +149,18 @@ export function createApprovalProcessor(deps: ApprovalProcessorDeps) {
       throw new RetryLaterError('another worker is sending this callback', leaseMs);
     }
     const body: ConnectionCallbackBody =
-      from === 'approved' ? { status: 'accepted' } : { status: 'rejected', error: connection.decision?.reason ?? DEFAULT_REJECTION_REASON };
+      from === 'approved'
+        ? { status: 'accepted' }
+        : { status: 'rejected', error: connection.decision?.reason ?? DEFAULT_REJECTION_REASON };
     const requestId = connection.requestId ?? job.id ?? connectionId;
 
     let token: string;
     try {
       token = await deps.tokens.token();
     } catch (error) {
-      await repo.releaseCallbackLease(connectionId, leaseId, { error: `token: ${(error as Error).message}` });
+      await repo.releaseCallbackLease(connectionId, leaseId, {
+        error: `token: ${(error as Error).message}`,
+      });
       throw error;
     }
     let attempt = await deps.callbacks.send(connectionId, body, token, requestId);
@@ -139,11 +174,17 @@ export function createApprovalProcessor(deps: ApprovalProcessorDeps) {
     }
     const status = statusOf(attempt);
     const error = attempt.answered ? undefined : attempt.error;
-    log.info({ callback: body.status, status, error, attempt: job.attemptsMade + 1 }, 'callback attempt');
+    log.info(
+      { callback: body.status, status, error, attempt: job.attemptsMade + 1 },
+      'callback attempt',
+    );
 
     switch (verdict.kind) {
       case 'success': {
-        const done = await repo.completeCallback(connectionId, leaseId, from, { outcome: 'acknowledged', ...(status === undefined ? {} : { status }) });
+        const done = await repo.completeCallback(connectionId, leaseId, from, {
+          outcome: 'acknowledged',
+          ...(status === undefined ? {} : { status }),
+        });
         if (done === null) return { connectionId, state: (await mustGet(connectionId)).state };
         await announce(done, log);
         return { connectionId, state: done.state };
@@ -157,23 +198,40 @@ export function createApprovalProcessor(deps: ApprovalProcessorDeps) {
         const elapsed = deps.clock.now().getTime() - job.timestamp;
         if (elapsed >= deps.settings.retryHorizonMs) {
           await fail(connectionId, leaseId, from, attempt);
-          throw new UnrecoverableError(`callback still failing after ${Math.round(elapsed / 1000)} s: giving up`);
+          throw new UnrecoverableError(
+            `callback still failing after ${Math.round(elapsed / 1000)} s: giving up`,
+          );
         }
-        await repo.releaseCallbackLease(connectionId, leaseId, { ...(status === undefined ? {} : { status }), error: error ?? `HTTP ${status}` });
+        await repo.releaseCallbackLease(connectionId, leaseId, {
+          ...(status === undefined ? {} : { status }),
+          error: error ?? `HTTP ${status}`,
+        });
         throw new RetryLaterError(`callback answered ${status ?? error}`, verdict.retryAfterMs);
       }
     }
   }
 
-  async function fail(connectionId: string, leaseId: string, from: 'approved' | 'rejected', attempt: CallbackAttempt): Promise<void> {
+  async function fail(
+    connectionId: string,
+    leaseId: string,
+    from: 'approved' | 'rejected',
+    attempt: CallbackAttempt,
+  ): Promise<void> {
     await repo.completeCallback(connectionId, leaseId, from, {
       outcome: 'failed',
-      ...(attempt.answered ? { status: attempt.status, body: attempt.body } : { error: attempt.error }),
+      ...(attempt.answered
+        ? { status: attempt.status, body: attempt.body }
+        : { error: attempt.error }),
     });
   }
 
   async function announce(connection: ConnectionDocument, log: Logger): Promise<void> {
-    if (connection.state !== 'accepted' || connection.acceptanceAnnounced === true || connection.subscriptionId === undefined) return;
+    if (
+      connection.state !== 'accepted' ||
+      connection.acceptanceAnnounced === true ||
+      connection.subscriptionId === undefined
+    )
+      return;
     const message: ConnectionAcceptedJob = {
       connectionId: connection.connectionId,
       subscriptionId: connection.subscriptionId,
@@ -192,7 +250,11 @@ export function createApprovalProcessor(deps: ApprovalProcessorDeps) {
   }
 
   return async function processApprovalJob(job: Job): Promise<ProcessResult> {
-    const data = job.data as { activation?: { connectionId?: unknown }; connectionId?: unknown; requestId?: unknown };
+    const data = job.data as {
+      activation?: { connectionId?: unknown };
+      connectionId?: unknown;
+      requestId?: unknown;
+    };
     const log = logger.child({
       jobId: job.id,
       job: job.name,

@@ -80,18 +80,29 @@ export class JobPublisher {
     const queue = this.#queues.get(queueName);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`publish took longer than ${this.#timeoutMs} ms`)), this.#timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`publish took longer than ${this.#timeoutMs} ms`)),
+        this.#timeoutMs,
+      );
     });
     try {
       if (queue === undefined) throw new Error(`no queue ${queueName}`);
-      const jobs = batch.map((item) => ({ name: item.name, data: item.data, opts: { ...JOB_OPTIONS, jobId: item.jobId } }));
+      const jobs = batch.map((item) => ({
+        name: item.name,
+        data: item.data,
+        opts: { ...JOB_OPTIONS, jobId: item.jobId },
+      }));
       await Promise.race([queue.addBulk(jobs), timeout]);
       for (const item of batch) item.resolve({ jobId: item.jobId, queue: queueName });
     } catch (error) {
-      const failure = new AppError(ERROR_CODES.queueUnavailable, 'the request could not be stored, try again later', {
-        httpStatus: 503,
-        cause: error,
-      });
+      const failure = new AppError(
+        ERROR_CODES.queueUnavailable,
+        'the request could not be stored, try again later',
+        {
+          httpStatus: 503,
+          cause: error,
+        },
+      );
       for (const item of batch) item.reject(failure);
     } finally {
       clearTimeout(timer);

@@ -1,0 +1,178 @@
+// Builds a real approval worker (real repository, token and callback clients, BullMQ worker)
+// against real Redis, the MongoDB-wire server and the simulator, for component tests.
+import { Queue, type Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { MongoClient } from 'mongodb';
+import { Writable } from 'node:stream';
+import {
+  ConnectionLocks,
+  ConnectionRepository,
+  createLogger,
+  JOB_NAMES,
+  JOB_OPTIONS,
+  jobIdFor,
+  QUEUE_NAMES,
+  type ActivateRequest,
+  type ConnectionDocument,
+  type ReviewDecidedJob,
+} from '@fortellis-admin/contracts';
+import type { Simulator } from '@fortellis-admin/simulator';
+import { loadApprovalWorkerConfig } from '../src/config.ts';
+import { CallbackClient } from '../src/data-access/callback-client.ts';
+import { FortellisTokenClient } from '../src/data-access/fortellis-token-client.ts';
+import { defaultPolicy, type ApprovalPolicy } from '../src/domain/approval-rules.ts';
+import type { ProcessResult } from '../src/entry-points/approval-processor.ts';
+import { buildWorker } from '../src/worker.ts';
+
+export interface ApprovalHarness {
+  repo: ConnectionRepository;
+  tokens: FortellisTokenClient;
+  approvalQueue: Queue;
+  deprovisionQueue: Queue;
+  logs: string[];
+  workers: Array<Worker<unknown, ProcessResult>>;
+  /** Starts one more worker on the same queue. */
+  addWorker(): Worker<unknown, ProcessResult>;
+  activate(activation: ActivateRequest, jobId?: string): Promise<void>;
+  decideReview(job: Omit<ReviewDecidedJob, 'decidedAt' | 'requestId'>): Promise<void>;
+  /** Waits until the connection is in `state` and returns it. */
+  waitForState(
+    connectionId: string,
+    state: ConnectionDocument['state'],
+    timeoutMs?: number,
+  ): Promise<ConnectionDocument>;
+  close(): Promise<void>;
+}
+
+export async function startApprovalHarness(options: {
+  sim: Simulator;
+  redisUrl: string;
+  mongoUrl: string;
+  prefix: string;
+  dbName: string;
+  policy?: ApprovalPolicy;
+  env?: Record<string, string>;
+}): Promise<ApprovalHarness> {
+  const config = loadApprovalWorkerConfig({
+    ...options.sim.env(),
+    REDIS_URL: options.redisUrl,
+    MONGODB_URL: options.mongoUrl,
+    MONGODB_DATABASE: options.dbName,
+    QUEUE_PREFIX: options.prefix,
+    CALLBACK_BACKOFF_BASE_MS: '50',
+    CALLBACK_BACKOFF_MAX_MS: '400',
+    CALLBACK_TIMEOUT_MS: '2000',
+    CALLBACK_RATE_LIMIT_PER_SECOND: '1000',
+    ...options.env,
+  });
+  const logs: string[] = [];
+  const logger = createLogger(
+    'approval-worker',
+    'info',
+    new Writable({
+      write(chunk: Buffer, _e, done) {
+        logs.push(chunk.toString('utf8'));
+        done();
+      },
+    }),
+  );
+  const mongo = new MongoClient(options.mongoUrl);
+  await mongo.connect();
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+  const repo = new ConnectionRepository(
+    mongo.db(options.dbName),
+    new ConnectionLocks(redis, { prefix: options.prefix }),
+  );
+  await repo.ensureIndexes();
+  const approvalQueue = new Queue(QUEUE_NAMES.approval, {
+    connection: { url: options.redisUrl },
+    prefix: options.prefix,
+  });
+  const deprovisionQueue = new Queue(QUEUE_NAMES.deprovision, {
+    connection: { url: options.redisUrl },
+    prefix: options.prefix,
+  });
+  const tokens = new FortellisTokenClient({
+    tokenUrl: config.fortellis.tokenUrl,
+    clientId: config.fortellis.clientId,
+    clientSecret: config.fortellis.clientSecret,
+    timeoutMs: 2000,
+  });
+  const workers: Array<Worker<unknown, ProcessResult>> = [];
+  const addWorker = () => {
+    const worker = buildWorker({
+      config,
+      connection: redis,
+      repo,
+      policy: options.policy ?? defaultPolicy('approve'),
+      callbacks: new CallbackClient({
+        baseUrl: config.fortellis.callbackBaseUrl,
+        timeoutMs: config.callback.timeoutMs,
+      }),
+      tokens,
+      announceAccepted: async (job, jobId) => {
+        await deprovisionQueue.add(JOB_NAMES.connectionAccepted, job, { ...JOB_OPTIONS, jobId });
+      },
+      logger,
+      clock: { now: () => new Date() },
+      settings: {
+        retryHorizonMs: config.callback.retryHorizonMs,
+        callbackTimeoutMs: config.callback.timeoutMs,
+      },
+    });
+    workers.push(worker);
+    return worker;
+  };
+  addWorker();
+  return {
+    repo,
+    tokens,
+    approvalQueue,
+    deprovisionQueue,
+    logs,
+    workers,
+    addWorker,
+    activate: async (activation, jobId) => {
+      const data = {
+        activation,
+        requestId: `req-${activation.connectionId.slice(0, 8)}`,
+        receivedAt: new Date().toISOString(),
+        token: { jti: 'AT.test', sub: config.fortellis.clientId },
+      };
+      await approvalQueue.add(JOB_NAMES.activationReceived, data, {
+        ...JOB_OPTIONS,
+        jobId: jobId ?? jobIdFor.activationReceived(data),
+      });
+    },
+    decideReview: async (decision) => {
+      const data: ReviewDecidedJob = {
+        ...decision,
+        decidedAt: new Date().toISOString(),
+        requestId: `review-${decision.connectionId.slice(0, 8)}`,
+      };
+      await approvalQueue.add(JOB_NAMES.reviewDecided, data, {
+        ...JOB_OPTIONS,
+        jobId: jobIdFor.reviewDecided(data),
+      });
+    },
+    waitForState: async (connectionId, state, timeoutMs = 15_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = await repo.get(connectionId);
+        if (found?.state === state) return found;
+        if (Date.now() > deadline)
+          throw new Error(
+            `connection ${connectionId} is ${found?.state ?? 'absent'}, not ${state}, after ${timeoutMs} ms`,
+          );
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    close: async () => {
+      await Promise.all(workers.map((worker) => worker.close()));
+      await approvalQueue.close();
+      await deprovisionQueue.close();
+      redis.disconnect();
+      await mongo.close();
+    },
+  };
+}
