@@ -36,10 +36,9 @@ afterAll(async () => {
 function activation(): ActivateRequest {
   counter += 1;
   const suffix = counter.toString(16).padStart(12, '0');
-  return {
-    ...structuredClone(tutorialCurlPayload),
-    connectionId: `2529a384-add3-4b6a-a935-${suffix}`,
-  } as ActivateRequest;
+  const payload: ActivateRequest = structuredClone(tutorialCurlPayload);
+  payload.connectionId = `2529a384-add3-4b6a-a935-${suffix}`;
+  return payload;
 }
 
 const record = (a: ActivateRequest) =>

@@ -9,7 +9,6 @@ import type { ConnectionLocks } from './connection-lock.ts';
 import {
   connectionKey,
   statesLeadingTo,
-  type CallbackRecord,
   type ConnectionDocument,
   type ConnectionState,
   type Decision,
