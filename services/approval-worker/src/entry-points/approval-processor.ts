@@ -140,7 +140,8 @@ export function createApprovalProcessor(deps: ApprovalProcessorDeps) {
     log: Logger,
   ): Promise<ProcessResult> {
     const connectionId = connection.connectionId;
-    const leaseMs = 2 * deps.settings.callbackTimeoutMs + 5000;
+    // Long enough for one attempt (the request timeout) with a margin; a dead holder blocks no longer.
+    const leaseMs = deps.settings.callbackTimeoutMs + 5000;
     const leaseId = await repo.acquireCallbackLease(connectionId, from, leaseMs);
     if (leaseId === null) {
       const now = await mustGet(connectionId);
