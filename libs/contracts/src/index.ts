@@ -14,3 +14,5 @@ export * from './runtime/service-runner.ts';
 export * from './connections/connection-states.ts';
 export * from './connections/connection-repository.ts';
 export * from './connections/connection-lock.ts';
+export * from './runtime/retry-policy.ts';
+export * from './runtime/client-credentials-token-client.ts';

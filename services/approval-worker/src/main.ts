@@ -3,6 +3,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import {
+  ClientCredentialsTokenClient,
   ConnectionLocks,
   ConnectionRepository,
   createLogger,
@@ -14,7 +15,6 @@ import {
 import { loadApprovalWorkerConfig } from './config.ts';
 import { loadApprovalPolicy } from './data-access/approval-policy-file.ts';
 import { CallbackClient } from './data-access/callback-client.ts';
-import { FortellisTokenClient } from './data-access/fortellis-token-client.ts';
 import { buildWorker } from './worker.ts';
 
 await runService({
@@ -56,7 +56,8 @@ await runService({
         baseUrl: config.fortellis.callbackBaseUrl,
         timeoutMs: config.callback.timeoutMs,
       }),
-      tokens: new FortellisTokenClient({
+      tokens: new ClientCredentialsTokenClient({
+        scope: 'anonymous',
         tokenUrl: config.fortellis.tokenUrl,
         clientId: config.fortellis.clientId,
         clientSecret: config.fortellis.clientSecret,

@@ -1,11 +1,10 @@
 // Builds the approval worker: the BullMQ worker on the approval queue with its processor,
 // backoff, rate limit and concurrency. No process handling.
 import { Worker, type ConnectionOptions } from 'bullmq';
-import { QUEUE_NAMES } from '@fortellis-admin/contracts';
+import { createBackoffStrategy, QUEUE_NAMES } from '@fortellis-admin/contracts';
 import type { ApprovalWorkerConfig } from './config.ts';
 import {
   createApprovalProcessor,
-  createBackoffStrategy,
   type ApprovalProcessorDeps,
   type ProcessResult,
 } from './entry-points/approval-processor.ts';

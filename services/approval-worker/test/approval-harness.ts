@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { Writable } from 'node:stream';
 import {
+  ClientCredentialsTokenClient,
   ConnectionLocks,
   ConnectionRepository,
   createLogger,
@@ -19,14 +20,13 @@ import {
 import type { Simulator } from '@fortellis-admin/simulator';
 import { loadApprovalWorkerConfig } from '../src/config.ts';
 import { CallbackClient } from '../src/data-access/callback-client.ts';
-import { FortellisTokenClient } from '../src/data-access/fortellis-token-client.ts';
 import { defaultPolicy, type ApprovalPolicy } from '../src/domain/approval-rules.ts';
 import type { ProcessResult } from '../src/entry-points/approval-processor.ts';
 import { buildWorker } from '../src/worker.ts';
 
 export interface ApprovalHarness {
   repo: ConnectionRepository;
-  tokens: FortellisTokenClient;
+  tokens: ClientCredentialsTokenClient;
   approvalQueue: Queue;
   deprovisionQueue: Queue;
   logs: string[];
@@ -92,7 +92,8 @@ export async function startApprovalHarness(options: {
     connection: { url: options.redisUrl },
     prefix: options.prefix,
   });
-  const tokens = new FortellisTokenClient({
+  const tokens = new ClientCredentialsTokenClient({
+    scope: 'anonymous',
     tokenUrl: config.fortellis.tokenUrl,
     clientId: config.fortellis.clientId,
     clientSecret: config.fortellis.clientSecret,

@@ -3,7 +3,10 @@
 // stopped and two runs of the same job can never both send a callback.
 import { UnrecoverableError, type Job } from 'bullmq';
 import {
+  classifyCallback,
   contracts,
+  RetryLaterError,
+  type ClientCredentialsTokenClient,
   JOB_NAMES,
   jobIdFor,
   type ConnectionAcceptedJob,
@@ -13,26 +16,13 @@ import {
   type Logger,
 } from '@fortellis-admin/contracts';
 import { decide, DEFAULT_REJECTION_REASON, type ApprovalPolicy } from '../domain/approval-rules.ts';
-import { backoffDelay, classifyCallback, type BackoffSettings } from '../domain/retry-policy.ts';
 import type { CallbackAttempt, CallbackClient } from '../data-access/callback-client.ts';
-import type { FortellisTokenClient } from '../data-access/fortellis-token-client.ts';
-
-/** Thrown to make BullMQ retry later; carries the server's Retry-After when it gave one. */
-export class RetryLaterError extends Error {
-  readonly retryAfterMs: number | undefined;
-
-  constructor(message: string, retryAfterMs?: number) {
-    super(message);
-    this.name = 'RetryLaterError';
-    this.retryAfterMs = retryAfterMs;
-  }
-}
 
 export interface ApprovalProcessorDeps {
   repo: ConnectionRepository;
   policy: ApprovalPolicy;
   callbacks: Pick<CallbackClient, 'send'>;
-  tokens: Pick<FortellisTokenClient, 'token' | 'invalidate'>;
+  tokens: Pick<ClientCredentialsTokenClient, 'token' | 'invalidate'>;
   /** Publishes ConnectionAccepted for the deprovision worker. */
   announceAccepted(job: ConnectionAcceptedJob, jobId: string): Promise<void>;
   logger: Logger;
@@ -43,20 +33,6 @@ export interface ApprovalProcessorDeps {
 export interface ProcessResult {
   connectionId: string;
   state: string;
-}
-
-/** BullMQ's backoff strategy for this queue: exponential with jitter, or the server's Retry-After. */
-export function createBackoffStrategy(
-  settings: BackoffSettings,
-  random: () => number = Math.random,
-) {
-  return (attemptsMade: number, _type?: string, error?: Error): number =>
-    backoffDelay(
-      attemptsMade,
-      settings,
-      random,
-      error instanceof RetryLaterError ? error.retryAfterMs : undefined,
-    );
 }
 
 export function createApprovalProcessor(deps: ApprovalProcessorDeps) {

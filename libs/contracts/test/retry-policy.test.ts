@@ -1,6 +1,6 @@
 // Callback outcomes and backoff, case by case.
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, classifyCallback, parseRetryAfter } from './retry-policy.ts';
+import { backoffDelay, classifyCallback, parseRetryAfter } from '@fortellis-admin/contracts';
 
 describe('classifyCallback', () => {
   it.each([

@@ -1,4 +1,5 @@
-// How the approval worker treats each callback outcome, and how long it waits before retrying. Pure.
+// How the workers treat the answer of an outside party (the Fortellis callback, the provider's
+// backend, the integration platform), and how long they wait before retrying. Pure.
 
 /** What to do after one callback attempt. */
 export type CallbackVerdict =
@@ -10,7 +11,60 @@ export type CallbackVerdict =
   /** Retrying cannot help: the callback has failed. */
   | { kind: 'permanent' };
 
-/** Classifies an HTTP answer (or a network error / timeout: status undefined). */
+export interface StepClassification {
+  /** Which statuses mean done. */
+  isSuccess(status: number): boolean;
+  /** Statuses after which a fresh token may help (tried once). */
+  reauthenticateOn: readonly number[];
+  reauthenticated: boolean;
+}
+
+/**
+ * Classifies the answer of an HTTP step: success; a fresh token once on the listed statuses;
+ * retry on no answer, 408, 429 (with its Retry-After) and 5xx; anything else is permanent.
+ */
+export function classifyHttpStep(
+  status: number | undefined,
+  retryAfter: string | undefined,
+  rules: StepClassification,
+): CallbackVerdict {
+  if (status === undefined) return { kind: 'retry' };
+  if (rules.isSuccess(status)) return { kind: 'success' };
+  if (rules.reauthenticateOn.includes(status) && !rules.reauthenticated)
+    return { kind: 'reauthenticate' };
+  if (status === 408 || status === 429 || status >= 500) {
+    const retryAfterMs = parseRetryAfter(retryAfter);
+    return { kind: 'retry', ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+  }
+  return { kind: 'permanent' };
+}
+
+/** Thrown by a processor to make BullMQ retry later; carries the server's Retry-After when given. */
+export class RetryLaterError extends Error {
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, retryAfterMs?: number) {
+    super(message);
+    this.name = 'RetryLaterError';
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** A BullMQ backoff strategy: exponential with jitter, or the server's Retry-After when longer. */
+export function createBackoffStrategy(
+  settings: BackoffSettings,
+  random: () => number = Math.random,
+) {
+  return (attemptsMade: number, _type?: string, error?: Error): number =>
+    backoffDelay(
+      attemptsMade,
+      settings,
+      random,
+      error instanceof RetryLaterError ? error.retryAfterMs : undefined,
+    );
+}
+
+/** Classifies a Fortellis callback answer (or a network error / timeout: status undefined). */
 export function classifyCallback(
   status: number | undefined,
   retryAfter?: string,

@@ -1,13 +1,13 @@
-// Client-credentials tokens for calling Fortellis: cached until shortly before expiry, one refresh
-// in flight at a time, and invalidated on demand when Fortellis refuses one.
+// OAuth client-credentials tokens (Fortellis identity, the integration platform's IdP): cached
+// until shortly before expiry, one refresh in flight at a time, invalidated when refused.
 import { request } from 'undici';
-import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
+import { AppError, ERROR_CODES } from '../errors.ts';
 
 export interface TokenClientOptions {
   tokenUrl: string;
   clientId: string;
   clientSecret: string;
-  /** Sent as `scope`. Default `anonymous`, as Fortellis requires. */
+  /** Sent as `scope` when given (Fortellis requires `anonymous`; the integration platform none). */
   scope?: string;
   timeoutMs: number;
   now?: () => number;
@@ -20,7 +20,7 @@ interface CachedToken {
   expiresAt: number;
 }
 
-export class FortellisTokenClient {
+export class ClientCredentialsTokenClient {
   readonly #options: TokenClientOptions;
   readonly #now: () => number;
   #cached: CachedToken | undefined;
