@@ -16,3 +16,4 @@ export * from './connections/connection-repository.ts';
 export * from './connections/connection-lock.ts';
 export * from './runtime/retry-policy.ts';
 export * from './runtime/client-credentials-token-client.ts';
+export * from './runtime/http-post.ts';

@@ -31,6 +31,11 @@ export const deprovisionWorkerEnvSchema = {
     INTEGRATION_STATUS_VENDOR_SYSTEM_VERSION: { type: 'string', minLength: 1 },
     INTEGRATION_STATUS_REPORT_ACTIVATIONS: { type: 'boolean', default: false },
     WORKER_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 256, default: 8 },
+    /** How long a job's lock lasts without renewal: a dead worker's job is taken over after this. */
+    WORKER_LOCK_MS: { type: 'integer', minimum: 1000, default: 30_000 },
+    /** First retry delay; each later one doubles (with jitter), up to RETRY_BACKOFF_MAX_MS. */
+    RETRY_BACKOFF_BASE_MS: { type: 'integer', minimum: 1, default: 5000 },
+    RETRY_BACKOFF_MAX_MS: { type: 'integer', minimum: 1, default: 1_800_000 },
     HTTP_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 10_000 },
     RETRY_HORIZON_HOURS: { type: 'number', exclusiveMinimum: 0, default: 24 },
     LOG_LEVEL: { type: 'string', enum: LOG_LEVELS, default: 'info' },
@@ -99,10 +104,11 @@ export function loadDeprovisionWorkerConfig(
                   },
             reportActivations: e.INTEGRATION_STATUS_REPORT_ACTIVATIONS,
           },
-    worker: { concurrency: e.WORKER_CONCURRENCY },
+    worker: { concurrency: e.WORKER_CONCURRENCY, lockMs: e.WORKER_LOCK_MS },
     http: {
       timeoutMs: e.HTTP_TIMEOUT_MS,
       retryHorizonMs: Math.round(e.RETRY_HORIZON_HOURS * 3_600_000),
+      backoff: { baseMs: e.RETRY_BACKOFF_BASE_MS, maxMs: e.RETRY_BACKOFF_MAX_MS },
     },
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

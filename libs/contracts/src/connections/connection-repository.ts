@@ -12,10 +12,20 @@ import {
   type ConnectionDocument,
   type ConnectionState,
   type Decision,
+  type DeprovisionStep,
+  type StepRecord,
   type HistoryEntry,
 } from './connection-states.ts';
 
 export const CONNECTIONS_COLLECTION = 'connections';
+
+export type StepLease =
+  | { kind: 'acquired'; leaseId: string; connection: ConnectionDocument }
+  /** The step has already ended (done, failed or skipped): nothing to do. */
+  | { kind: 'finished'; record: StepRecord }
+  /** Another worker holds a live lease on the step. */
+  | { kind: 'busy' }
+  | { kind: 'unknown' };
 
 export type RecordActivationResult =
   | { kind: 'created'; connection: ConnectionDocument }
@@ -404,6 +414,127 @@ export class ConnectionRepository {
         if (updated !== null) return { connection: updated, changed: true };
       }
       throw new Error(`could not record the deactivation of ${key}: the document kept changing`);
+    });
+  }
+
+  /** Takes the right to attempt a step, unless it has ended or another worker holds it. */
+  async acquireStepLease(
+    connectionId: string,
+    step: DeprovisionStep,
+    leaseMs: number,
+  ): Promise<StepLease> {
+    return this.#locks.withLock(connectionId, async () => {
+      const current = await this.get(connectionId);
+      if (current === null) return { kind: 'unknown' };
+      const record = current.steps?.[step];
+      if (record?.status !== undefined) return { kind: 'finished', record };
+      const now = this.#now();
+      if (record?.leaseUntil !== undefined && record.leaseUntil > now) return { kind: 'busy' };
+      const leaseId = randomUUID();
+      const updated = await this.#collection.findOneAndUpdate(
+        { _id: current._id, version: current.version },
+        {
+          $set: {
+            [`steps.${step}.leaseUntil`]: new Date(now.getTime() + leaseMs),
+            [`steps.${step}.leaseId`]: leaseId,
+            [`steps.${step}.lastAttemptAt`]: now,
+            updatedAt: now,
+          },
+          $inc: { [`steps.${step}.attempts`]: 1, version: 1 },
+        },
+        { returnDocument: 'after' },
+      );
+      return updated === null
+        ? { kind: 'busy' }
+        : { kind: 'acquired', leaseId, connection: updated };
+    });
+  }
+
+  /** Records a failed attempt of a step and gives its lease back. */
+  async releaseStepLease(
+    connectionId: string,
+    step: DeprovisionStep,
+    leaseId: string,
+    attempt: { status?: number; error: string },
+  ): Promise<void> {
+    return this.#locks.withLock(connectionId, async () => {
+      await this.#collection.updateOne(
+        { _id: connectionKey(connectionId), [`steps.${step}.leaseId`]: leaseId },
+        {
+          $set: {
+            [`steps.${step}.lastError`]: attempt.error,
+            ...(attempt.status === undefined
+              ? {}
+              : { [`steps.${step}.lastStatus`]: attempt.status }),
+            updatedAt: this.#now(),
+          },
+          $unset: { [`steps.${step}.leaseUntil`]: '', [`steps.${step}.leaseId`]: '' },
+          $inc: { version: 1 },
+        },
+      );
+    });
+  }
+
+  /**
+   * Ends a step: done, failed (with what the party answered) or skipped (with why). Under a lease,
+   * only its holder may end it; `leaseId` null ends a step that needed no attempt (skipped).
+   */
+  async completeStep(
+    connectionId: string,
+    step: DeprovisionStep,
+    leaseId: string | null,
+    result: {
+      status: 'done' | 'failed' | 'skipped';
+      httpStatus?: number;
+      body?: string;
+      error?: string;
+      note?: string;
+    },
+  ): Promise<boolean> {
+    return this.#locks.withLock(connectionId, async () => {
+      const now = this.#now();
+      const filter =
+        leaseId === null
+          ? { _id: connectionKey(connectionId), [`steps.${step}.status`]: { $exists: false } }
+          : { _id: connectionKey(connectionId), [`steps.${step}.leaseId`]: leaseId };
+      const detail = [
+        result.httpStatus === undefined ? undefined : `HTTP ${result.httpStatus}`,
+        result.error,
+        result.note,
+      ]
+        .filter((part): part is string => part !== undefined)
+        .join(': ');
+      const outcome = await this.#collection.updateOne(filter, {
+        $set: {
+          [`steps.${step}.status`]: result.status,
+          [`steps.${step}.completedAt`]: now,
+          ...(result.httpStatus === undefined
+            ? {}
+            : { [`steps.${step}.lastStatus`]: result.httpStatus }),
+          ...(result.error === undefined ? {} : { [`steps.${step}.lastError`]: result.error }),
+          ...(result.note === undefined ? {} : { [`steps.${step}.note`]: result.note }),
+          ...(result.status === 'failed' && result.httpStatus !== undefined
+            ? {
+                [`steps.${step}.response`]: {
+                  status: result.httpStatus,
+                  body: (result.body ?? '').slice(0, 2000),
+                },
+              }
+            : {}),
+          updatedAt: now,
+        },
+        $unset: { [`steps.${step}.leaseUntil`]: '', [`steps.${step}.leaseId`]: '' },
+        $inc: { version: 1 },
+        $push: {
+          history: {
+            at: now,
+            event: `${step}_${result.status}`,
+            by: 'deprovision-worker',
+            ...(detail === '' ? {} : { detail }),
+          },
+        },
+      });
+      return outcome.modifiedCount === 1;
     });
   }
 }

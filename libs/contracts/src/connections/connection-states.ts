@@ -70,6 +70,25 @@ export interface CallbackRecord {
   completedAt?: Date;
 }
 
+/** The deprovision worker's steps, each finished once in effect and retried on its own. */
+export const DEPROVISION_STEPS = ['cleanup', 'deactivationReport', 'activationReport'] as const;
+export type DeprovisionStep = (typeof DEPROVISION_STEPS)[number];
+
+export interface StepRecord {
+  /** Absent while the step is still to do (or being retried). */
+  status?: 'done' | 'failed' | 'skipped';
+  attempts: number;
+  lastAttemptAt?: Date;
+  lastStatus?: number;
+  lastError?: string;
+  leaseUntil?: Date;
+  leaseId?: string;
+  completedAt?: Date;
+  /** Why a step was skipped, or what a failed step was answered. */
+  note?: string;
+  response?: { status: number; body: string };
+}
+
 export interface HistoryEntry {
   at: Date;
   event: string;
@@ -98,6 +117,8 @@ export interface ConnectionDocument {
   /** Earlier connections of the same subscription (a buyer who left and came back). */
   previousConnectionIds?: string[];
   deactivation?: { requestId: string; receivedAt: Date; recordedAt: Date };
+  /** Outcome of each deprovision-worker step. */
+  steps?: Partial<Record<DeprovisionStep, StepRecord>>;
   /** A deactivation arrived before any activation. */
   tombstone?: boolean;
   history: HistoryEntry[];

@@ -3,9 +3,12 @@
 // stopped and two runs of the same job can never both send a callback.
 import { UnrecoverableError, type Job } from 'bullmq';
 import {
+  attemptWithToken,
   classifyCallback,
   contracts,
   RetryLaterError,
+  retryAfterOf,
+  statusOf,
   type ClientCredentialsTokenClient,
   JOB_NAMES,
   jobIdFor,
@@ -131,24 +134,23 @@ export function createApprovalProcessor(deps: ApprovalProcessorDeps) {
         : { status: 'rejected', error: connection.decision?.reason ?? DEFAULT_REJECTION_REASON };
     const requestId = connection.requestId ?? job.id ?? connectionId;
 
-    let token: string;
+    let outcome;
     try {
-      token = await deps.tokens.token();
+      outcome = await attemptWithToken(
+        deps.tokens,
+        (token) => deps.callbacks.send(connectionId, body, token, requestId),
+        (answer, reauthenticated) =>
+          classifyCallback(statusOf(answer), retryAfterOf(answer), reauthenticated),
+      );
     } catch (error) {
+      // The token endpoint failed: give the lease back and let BullMQ retry.
       await repo.releaseCallbackLease(connectionId, leaseId, {
         error: `token: ${(error as Error).message}`,
       });
       throw error;
     }
-    let attempt = await deps.callbacks.send(connectionId, body, token, requestId);
-    let verdict = classifyCallback(statusOf(attempt), retryAfterOf(attempt));
-    if (verdict.kind === 'reauthenticate') {
-      log.info({ status: statusOf(attempt) }, 'callback token refused: fetching a new one');
-      deps.tokens.invalidate(token);
-      token = await deps.tokens.token();
-      attempt = await deps.callbacks.send(connectionId, body, token, requestId);
-      verdict = classifyCallback(statusOf(attempt), retryAfterOf(attempt), true);
-    }
+    const { attempt, verdict } = outcome;
+    if (outcome.reauthenticated) log.info('callback token was refused: a new one was fetched');
     const status = statusOf(attempt);
     const error = attempt.answered ? undefined : attempt.error;
     log.info(
@@ -256,12 +258,4 @@ function parseOrFail<T>(parse: () => T): T {
     // Bad data stays bad: fail the job for good, visible to operators.
     throw new UnrecoverableError((error as Error).message);
   }
-}
-
-function statusOf(attempt: CallbackAttempt): number | undefined {
-  return attempt.answered ? attempt.status : undefined;
-}
-
-function retryAfterOf(attempt: CallbackAttempt): string | undefined {
-  return attempt.answered ? attempt.retryAfter : undefined;
 }

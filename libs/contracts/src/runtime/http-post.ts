@@ -1,0 +1,71 @@
+// One outbound JSON POST with a timeout, reporting what happened instead of throwing: the answer
+// (status, body, Retry-After) or the reason there was none. Used for every call to an outside party.
+import { request } from 'undici';
+
+export type HttpAttempt =
+  | { answered: true; status: number; body: string; retryAfter?: string }
+  | { answered: false; error: string };
+
+export async function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<HttpAttempt> {
+  try {
+    const response = await request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+      body: JSON.stringify(body),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    const text = await response.body.text();
+    const retryAfter = response.headers['retry-after'];
+    return {
+      answered: true,
+      status: response.statusCode,
+      body: text,
+      ...(typeof retryAfter === 'string' ? { retryAfter } : {}),
+    };
+  } catch (error) {
+    return {
+      answered: false,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    };
+  }
+}
+
+/** The HTTP status of an attempt, undefined when there was no answer. */
+export function statusOf(attempt: HttpAttempt): number | undefined {
+  return attempt.answered ? attempt.status : undefined;
+}
+
+/** The Retry-After of an attempt, if the answer had one. */
+export function retryAfterOf(attempt: HttpAttempt): string | undefined {
+  return attempt.answered ? attempt.retryAfter : undefined;
+}
+
+/** Anything that hands out bearer tokens and can forget a refused one. */
+export interface TokenSource {
+  token(): Promise<string>;
+  invalidate(token: string): void;
+}
+
+/**
+ * Makes one authenticated attempt; when `classify` says a fresh token may help, forgets the token,
+ * takes a new one and tries once more at once. Returns the last attempt and its verdict.
+ */
+export async function attemptWithToken<V extends { kind: string }>(
+  tokens: TokenSource,
+  send: (token: string) => Promise<HttpAttempt>,
+  classify: (attempt: HttpAttempt, reauthenticated: boolean) => V,
+): Promise<{ attempt: HttpAttempt; verdict: V; reauthenticated: boolean }> {
+  const token = await tokens.token();
+  const attempt = await send(token);
+  const verdict = classify(attempt, false);
+  if (verdict.kind !== 'reauthenticate') return { attempt, verdict, reauthenticated: false };
+  tokens.invalidate(token);
+  const retried = await send(await tokens.token());
+  return { attempt: retried, verdict: classify(retried, true), reauthenticated: true };
+}
