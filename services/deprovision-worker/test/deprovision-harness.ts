@@ -1,0 +1,194 @@
+// Builds a real deprovision worker against real Redis, the MongoDB-wire server and the simulator.
+import { Writable } from 'node:stream';
+import { Queue, type Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { MongoClient } from 'mongodb';
+import {
+  ConnectionLocks,
+  ConnectionRepository,
+  createLogger,
+  JOB_NAMES,
+  JOB_OPTIONS,
+  jobIdFor,
+  QUEUE_NAMES,
+  type ActivateRequest,
+  type ConnectionDocument,
+} from '@fortellis-admin/contracts';
+import type { Simulator } from '@fortellis-admin/simulator';
+import { loadDeprovisionWorkerConfig } from '../src/config.ts';
+import {
+  HttpAccountDeprovisioner,
+  NoAccountDeprovisioner,
+} from '../src/data-access/account-deprovisioner.ts';
+import { IntegrationStatusClient } from '../src/data-access/integration-status-client.ts';
+import type { DeprovisionResult } from '../src/entry-points/deprovision-processor.ts';
+import { buildWorker } from '../src/worker.ts';
+
+export interface DeprovisionHarness {
+  repo: ConnectionRepository;
+  queue: Queue;
+  logs: string[];
+  worker: Worker<unknown, DeprovisionResult>;
+  /** Stores a connection that Fortellis has accepted, as the approval worker would leave it. */
+  seedAccepted(activation: ActivateRequest): Promise<void>;
+  deactivate(connectionId: string, jobId?: string): Promise<void>;
+  announceAccepted(activation: ActivateRequest): Promise<void>;
+  waitForSteps(
+    connectionId: string,
+    steps: string[],
+    timeoutMs?: number,
+  ): Promise<ConnectionDocument>;
+  close(): Promise<void>;
+}
+
+export async function startDeprovisionHarness(options: {
+  sim: Simulator;
+  redisUrl: string;
+  mongoUrl: string;
+  prefix: string;
+  dbName: string;
+  env?: Record<string, string | undefined>;
+}): Promise<DeprovisionHarness> {
+  const env: Record<string, string | undefined> = {
+    ...options.sim.env(),
+    REDIS_URL: options.redisUrl,
+    MONGODB_URL: options.mongoUrl,
+    MONGODB_DATABASE: options.dbName,
+    QUEUE_PREFIX: options.prefix,
+    RETRY_BACKOFF_BASE_MS: '50',
+    RETRY_BACKOFF_MAX_MS: '400',
+    HTTP_TIMEOUT_MS: '2000',
+    ...options.env,
+  };
+  const config = loadDeprovisionWorkerConfig(env);
+  const logs: string[] = [];
+  const logger = createLogger(
+    'deprovision-worker',
+    'info',
+    new Writable({
+      write(chunk: Buffer, _e, done) {
+        logs.push(chunk.toString('utf8'));
+        done();
+      },
+    }),
+  );
+  const mongo = new MongoClient(options.mongoUrl);
+  await mongo.connect();
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+  const repo = new ConnectionRepository(
+    mongo.db(options.dbName),
+    new ConnectionLocks(redis, { prefix: options.prefix }),
+  );
+  await repo.ensureIndexes();
+  const queue = new Queue(QUEUE_NAMES.deprovision, {
+    connection: { url: options.redisUrl },
+    prefix: options.prefix,
+  });
+  const backend = config.backend;
+  const status = config.integrationStatus;
+  if (backend.kind === 'none')
+    logger.info('backend deprovisioner is "none": no backend accounts will be cleaned up');
+  if (status === undefined)
+    logger.info('INTEGRATION_STATUS_BASE_URL is not set: deactivations will not be reported');
+  const worker = buildWorker({
+    config,
+    connection: redis,
+    repo,
+    deprovisioner:
+      backend.kind === 'http'
+        ? new HttpAccountDeprovisioner({
+            url: backend.url,
+            secret: backend.secret,
+            header: backend.header,
+            timeoutMs: config.http.timeoutMs,
+          })
+        : new NoAccountDeprovisioner(),
+    status:
+      status === undefined
+        ? undefined
+        : {
+            client: new IntegrationStatusClient({
+              baseUrl: status.baseUrl,
+              clientId: status.clientId,
+              clientSecret: status.clientSecret,
+              tenantId: status.tenantId,
+              timeoutMs: config.http.timeoutMs,
+            }),
+            applicationCode: status.applicationCode,
+            module: status.module,
+            vendorSystem: status.vendorSystem,
+            reportActivations: status.reportActivations,
+          },
+    logger,
+    clock: { now: () => new Date() },
+    settings: { retryHorizonMs: config.http.retryHorizonMs, httpTimeoutMs: config.http.timeoutMs },
+  });
+  return {
+    repo,
+    queue,
+    logs,
+    worker,
+    seedAccepted: async (activation) => {
+      await repo.recordActivation({
+        activation,
+        requestId: 'req-activate',
+        receivedAt: new Date(),
+      });
+      await repo.transition(activation.connectionId, ['received'], 'approved', {
+        event: 'decided_approve',
+        by: 'rules',
+      });
+      const lease = await repo.acquireCallbackLease(activation.connectionId, 'approved', 10_000);
+      await repo.completeCallback(activation.connectionId, lease!, 'approved', {
+        outcome: 'acknowledged',
+        status: 200,
+      });
+    },
+    deactivate: async (connectionId, jobId) => {
+      const data = {
+        connectionId,
+        requestId: `req-deactivate-${connectionId.slice(0, 8)}`,
+        receivedAt: new Date().toISOString(),
+        token: { jti: 'AT.x', sub: 'provider' },
+      };
+      await queue.add(JOB_NAMES.deactivationReceived, data, {
+        ...JOB_OPTIONS,
+        jobId: jobId ?? jobIdFor.deactivationReceived(data),
+      });
+    },
+    announceAccepted: async (activation) => {
+      const data = {
+        connectionId: activation.connectionId,
+        subscriptionId: activation.subscriptionId,
+        acceptedAt: new Date().toISOString(),
+        requestId: 'req-activate',
+      };
+      await queue.add(JOB_NAMES.connectionAccepted, data, {
+        ...JOB_OPTIONS,
+        jobId: jobIdFor.connectionAccepted(data),
+      });
+    },
+    waitForSteps: async (connectionId, steps, timeoutMs = 15_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = await repo.get(connectionId);
+        if (
+          found !== null &&
+          steps.every((step) => found.steps?.[step as 'cleanup']?.status !== undefined)
+        )
+          return found;
+        if (Date.now() > deadline)
+          throw new Error(
+            `steps ${steps.join(', ')} of ${connectionId} not finished: ${JSON.stringify(found?.steps)}`,
+          );
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    close: async () => {
+      await worker.close();
+      await queue.close();
+      redis.disconnect();
+      await mongo.close();
+    },
+  };
+}
