@@ -17,3 +17,4 @@ export * from './connections/connection-lock.ts';
 export * from './runtime/retry-policy.ts';
 export * from './runtime/client-credentials-token-client.ts';
 export * from './runtime/http-post.ts';
+export * from './runtime/worker-shutdown.ts';

@@ -2,20 +2,10 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
-import {
-  ClientCredentialsTokenClient,
-  ConnectionLocks,
-  ConnectionRepository,
-  createLogger,
-  JOB_NAMES,
-  JOB_OPTIONS,
-  QUEUE_NAMES,
-  runService,
-} from '@fortellis-admin/contracts';
+import { closeWorker, createLogger, QUEUE_NAMES, runService } from '@fortellis-admin/contracts';
 import { loadApprovalWorkerConfig } from './config.ts';
 import { loadApprovalPolicy } from './data-access/approval-policy-file.ts';
-import { CallbackClient } from './data-access/callback-client.ts';
-import { buildWorker } from './worker.ts';
+import { buildWorker, createApprovalDeps } from './worker.ts';
 
 await runService({
   name: 'approval-worker',
@@ -23,13 +13,13 @@ await runService({
     const config = loadApprovalWorkerConfig(process.env);
     // An invalid rules file stops start-up like any other bad setting.
     return {
-      ...config,
+      config,
       policy: loadApprovalPolicy(config.approval.rulesFile, config.approval.defaultAction),
     };
   },
-  createLogger: (config) => createLogger('approval-worker', config.logLevel),
-  stopTimeoutMs: (config) => config.shutdownTimeoutMs,
-  start: async (config, logger) => {
+  createLogger: ({ config }) => createLogger('approval-worker', config.logLevel),
+  stopTimeoutMs: ({ config }) => config.shutdownTimeoutMs,
+  start: async ({ config, policy }, logger) => {
     const mongo = new MongoClient(config.mongo.url, { serverSelectionTimeoutMS: 5000 });
     await mongo.connect();
     // BullMQ workers need a connection that retries forever and never fails a blocking command.
@@ -38,64 +28,30 @@ await runService({
       logger.warn({ err: { message: error.message } }, 'redis connection error'),
     );
     await redis.connect();
-    const repo = new ConnectionRepository(
-      mongo.db(config.mongo.database),
-      new ConnectionLocks(redis, { prefix: config.redis.queuePrefix }),
-    );
-    await repo.ensureIndexes();
     const deprovisionQueue = new Queue(QUEUE_NAMES.deprovision, {
       connection: redis,
       prefix: config.redis.queuePrefix,
     });
-    const worker = buildWorker({
-      config,
-      connection: redis,
-      repo,
-      policy: config.policy,
-      callbacks: new CallbackClient({
-        baseUrl: config.fortellis.callbackBaseUrl,
-        timeoutMs: config.callback.timeoutMs,
-      }),
-      tokens: new ClientCredentialsTokenClient({
-        scope: 'anonymous',
-        tokenUrl: config.fortellis.tokenUrl,
-        clientId: config.fortellis.clientId,
-        clientSecret: config.fortellis.clientSecret,
-        timeoutMs: config.callback.timeoutMs,
-      }),
-      announceAccepted: async (job, jobId) => {
-        await deprovisionQueue.add(JOB_NAMES.connectionAccepted, job, { ...JOB_OPTIONS, jobId });
-      },
+    const deps = createApprovalDeps(config, {
+      redis,
+      db: mongo.db(config.mongo.database),
       logger,
-      clock: { now: () => new Date() },
-      settings: {
-        retryHorizonMs: config.callback.retryHorizonMs,
-        callbackTimeoutMs: config.callback.timeoutMs,
-      },
+      policy,
+      deprovisionQueue,
     });
+    await deps.repo.ensureIndexes();
+    const worker = buildWorker(deps);
     logger.info(
       {
-        rules: config.policy.rules.length,
-        defaultAction: config.policy.defaultAction,
+        rules: policy.rules.length,
+        defaultAction: policy.defaultAction,
         concurrency: config.worker.concurrency,
       },
       'approval policy loaded',
     );
     return {
       stop: async () => {
-        // Let the jobs in hand finish; past the bound, close anyway: their locks lapse and another
-        // worker picks them up (each step is idempotent).
-        const graceful = worker.close();
-        const bound = new Promise<'timeout'>((resolve) =>
-          setTimeout(
-            () => resolve('timeout'),
-            Math.max(1000, config.shutdownTimeoutMs - 2000),
-          ).unref(),
-        );
-        if ((await Promise.race([graceful.then(() => 'closed' as const), bound])) === 'timeout') {
-          logger.warn('jobs still running at the shutdown bound: releasing them');
-          await worker.close(true);
-        }
+        await closeWorker(worker, config.shutdownTimeoutMs, logger);
         await deprovisionQueue.close();
         redis.disconnect();
         await mongo.close();

@@ -1,7 +1,20 @@
 // Builds the approval worker: the BullMQ worker on the approval queue with its processor,
 // backoff, rate limit and concurrency. No process handling.
-import { Worker, type ConnectionOptions } from 'bullmq';
-import { createBackoffStrategy, QUEUE_NAMES } from '@fortellis-admin/contracts';
+import { Worker, type ConnectionOptions, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Db } from 'mongodb';
+import {
+  ClientCredentialsTokenClient,
+  ConnectionLocks,
+  ConnectionRepository,
+  createBackoffStrategy,
+  JOB_NAMES,
+  JOB_OPTIONS,
+  QUEUE_NAMES,
+  type Logger,
+} from '@fortellis-admin/contracts';
+import { CallbackClient } from './data-access/callback-client.ts';
+import type { ApprovalPolicy } from './domain/approval-rules.ts';
 import type { ApprovalWorkerConfig } from './config.ts';
 import {
   createApprovalProcessor,
@@ -50,4 +63,53 @@ export function buildWorker(deps: ApprovalWorkerDeps): Worker<unknown, ProcessRe
     deps.logger.error({ err: { message: error.message } }, 'worker error'),
   );
   return worker;
+}
+
+/**
+ * Wires the worker's dependencies from its configuration and clients: the repository, the token
+ * and callback clients, the announcement of accepted connections to the deprovision queue.
+ */
+export function createApprovalDeps(
+  config: ApprovalWorkerConfig,
+  clients: {
+    redis: Redis;
+    db: Db;
+    logger: Logger;
+    policy: ApprovalPolicy;
+    deprovisionQueue: Queue;
+    clock?: { now(): Date };
+  },
+): ApprovalWorkerDeps {
+  return {
+    config,
+    connection: clients.redis,
+    repo: new ConnectionRepository(
+      clients.db,
+      new ConnectionLocks(clients.redis, { prefix: config.redis.queuePrefix }),
+    ),
+    policy: clients.policy,
+    callbacks: new CallbackClient({
+      baseUrl: config.fortellis.callbackBaseUrl,
+      timeoutMs: config.callback.timeoutMs,
+    }),
+    tokens: new ClientCredentialsTokenClient({
+      tokenUrl: config.fortellis.tokenUrl,
+      clientId: config.fortellis.clientId,
+      clientSecret: config.fortellis.clientSecret,
+      scope: 'anonymous',
+      timeoutMs: config.callback.timeoutMs,
+    }),
+    announceAccepted: async (job, jobId) => {
+      await clients.deprovisionQueue.add(JOB_NAMES.connectionAccepted, job, {
+        ...JOB_OPTIONS,
+        jobId,
+      });
+    },
+    logger: clients.logger,
+    clock: clients.clock ?? { now: () => new Date() },
+    settings: {
+      retryHorizonMs: config.callback.retryHorizonMs,
+      callbackTimeoutMs: config.callback.timeoutMs,
+    },
+  };
 }

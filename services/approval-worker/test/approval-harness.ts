@@ -5,9 +5,8 @@ import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { Writable } from 'node:stream';
 import {
-  ClientCredentialsTokenClient,
-  ConnectionLocks,
-  ConnectionRepository,
+  type ClientCredentialsTokenClient,
+  type ConnectionRepository,
   createLogger,
   JOB_NAMES,
   JOB_OPTIONS,
@@ -19,10 +18,9 @@ import {
 } from '@fortellis-admin/contracts';
 import type { Simulator } from '@fortellis-admin/simulator';
 import { loadApprovalWorkerConfig } from '../src/config.ts';
-import { CallbackClient } from '../src/data-access/callback-client.ts';
 import { defaultPolicy, type ApprovalPolicy } from '../src/domain/approval-rules.ts';
 import type { ProcessResult } from '../src/entry-points/approval-processor.ts';
-import { buildWorker } from '../src/worker.ts';
+import { buildWorker, createApprovalDeps } from '../src/worker.ts';
 
 export interface ApprovalHarness {
   repo: ConnectionRepository;
@@ -79,11 +77,6 @@ export async function startApprovalHarness(options: {
   const mongo = new MongoClient(options.mongoUrl);
   await mongo.connect();
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
-  const repo = new ConnectionRepository(
-    mongo.db(options.dbName),
-    new ConnectionLocks(redis, { prefix: options.prefix }),
-  );
-  await repo.ensureIndexes();
   const approvalQueue = new Queue(QUEUE_NAMES.approval, {
     connection: { url: options.redisUrl },
     prefix: options.prefix,
@@ -92,35 +85,19 @@ export async function startApprovalHarness(options: {
     connection: { url: options.redisUrl },
     prefix: options.prefix,
   });
-  const tokens = new ClientCredentialsTokenClient({
-    scope: 'anonymous',
-    tokenUrl: config.fortellis.tokenUrl,
-    clientId: config.fortellis.clientId,
-    clientSecret: config.fortellis.clientSecret,
-    timeoutMs: 2000,
+  const deps = createApprovalDeps(config, {
+    redis,
+    db: mongo.db(options.dbName),
+    logger,
+    policy: options.policy ?? defaultPolicy('approve'),
+    deprovisionQueue,
   });
+  const { repo } = deps;
+  await repo.ensureIndexes();
+  const tokens = deps.tokens as ClientCredentialsTokenClient;
   const workers: Array<Worker<unknown, ProcessResult>> = [];
   const addWorker = () => {
-    const worker = buildWorker({
-      config,
-      connection: redis,
-      repo,
-      policy: options.policy ?? defaultPolicy('approve'),
-      callbacks: new CallbackClient({
-        baseUrl: config.fortellis.callbackBaseUrl,
-        timeoutMs: config.callback.timeoutMs,
-      }),
-      tokens,
-      announceAccepted: async (job, jobId) => {
-        await deprovisionQueue.add(JOB_NAMES.connectionAccepted, job, { ...JOB_OPTIONS, jobId });
-      },
-      logger,
-      clock: { now: () => new Date() },
-      settings: {
-        retryHorizonMs: config.callback.retryHorizonMs,
-        callbackTimeoutMs: config.callback.timeoutMs,
-      },
-    });
+    const worker = buildWorker(deps);
     workers.push(worker);
     return worker;
   };

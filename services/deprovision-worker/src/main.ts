@@ -1,19 +1,9 @@
 // Composition root of the deprovision worker: configuration, logger, clients, wiring, signals.
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
-import {
-  ConnectionLocks,
-  ConnectionRepository,
-  createLogger,
-  runService,
-} from '@fortellis-admin/contracts';
+import { closeWorker, createLogger, runService } from '@fortellis-admin/contracts';
 import { loadDeprovisionWorkerConfig } from './config.ts';
-import {
-  HttpAccountDeprovisioner,
-  NoAccountDeprovisioner,
-} from './data-access/account-deprovisioner.ts';
-import { IntegrationStatusClient } from './data-access/integration-status-client.ts';
-import { buildWorker } from './worker.ts';
+import { buildWorker, createDeprovisionDeps } from './worker.ts';
 
 await runService({
   name: 'deprovision-worker',
@@ -29,56 +19,13 @@ await runService({
       logger.warn({ err: { message: error.message } }, 'redis connection error'),
     );
     await redis.connect();
-    const repo = new ConnectionRepository(
-      mongo.db(config.mongo.database),
-      new ConnectionLocks(redis, { prefix: config.redis.queuePrefix }),
-    );
-    await repo.ensureIndexes();
-
-    const backend = config.backend;
-    const deprovisioner =
-      backend.kind === 'http'
-        ? new HttpAccountDeprovisioner({
-            url: backend.url,
-            secret: backend.secret,
-            header: backend.header,
-            timeoutMs: config.http.timeoutMs,
-          })
-        : new NoAccountDeprovisioner();
-    if (backend.kind === 'none')
-      logger.info('backend deprovisioner is "none": no backend accounts will be cleaned up');
-    const status = config.integrationStatus;
-    if (status === undefined)
-      logger.info('INTEGRATION_STATUS_BASE_URL is not set: deactivations will not be reported');
-
-    const worker = buildWorker({
-      config,
-      connection: redis,
-      repo,
-      deprovisioner,
-      status:
-        status === undefined
-          ? undefined
-          : {
-              client: new IntegrationStatusClient({
-                baseUrl: status.baseUrl,
-                clientId: status.clientId,
-                clientSecret: status.clientSecret,
-                tenantId: status.tenantId,
-                timeoutMs: config.http.timeoutMs,
-              }),
-              applicationCode: status.applicationCode,
-              module: status.module,
-              vendorSystem: status.vendorSystem,
-              reportActivations: status.reportActivations,
-            },
+    const deps = createDeprovisionDeps(config, {
+      redis,
+      db: mongo.db(config.mongo.database),
       logger,
-      clock: { now: () => new Date() },
-      settings: {
-        retryHorizonMs: config.http.retryHorizonMs,
-        httpTimeoutMs: config.http.timeoutMs,
-      },
     });
+    await deps.repo.ensureIndexes();
+    const worker = buildWorker(deps);
     logger.info(
       {
         database: config.mongo.database,
@@ -89,17 +36,7 @@ await runService({
     );
     return {
       stop: async () => {
-        const graceful = worker.close();
-        const bound = new Promise<'timeout'>((resolve) =>
-          setTimeout(
-            () => resolve('timeout'),
-            Math.max(1000, config.shutdownTimeoutMs - 2000),
-          ).unref(),
-        );
-        if ((await Promise.race([graceful.then(() => 'closed' as const), bound])) === 'timeout') {
-          logger.warn('jobs still running at the shutdown bound: releasing them');
-          await worker.close(true);
-        }
+        await closeWorker(worker, config.shutdownTimeoutMs, logger);
         redis.disconnect();
         await mongo.close();
       },

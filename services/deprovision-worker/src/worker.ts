@@ -1,8 +1,21 @@
 // Builds the deprovision worker: the BullMQ worker on the deprovision queue with its processor,
 // backoff and concurrency. No process handling.
 import { Worker, type ConnectionOptions } from 'bullmq';
-import { createBackoffStrategy, QUEUE_NAMES } from '@fortellis-admin/contracts';
+import type { Redis } from 'ioredis';
+import type { Db } from 'mongodb';
+import {
+  ConnectionLocks,
+  ConnectionRepository,
+  createBackoffStrategy,
+  QUEUE_NAMES,
+  type Logger,
+} from '@fortellis-admin/contracts';
 import type { DeprovisionWorkerConfig } from './config.ts';
+import {
+  HttpAccountDeprovisioner,
+  NoAccountDeprovisioner,
+} from './data-access/account-deprovisioner.ts';
+import { IntegrationStatusClient } from './data-access/integration-status-client.ts';
 import {
   createDeprovisionProcessor,
   type DeprovisionProcessorDeps,
@@ -45,4 +58,58 @@ export function buildWorker(deps: DeprovisionWorkerDeps): Worker<unknown, Deprov
     deps.logger.error({ err: { message: error.message } }, 'worker error'),
   );
   return worker;
+}
+
+/**
+ * Wires the worker's dependencies from its configuration and clients: the repository, the
+ * deprovisioner adapter, the status reporting. Says in the log what it will not do.
+ */
+export function createDeprovisionDeps(
+  config: DeprovisionWorkerConfig,
+  clients: { redis: Redis; db: Db; logger: Logger; clock?: { now(): Date } },
+): DeprovisionWorkerDeps {
+  const { logger } = clients;
+  const repo = new ConnectionRepository(
+    clients.db,
+    new ConnectionLocks(clients.redis, { prefix: config.redis.queuePrefix }),
+  );
+  const backend = config.backend;
+  if (backend.kind === 'none')
+    logger.info('backend deprovisioner is "none": no backend accounts will be cleaned up');
+  const status = config.integrationStatus;
+  if (status === undefined)
+    logger.info('INTEGRATION_STATUS_BASE_URL is not set: deactivations will not be reported');
+  return {
+    config,
+    connection: clients.redis,
+    repo,
+    deprovisioner:
+      backend.kind === 'http'
+        ? new HttpAccountDeprovisioner({
+            url: backend.url,
+            secret: backend.secret,
+            header: backend.header,
+            timeoutMs: config.http.timeoutMs,
+          })
+        : new NoAccountDeprovisioner(),
+    status:
+      status === undefined
+        ? undefined
+        : {
+            client: new IntegrationStatusClient({
+              baseUrl: status.baseUrl,
+              clientId: status.clientId,
+              clientSecret: status.clientSecret,
+              tenantId: status.tenantId,
+              timeoutMs: config.http.timeoutMs,
+            }),
+            applicationCode: status.applicationCode,
+            module: status.module,
+            vendorSystem: status.vendorSystem,
+            reportActivations: status.reportActivations,
+          },
+    logger,
+    clock: clients.clock ?? { now: () => new Date() },
+    settings: { retryHorizonMs: config.http.retryHorizonMs, httpTimeoutMs: config.http.timeoutMs },
+  };
 }

@@ -4,8 +4,7 @@ import { Queue, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import {
-  ConnectionLocks,
-  ConnectionRepository,
+  type ConnectionRepository,
   createLogger,
   JOB_NAMES,
   JOB_OPTIONS,
@@ -16,13 +15,8 @@ import {
 } from '@fortellis-admin/contracts';
 import type { Simulator } from '@fortellis-admin/simulator';
 import { loadDeprovisionWorkerConfig } from '../src/config.ts';
-import {
-  HttpAccountDeprovisioner,
-  NoAccountDeprovisioner,
-} from '../src/data-access/account-deprovisioner.ts';
-import { IntegrationStatusClient } from '../src/data-access/integration-status-client.ts';
 import type { DeprovisionResult } from '../src/entry-points/deprovision-processor.ts';
-import { buildWorker } from '../src/worker.ts';
+import { buildWorker, createDeprovisionDeps } from '../src/worker.ts';
 
 export interface DeprovisionHarness {
   repo: ConnectionRepository;
@@ -75,54 +69,14 @@ export async function startDeprovisionHarness(options: {
   const mongo = new MongoClient(options.mongoUrl);
   await mongo.connect();
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
-  const repo = new ConnectionRepository(
-    mongo.db(options.dbName),
-    new ConnectionLocks(redis, { prefix: options.prefix }),
-  );
-  await repo.ensureIndexes();
   const queue = new Queue(QUEUE_NAMES.deprovision, {
     connection: { url: options.redisUrl },
     prefix: options.prefix,
   });
-  const backend = config.backend;
-  const status = config.integrationStatus;
-  if (backend.kind === 'none')
-    logger.info('backend deprovisioner is "none": no backend accounts will be cleaned up');
-  if (status === undefined)
-    logger.info('INTEGRATION_STATUS_BASE_URL is not set: deactivations will not be reported');
-  const worker = buildWorker({
-    config,
-    connection: redis,
-    repo,
-    deprovisioner:
-      backend.kind === 'http'
-        ? new HttpAccountDeprovisioner({
-            url: backend.url,
-            secret: backend.secret,
-            header: backend.header,
-            timeoutMs: config.http.timeoutMs,
-          })
-        : new NoAccountDeprovisioner(),
-    status:
-      status === undefined
-        ? undefined
-        : {
-            client: new IntegrationStatusClient({
-              baseUrl: status.baseUrl,
-              clientId: status.clientId,
-              clientSecret: status.clientSecret,
-              tenantId: status.tenantId,
-              timeoutMs: config.http.timeoutMs,
-            }),
-            applicationCode: status.applicationCode,
-            module: status.module,
-            vendorSystem: status.vendorSystem,
-            reportActivations: status.reportActivations,
-          },
-    logger,
-    clock: { now: () => new Date() },
-    settings: { retryHorizonMs: config.http.retryHorizonMs, httpTimeoutMs: config.http.timeoutMs },
-  });
+  const deps = createDeprovisionDeps(config, { redis, db: mongo.db(options.dbName), logger });
+  const repo = deps.repo;
+  await repo.ensureIndexes();
+  const worker = buildWorker(deps);
   return {
     repo,
     queue,
