@@ -28,6 +28,7 @@ interface Stack {
   env: Record<string, string>;
   approval: ManagedProcess;
   connections(): Promise<ConnectionDocument[]>;
+  count(filter: Record<string, unknown>): Promise<number>;
 }
 
 async function startStack(label: string): Promise<Stack> {
@@ -70,6 +71,7 @@ async function startStack(label: string): Promise<Stack> {
     env,
     approval,
     connections: () => collection.find({}).toArray(),
+    count: (filter) => collection.countDocuments(filter),
   };
 }
 
@@ -81,7 +83,8 @@ async function until(
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Polling is kept sparse: on FerretDB (SQLite) every query competes with the workers' writes.
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
 
@@ -116,7 +119,7 @@ async function activatePhase(
   const ids = results.map((r) => r.connectionId);
   await until(
     `${COUNT} connections are accepted`,
-    async () => (await stack.connections()).filter((c) => c.state === 'accepted').length === COUNT,
+    async () => (await stack.count({ state: 'accepted' })) === COUNT,
     90_000,
   );
   const perConnection = successfulCallbacksPerConnection(stack.sim);
@@ -141,12 +144,11 @@ async function deactivatePhase(stack: Stack, ids: string[]): Promise<void> {
   await until(
     `${COUNT} connections are deactivated and cleaned up`,
     async () =>
-      (await stack.connections()).filter(
-        (c) =>
-          c.state === 'deactivated' &&
-          c.steps?.cleanup?.status === 'done' &&
-          c.steps.deactivationReport?.status === 'done',
-      ).length === COUNT,
+      (await stack.count({
+        state: 'deactivated',
+        'steps.cleanup.status': 'done',
+        'steps.deactivationReport.status': 'done',
+      })) === COUNT,
     90_000,
   );
   const backend = new Map<string, number>();
