@@ -1,22 +1,24 @@
 // The local stack: resolves Redis and a MongoDB-wire server (env, Docker, or local binaries),
-// starts the three services against them, prints where they listen, and stops everything on Ctrl-C.
+// starts the simulator of the outside parties (unless FORTELLIS_ISSUER points at a real Fortellis),
+// then the three services; prints where everything listens and a command that sends a sample
+// activation. Ctrl-C stops everything.
+import { startSimulator, type Simulator } from '@fortellis-admin/simulator';
 import {
-  freePort,
   resolveMongo,
   resolveRedis,
   startService,
   type Endpoint,
   type ManagedProcess,
+  type ServiceName,
 } from '@fortellis-admin/test-support';
 
 const port = Number(process.env.PORT ?? 3000);
+const simPort = Number(process.env.SIM_PORT ?? 4010);
 const queuePrefix = process.env.QUEUE_PREFIX ?? 'fortellis-admin-dev';
-const endpoints: Endpoint[] = [];
-const services: ManagedProcess[] = [];
+const stoppables: Array<{ stop(): Promise<void> }> = [];
 
 async function stopAll(): Promise<void> {
-  await Promise.allSettled(services.map((service) => service.stop()));
-  await Promise.allSettled(endpoints.map((endpoint) => endpoint.stop()));
+  for (const item of stoppables.splice(0).reverse()) await item.stop().catch(() => undefined);
 }
 
 function relay(name: string, service: ManagedProcess): void {
@@ -29,51 +31,63 @@ function relay(name: string, service: ManagedProcess): void {
   service.child.stderr?.on('data', write);
 }
 
+/** Settings given in the environment win over the simulator's. */
+function fromEnvironment(names: readonly string[]): Record<string, string> {
+  return Object.fromEntries(
+    names.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
+  );
+}
+
 try {
-  const [redis, mongo] = await Promise.all([resolveRedis(), resolveMongo()]);
-  endpoints.push(redis, mongo);
-  const common = {
-    REDIS_URL: redis.url,
+  const [redis, mongo]: Endpoint[] = await Promise.all([resolveRedis(), resolveMongo()]);
+  stoppables.push(redis!, mongo!);
+  let sim: Simulator | undefined;
+  if (process.env.FORTELLIS_ISSUER === undefined) {
+    sim = await startSimulator({ port: simPort });
+    stoppables.push(sim);
+  }
+  const env: Record<string, string> = {
+    ...(sim?.env() ?? {}),
+    ...fromEnvironment(
+      Object.keys(process.env).filter((name) =>
+        /^(FORTELLIS|BACKEND|INTEGRATION_STATUS|APPROVAL)_/.test(name),
+      ),
+    ),
+    APPROVAL_DEFAULT_ACTION: process.env.APPROVAL_DEFAULT_ACTION ?? 'approve',
+    BACKEND_DEPROVISIONER:
+      process.env.BACKEND_DEPROVISIONER ?? sim?.env().BACKEND_DEPROVISIONER ?? 'none',
+    REDIS_URL: redis!.url,
+    MONGODB_URL: mongo!.url,
     QUEUE_PREFIX: queuePrefix,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    HOST: '127.0.0.1',
+    PORT: String(port),
   };
-  const fortellis = {
-    FORTELLIS_ISSUER:
-      process.env.FORTELLIS_ISSUER ?? `http://127.0.0.1:${await freePort()}/oauth2/dev`,
-    FORTELLIS_CLIENT_ID: process.env.FORTELLIS_CLIENT_ID ?? 'dev-provider-client',
-  };
-  const definitions = [
-    ['ingress', { ...common, ...fortellis, HOST: '127.0.0.1', PORT: String(port) }],
-    [
-      'approval-worker',
-      {
-        ...common,
-        MONGODB_URL: mongo.url,
-        FORTELLIS_CALLBACK_BASE_URL:
-          process.env.FORTELLIS_CALLBACK_BASE_URL ?? 'http://127.0.0.1:9',
-        FORTELLIS_TOKEN_URL:
-          process.env.FORTELLIS_TOKEN_URL ?? `${fortellis.FORTELLIS_ISSUER}/v1/token`,
-        FORTELLIS_CLIENT_ID: fortellis.FORTELLIS_CLIENT_ID,
-        FORTELLIS_CLIENT_SECRET: process.env.FORTELLIS_CLIENT_SECRET ?? 'dev-provider-secret',
-      },
-    ],
-    ['deprovision-worker', { ...common, MONGODB_URL: mongo.url, BACKEND_DEPROVISIONER: 'none' }],
-  ] as const;
-  for (const [name, env] of definitions) {
+  for (const name of ['ingress', 'approval-worker', 'deprovision-worker'] as ServiceName[]) {
     const service = await startService(name, env);
-    services.push(service);
+    stoppables.push(service);
     relay(name, service);
   }
-  process.stdout.write(
-    [
+  const lines = [
+    '',
+    `redis:     ${redis!.url} (${redis!.source})`,
+    `mongodb:   ${mongo!.url} (${mongo!.source})`,
+    sim === undefined
+      ? `fortellis: ${env.FORTELLIS_ISSUER}`
+      : `simulator: ${sim.url} (Fortellis, integration platform, backend)`,
+    `ingress:   http://127.0.0.1:${port}  (GET /health, GET /ready, POST /activate, POST /deactivate/{connectionId})`,
+  ];
+  if (sim !== undefined) {
+    lines.push(
       '',
-      `redis:    ${redis.url} (${redis.source})`,
-      `mongodb:  ${mongo.url} (${mongo.source})`,
-      `ingress:  http://127.0.0.1:${port}  (try: curl -s http://127.0.0.1:${port}/health)`,
-      'Ctrl-C stops everything.',
-      '',
-    ].join('\n'),
-  );
+      'send a sample activation, then its deactivation:',
+      `  npm run sim -- activate --to http://127.0.0.1:${port} --sim ${sim.url} --count 1 --seed 7`,
+      `  npm run sim -- deactivate --to http://127.0.0.1:${port} --sim ${sim.url} --count 1 --seed 7`,
+      `recorded callbacks: ${sim.url}/_sim/calls?endpoint=callback`,
+    );
+  }
+  lines.push('', 'Ctrl-C stops everything.', '');
+  process.stdout.write(lines.join('\n'));
 } catch (error) {
   process.stderr.write(`dev: ${error instanceof Error ? error.message : String(error)}\n`);
   await stopAll();
