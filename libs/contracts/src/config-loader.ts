@@ -2,6 +2,8 @@
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import type { ErrorObject } from 'ajv';
 import { ConfigError } from './errors.ts';
+import { DEFAULT_QUEUE_PREFIX } from './queues.ts';
+import { LOG_LEVELS } from './runtime/logger.ts';
 import { createAjv } from './validators.ts';
 
 /**
@@ -74,3 +76,28 @@ export function deepFreeze<T>(value: T): T {
   }
   return value;
 }
+
+/** Redis settings every service shares: the URL and the key prefix of the queues. */
+export const REDIS_ENV_PROPERTIES = {
+  REDIS_URL: { type: 'string', pattern: '^rediss?://' },
+  QUEUE_PREFIX: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', default: DEFAULT_QUEUE_PREFIX },
+} as const;
+
+/** MongoDB settings both workers share. */
+export const MONGO_ENV_PROPERTIES = {
+  MONGODB_URL: { type: 'string', pattern: '^mongodb(\\+srv)?://' },
+  MONGODB_DATABASE: {
+    type: 'string',
+    pattern: '^[A-Za-z0-9_-]{1,63}$',
+    default: 'fortellis_admin',
+  },
+} as const;
+
+/** Settings of a queue worker process: concurrency, job lock, logging, shutdown bound. */
+export const WORKER_ENV_PROPERTIES = {
+  WORKER_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 256, default: 8 },
+  /** How long a job's lock lasts without renewal: a dead worker's job is taken over after this. */
+  WORKER_LOCK_MS: { type: 'integer', minimum: 1000, default: 30_000 },
+  LOG_LEVEL: { type: 'string', enum: LOG_LEVELS, default: 'info' },
+  SHUTDOWN_TIMEOUT_MS: { type: 'integer', minimum: 1000, default: 30_000 },
+} as const;

@@ -18,3 +18,5 @@ export * from './runtime/retry-policy.ts';
 export * from './runtime/client-credentials-token-client.ts';
 export * from './runtime/http-post.ts';
 export * from './runtime/worker-shutdown.ts';
+export * from './runtime/queue-worker.ts';
+export * from './runtime/worker-clients.ts';

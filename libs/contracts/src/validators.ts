@@ -66,11 +66,11 @@ export function toIssues(errors: readonly ErrorObject[] | null | undefined): Con
 export interface Contract<T> {
   readonly name: string;
   /** True when `data` satisfies the schema. */
-  is(data: unknown): data is T;
+  is: (data: unknown) => data is T;
   /** The problems found, first ones first; empty when valid. */
-  issues(data: unknown): ContractIssue[];
+  issues: (data: unknown) => ContractIssue[];
   /** Returns `data` typed, or throws {@link ContractViolationError}. */
-  parse(data: unknown): T;
+  parse: (data: unknown) => T;
 }
 
 function compile<T>(ajv: Ajv, name: string, schema: object): Contract<T> {

@@ -1,5 +1,11 @@
 // The approval worker configuration: the only file of this service that reads process.env.
-import { DEFAULT_QUEUE_PREFIX, deepFreeze, LOG_LEVELS, loadEnv } from '@fortellis-admin/contracts';
+import {
+  deepFreeze,
+  loadEnv,
+  MONGO_ENV_PROPERTIES,
+  REDIS_ENV_PROPERTIES,
+  WORKER_ENV_PROPERTIES,
+} from '@fortellis-admin/contracts';
 
 /** Environment variables of the approval worker, with their defaults. */
 export const approvalWorkerEnvSchema = {
@@ -13,14 +19,9 @@ export const approvalWorkerEnvSchema = {
     'FORTELLIS_CLIENT_SECRET',
   ],
   properties: {
-    REDIS_URL: { type: 'string', pattern: '^rediss?://' },
-    QUEUE_PREFIX: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', default: DEFAULT_QUEUE_PREFIX },
-    MONGODB_URL: { type: 'string', pattern: '^mongodb(\\+srv)?://' },
-    MONGODB_DATABASE: {
-      type: 'string',
-      pattern: '^[A-Za-z0-9_-]{1,63}$',
-      default: 'fortellis_admin',
-    },
+    ...REDIS_ENV_PROPERTIES,
+    ...MONGO_ENV_PROPERTIES,
+    ...WORKER_ENV_PROPERTIES,
     /** Fortellis subscriptions base, e.g. https://subscriptions.fortellis.io */
     FORTELLIS_CALLBACK_BASE_URL: { type: 'string', pattern: '^https?://' },
     /** Client-credentials token endpoint, e.g. {issuer}/v1/token */
@@ -33,17 +34,12 @@ export const approvalWorkerEnvSchema = {
       enum: ['approve', 'reject', 'review'],
       default: 'review',
     },
-    WORKER_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 256, default: 8 },
-    /** How long a job's lock lasts without renewal: a dead worker's job is taken over after this. */
-    WORKER_LOCK_MS: { type: 'integer', minimum: 1000, default: 30_000 },
     CALLBACK_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 10_000 },
     CALLBACK_RETRY_HORIZON_HOURS: { type: 'number', exclusiveMinimum: 0, default: 24 },
     CALLBACK_RATE_LIMIT_PER_SECOND: { type: 'integer', minimum: 1, default: 20 },
     /** First retry delay; each later one doubles (with jitter), up to CALLBACK_BACKOFF_MAX_MS. */
     CALLBACK_BACKOFF_BASE_MS: { type: 'integer', minimum: 1, default: 5000 },
     CALLBACK_BACKOFF_MAX_MS: { type: 'integer', minimum: 1, default: 1_800_000 },
-    LOG_LEVEL: { type: 'string', enum: LOG_LEVELS, default: 'info' },
-    SHUTDOWN_TIMEOUT_MS: { type: 'integer', minimum: 1000, default: 30_000 },
   },
 } as const;
 

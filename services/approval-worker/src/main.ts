@@ -1,8 +1,12 @@
 // Composition root of the approval worker: configuration, logger, clients, wiring, signals.
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
-import { MongoClient } from 'mongodb';
-import { closeWorker, createLogger, QUEUE_NAMES, runService } from '@fortellis-admin/contracts';
+import {
+  closeWorker,
+  connectWorkerClients,
+  createLogger,
+  QUEUE_NAMES,
+  runService,
+} from '@fortellis-admin/contracts';
 import { loadApprovalWorkerConfig } from './config.ts';
 import { loadApprovalPolicy } from './data-access/approval-policy-file.ts';
 import { buildWorker, createApprovalDeps } from './worker.ts';
@@ -20,21 +24,17 @@ await runService({
   createLogger: ({ config }) => createLogger('approval-worker', config.logLevel),
   stopTimeoutMs: ({ config }) => config.shutdownTimeoutMs,
   start: async ({ config, policy }, logger) => {
-    const mongo = new MongoClient(config.mongo.url, { serverSelectionTimeoutMS: 5000 });
-    await mongo.connect();
-    // BullMQ workers need a connection that retries forever and never fails a blocking command.
-    const redis = new Redis(config.redis.url, { maxRetriesPerRequest: null, lazyConnect: true });
-    redis.on('error', (error) =>
-      logger.warn({ err: { message: error.message } }, 'redis connection error'),
+    const clients = await connectWorkerClients(
+      { mongoUrl: config.mongo.url, redisUrl: config.redis.url },
+      logger,
     );
-    await redis.connect();
     const deprovisionQueue = new Queue(QUEUE_NAMES.deprovision, {
-      connection: redis,
+      connection: clients.redis,
       prefix: config.redis.queuePrefix,
     });
     const deps = createApprovalDeps(config, {
-      redis,
-      db: mongo.db(config.mongo.database),
+      redis: clients.redis,
+      db: clients.mongo.db(config.mongo.database),
       logger,
       policy,
       deprovisionQueue,
@@ -53,8 +53,7 @@ await runService({
       stop: async () => {
         await closeWorker(worker, config.shutdownTimeoutMs, logger);
         await deprovisionQueue.close();
-        redis.disconnect();
-        await mongo.close();
+        await clients.close();
       },
     };
   },

@@ -1,19 +1,20 @@
 // The deprovision worker configuration: the only file of this service that reads process.env.
-import { DEFAULT_QUEUE_PREFIX, deepFreeze, LOG_LEVELS, loadEnv } from '@fortellis-admin/contracts';
+import {
+  deepFreeze,
+  loadEnv,
+  MONGO_ENV_PROPERTIES,
+  REDIS_ENV_PROPERTIES,
+  WORKER_ENV_PROPERTIES,
+} from '@fortellis-admin/contracts';
 
 /** Environment variables of the deprovision worker, with their defaults. */
 export const deprovisionWorkerEnvSchema = {
   type: 'object',
   required: ['REDIS_URL', 'MONGODB_URL', 'BACKEND_DEPROVISIONER'],
   properties: {
-    REDIS_URL: { type: 'string', pattern: '^rediss?://' },
-    QUEUE_PREFIX: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', default: DEFAULT_QUEUE_PREFIX },
-    MONGODB_URL: { type: 'string', pattern: '^mongodb(\\+srv)?://' },
-    MONGODB_DATABASE: {
-      type: 'string',
-      pattern: '^[A-Za-z0-9_-]{1,63}$',
-      default: 'fortellis_admin',
-    },
+    ...REDIS_ENV_PROPERTIES,
+    ...MONGO_ENV_PROPERTIES,
+    ...WORKER_ENV_PROPERTIES,
     /** `http` calls BACKEND_DEPROVISION_URL; `none` is the explicit choice of having nothing to clean. */
     BACKEND_DEPROVISIONER: { type: 'string', enum: ['http', 'none'] },
     BACKEND_DEPROVISION_URL: { type: 'string', pattern: '^https?://' },
@@ -30,16 +31,11 @@ export const deprovisionWorkerEnvSchema = {
     INTEGRATION_STATUS_VENDOR_SYSTEM_NAME: { type: 'string', minLength: 1 },
     INTEGRATION_STATUS_VENDOR_SYSTEM_VERSION: { type: 'string', minLength: 1 },
     INTEGRATION_STATUS_REPORT_ACTIVATIONS: { type: 'boolean', default: false },
-    WORKER_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 256, default: 8 },
-    /** How long a job's lock lasts without renewal: a dead worker's job is taken over after this. */
-    WORKER_LOCK_MS: { type: 'integer', minimum: 1000, default: 30_000 },
     /** First retry delay; each later one doubles (with jitter), up to RETRY_BACKOFF_MAX_MS. */
     RETRY_BACKOFF_BASE_MS: { type: 'integer', minimum: 1, default: 5000 },
     RETRY_BACKOFF_MAX_MS: { type: 'integer', minimum: 1, default: 1_800_000 },
     HTTP_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 10_000 },
     RETRY_HORIZON_HOURS: { type: 'number', exclusiveMinimum: 0, default: 24 },
-    LOG_LEVEL: { type: 'string', enum: LOG_LEVELS, default: 'info' },
-    SHUTDOWN_TIMEOUT_MS: { type: 'integer', minimum: 1000, default: 30_000 },
   },
   allOf: [
     {

@@ -1,12 +1,12 @@
 // Builds the deprovision worker: the BullMQ worker on the deprovision queue with its processor,
 // backoff and concurrency. No process handling.
-import { Worker, type ConnectionOptions } from 'bullmq';
+import type { ConnectionOptions, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import {
   ConnectionLocks,
   ConnectionRepository,
-  createBackoffStrategy,
+  createQueueWorker,
   QUEUE_NAMES,
   type Logger,
 } from '@fortellis-admin/contracts';
@@ -30,34 +30,16 @@ export interface DeprovisionWorkerDeps extends DeprovisionProcessorDeps {
 
 export function buildWorker(deps: DeprovisionWorkerDeps): Worker<unknown, DeprovisionResult> {
   const { config } = deps;
-  const worker = new Worker<unknown, DeprovisionResult>(
-    QUEUE_NAMES.deprovision,
-    createDeprovisionProcessor(deps),
-    {
-      connection: deps.connection,
-      prefix: config.redis.queuePrefix,
-      concurrency: config.worker.concurrency,
-      settings: { backoffStrategy: createBackoffStrategy(config.http.backoff) },
-      maxStalledCount: 5,
-      lockDuration: config.worker.lockMs,
-      stalledInterval: config.worker.lockMs,
-    },
-  );
-  worker.on('failed', (job, error) => {
-    deps.logger.warn(
-      {
-        jobId: job?.id,
-        job: job?.name,
-        attemptsMade: job?.attemptsMade,
-        err: { message: error.message, name: error.name },
-      },
-      'job attempt failed',
-    );
+  return createQueueWorker({
+    queue: QUEUE_NAMES.deprovision,
+    processor: createDeprovisionProcessor(deps),
+    connection: deps.connection,
+    prefix: config.redis.queuePrefix,
+    concurrency: config.worker.concurrency,
+    lockMs: config.worker.lockMs,
+    backoff: config.http.backoff,
+    logger: deps.logger,
   });
-  worker.on('error', (error) =>
-    deps.logger.error({ err: { message: error.message } }, 'worker error'),
-  );
-  return worker;
 }
 
 /**

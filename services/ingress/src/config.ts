@@ -1,5 +1,5 @@
 // The ingress configuration: the only file of this service that reads process.env.
-import { DEFAULT_QUEUE_PREFIX, deepFreeze, LOG_LEVELS, loadEnv } from '@fortellis-admin/contracts';
+import { deepFreeze, LOG_LEVELS, loadEnv, REDIS_ENV_PROPERTIES } from '@fortellis-admin/contracts';
 
 /** Environment variables of the ingress, with their defaults. */
 export const ingressEnvSchema = {
@@ -13,8 +13,7 @@ export const ingressEnvSchema = {
     /** Absolute URL under which callers reach this service; used in the links of answers. */
     PUBLIC_BASE_URL: { type: 'string', pattern: '^https?://' },
     TRUST_PROXY: { type: 'boolean', default: false },
-    REDIS_URL: { type: 'string', pattern: '^rediss?://' },
-    QUEUE_PREFIX: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', default: DEFAULT_QUEUE_PREFIX },
+    ...REDIS_ENV_PROPERTIES,
     FORTELLIS_ISSUER: { type: 'string', pattern: '^https?://' },
     FORTELLIS_JWKS_URL: { type: 'string', pattern: '^https?://' },
     FORTELLIS_AUDIENCE: { type: 'string', minLength: 1, default: 'api_providers' },

@@ -1,16 +1,13 @@
 // Builds a real ingress (real JWKS key store, verifier and BullMQ publisher) against real Redis and
 // the simulator, for component tests through app.inject.
-import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { createLogger, QUEUE_NAMES, type QueueName } from '@fortellis-admin/contracts';
 import type { Simulator } from '@fortellis-admin/simulator';
 import { buildApp, type IngressApp } from '../src/app.ts';
 import { loadIngressConfig } from '../src/config.ts';
-import { JobPublisher } from '../src/data-access/job-publisher.ts';
-import { JwksKeyStore } from '../src/data-access/jwks-key-store.ts';
-import { TokenVerifier } from '../src/domain/token-verifier.ts';
+import type { JwksKeyStore } from '../src/data-access/jwks-key-store.ts';
+import { createProducerConnection, wireIngress } from '../src/wiring.ts';
 
 export interface Harness extends IngressApp {
   keys: JwksKeyStore;
@@ -48,36 +45,11 @@ export async function startHarness(options: {
       },
     }),
   );
-  const redis = new Redis(config.redis.url, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: 1000,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-  });
-  redis.on('error', () => {});
+  const redis = createProducerConnection(config.redis.url, logger);
   await redis.connect();
-  const keys = new JwksKeyStore({ url: config.fortellis.jwksUrl, logger, cooldownMs: 5000 });
+  const { deps, keys, publisher } = wireIngress(config, { redis, logger, jwksCooldownMs: 5000 });
   if (options.loadKeys !== false) await keys.refresh();
-  const verifier = new TokenVerifier({
-    getKey: keys.getKey,
-    issuer: config.fortellis.issuer,
-    audience: config.fortellis.audience,
-    clientId: config.fortellis.clientId,
-  });
-  const publisher = new JobPublisher({ connection: redis, prefix: config.redis.queuePrefix });
-  const built = await buildApp({
-    config,
-    logger,
-    verifier,
-    publisher,
-    readiness: {
-      redis: async () => (await redis.ping()) === 'PONG',
-      jwks: async () => keys.loaded,
-    },
-    clock: { now: () => new Date() },
-    ids: { requestId: () => randomUUID() },
-  });
+  const built = await buildApp(deps);
   await built.app.ready();
   const inspectors = new Map<QueueName, Queue>();
   const queue = (name: QueueName): Queue => {

@@ -6,6 +6,7 @@ import {
   attemptWithToken,
   classifyCallback,
   contracts,
+  parseJobData,
   RetryLaterError,
   retryAfterOf,
   statusOf,
@@ -42,7 +43,7 @@ export function createApprovalProcessor(deps: ApprovalProcessorDeps) {
   const { repo, logger } = deps;
 
   async function processActivation(job: Job, log: Logger): Promise<ProcessResult> {
-    const data = parseOrFail(() => contracts.activationReceivedJob.parse(job.data));
+    const data = parseJobData(contracts.activationReceivedJob.parse, job.data);
     const connectionId = data.activation.connectionId;
     const recorded = await repo.recordActivation({
       activation: data.activation,
@@ -68,7 +69,7 @@ export function createApprovalProcessor(deps: ApprovalProcessorDeps) {
   }
 
   async function processReviewDecision(job: Job, log: Logger): Promise<ProcessResult> {
-    const data = parseOrFail(() => contracts.reviewDecidedJob.parse(job.data));
+    const data = parseJobData(contracts.reviewDecidedJob.parse, job.data);
     let connection = await repo.get(data.connectionId);
     if (connection === null)
       throw new UnrecoverableError(`connection ${data.connectionId} is unknown`);
@@ -249,13 +250,4 @@ export function createApprovalProcessor(deps: ApprovalProcessorDeps) {
         throw new UnrecoverableError(`the approval queue does not handle ${job.name} jobs`);
     }
   };
-}
-
-function parseOrFail<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (error) {
-    // Bad data stays bad: fail the job for good, visible to operators.
-    throw new UnrecoverableError((error as Error).message);
-  }
 }

@@ -6,6 +6,7 @@ import {
   attemptWithToken,
   classifyHttpStep,
   contracts,
+  parseJobData,
   JOB_NAMES,
   RetryLaterError,
   retryAfterOf,
@@ -180,7 +181,7 @@ export function createDeprovisionProcessor(deps: DeprovisionProcessorDeps) {
   }
 
   async function processDeactivation(job: Job, log: Logger): Promise<DeprovisionResult> {
-    const data = parseOrFail(() => contracts.deactivationReceivedJob.parse(job.data));
+    const data = parseJobData(contracts.deactivationReceivedJob.parse, job.data);
     const { connection, changed } = await repo.recordDeactivation(data.connectionId, {
       requestId: data.requestId,
       receivedAt: new Date(data.receivedAt),
@@ -204,7 +205,7 @@ export function createDeprovisionProcessor(deps: DeprovisionProcessorDeps) {
   }
 
   async function processAccepted(job: Job, log: Logger): Promise<DeprovisionResult> {
-    const data = parseOrFail(() => contracts.connectionAcceptedJob.parse(job.data));
+    const data = parseJobData(contracts.connectionAcceptedJob.parse, job.data);
     if (deps.status?.reportActivations !== true)
       return { connectionId: data.connectionId, steps: {} };
     const connection = await repo.get(data.connectionId);
@@ -238,12 +239,4 @@ export function createDeprovisionProcessor(deps: DeprovisionProcessorDeps) {
         throw new UnrecoverableError(`the deprovision queue does not handle ${job.name} jobs`);
     }
   };
-}
-
-function parseOrFail<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (error) {
-    throw new UnrecoverableError((error as Error).message);
-  }
 }

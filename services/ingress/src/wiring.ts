@@ -1,0 +1,70 @@
+// Wires the ingress from its configuration: the fail-fast producer connection, the signing keys,
+// the token verifier, the publisher, and the readiness checks. Shared by main.ts and the tests.
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Logger } from '@fortellis-admin/contracts';
+import type { IngressDeps } from './app.ts';
+import type { IngressConfig } from './config.ts';
+import { JobPublisher } from './data-access/job-publisher.ts';
+import { JwksKeyStore } from './data-access/jwks-key-store.ts';
+import { TokenVerifier } from './domain/token-verifier.ts';
+
+/**
+ * The producer connection fails fast: while Redis is away, commands error at once instead of
+ * waiting in memory, so the caller gets 503 and nothing is acknowledged that was not stored.
+ */
+export function createProducerConnection(url: string, logger: Logger): Redis {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1000,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  });
+  redis.on('error', (error) =>
+    logger.warn({ err: { message: error.message } }, 'redis connection error'),
+  );
+  return redis;
+}
+
+export interface IngressWiring {
+  deps: IngressDeps;
+  keys: JwksKeyStore;
+  publisher: JobPublisher;
+}
+
+export function wireIngress(
+  config: IngressConfig,
+  clients: { redis: Redis; logger: Logger; jwksCooldownMs?: number },
+): IngressWiring {
+  const { redis, logger } = clients;
+  const keys = new JwksKeyStore({
+    url: config.fortellis.jwksUrl,
+    logger,
+    ...(clients.jwksCooldownMs === undefined ? {} : { cooldownMs: clients.jwksCooldownMs }),
+  });
+  const verifier = new TokenVerifier({
+    getKey: keys.getKey,
+    issuer: config.fortellis.issuer,
+    audience: config.fortellis.audience,
+    clientId: config.fortellis.clientId,
+    clockToleranceSeconds: 60,
+  });
+  const publisher = new JobPublisher({ connection: redis, prefix: config.redis.queuePrefix });
+  return {
+    keys,
+    publisher,
+    deps: {
+      config,
+      logger,
+      verifier,
+      publisher,
+      readiness: {
+        redis: async () => (await redis.ping()) === 'PONG',
+        jwks: async () => keys.loaded,
+      },
+      clock: { now: () => new Date() },
+      ids: { requestId: () => randomUUID() },
+    },
+  };
+}
