@@ -3,11 +3,9 @@
 import { Queue, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
-import { Writable } from 'node:stream';
 import {
   type ClientCredentialsTokenClient,
   type ConnectionRepository,
-  createLogger,
   JOB_NAMES,
   JOB_OPTIONS,
   jobIdFor,
@@ -17,6 +15,7 @@ import {
   type ReviewDecidedJob,
 } from '@fortellis-admin/contracts';
 import type { Simulator } from '@fortellis-admin/simulator';
+import { capturingLogger } from '@fortellis-admin/test-support';
 import { loadApprovalWorkerConfig } from '../src/config.ts';
 import { defaultPolicy, type ApprovalPolicy } from '../src/domain/approval-rules.ts';
 import type { ProcessResult } from '../src/entry-points/approval-processor.ts';
@@ -63,17 +62,7 @@ export async function startApprovalHarness(options: {
     CALLBACK_RATE_LIMIT_PER_SECOND: '1000',
     ...options.env,
   });
-  const logs: string[] = [];
-  const logger = createLogger(
-    'approval-worker',
-    'info',
-    new Writable({
-      write(chunk: Buffer, _e, done) {
-        logs.push(chunk.toString('utf8'));
-        done();
-      },
-    }),
-  );
+  const { logger, lines: logs } = capturingLogger('approval-worker');
   const mongo = new MongoClient(options.mongoUrl);
   await mongo.connect();
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null });

@@ -1,11 +1,9 @@
 // Builds a real deprovision worker against real Redis, the MongoDB-wire server and the simulator.
-import { Writable } from 'node:stream';
 import { Queue, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import {
   type ConnectionRepository,
-  createLogger,
   JOB_NAMES,
   JOB_OPTIONS,
   jobIdFor,
@@ -14,6 +12,7 @@ import {
   type ConnectionDocument,
 } from '@fortellis-admin/contracts';
 import type { Simulator } from '@fortellis-admin/simulator';
+import { capturingLogger } from '@fortellis-admin/test-support';
 import { loadDeprovisionWorkerConfig } from '../src/config.ts';
 import type { DeprovisionResult } from '../src/entry-points/deprovision-processor.ts';
 import { buildWorker, createDeprovisionDeps } from '../src/worker.ts';
@@ -55,17 +54,7 @@ export async function startDeprovisionHarness(options: {
     ...options.env,
   };
   const config = loadDeprovisionWorkerConfig(env);
-  const logs: string[] = [];
-  const logger = createLogger(
-    'deprovision-worker',
-    'info',
-    new Writable({
-      write(chunk: Buffer, _e, done) {
-        logs.push(chunk.toString('utf8'));
-        done();
-      },
-    }),
-  );
+  const { logger, lines: logs } = capturingLogger('deprovision-worker');
   const mongo = new MongoClient(options.mongoUrl);
   await mongo.connect();
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null });

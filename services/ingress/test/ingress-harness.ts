@@ -1,9 +1,9 @@
 // Builds a real ingress (real JWKS key store, verifier and BullMQ publisher) against real Redis and
 // the simulator, for component tests through app.inject.
-import { Writable } from 'node:stream';
 import { Queue } from 'bullmq';
-import { createLogger, QUEUE_NAMES, type QueueName } from '@fortellis-admin/contracts';
+import { QUEUE_NAMES, type QueueName } from '@fortellis-admin/contracts';
 import type { Simulator } from '@fortellis-admin/simulator';
+import { capturingLogger } from '@fortellis-admin/test-support';
 import { buildApp, type IngressApp } from '../src/app.ts';
 import { loadIngressConfig } from '../src/config.ts';
 import type { JwksKeyStore } from '../src/data-access/jwks-key-store.ts';
@@ -34,17 +34,7 @@ export async function startHarness(options: {
     ...(options.publicBaseUrl === undefined ? {} : { PUBLIC_BASE_URL: options.publicBaseUrl }),
     LOG_LEVEL: 'info',
   });
-  const logs: string[] = [];
-  const logger = createLogger(
-    'ingress',
-    'info',
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        logs.push(chunk.toString('utf8'));
-        done();
-      },
-    }),
-  );
+  const { logger, lines: logs } = capturingLogger('ingress');
   const redis = createProducerConnection(config.redis.url, logger);
   await redis.connect();
   const { deps, keys, publisher } = wireIngress(config, { redis, logger, jwksCooldownMs: 5000 });

@@ -4,3 +4,4 @@ export * from './infrastructure.ts';
 export * from './processes.ts';
 export * from './isolation.ts';
 export * from './service-processes.ts';
+export * from './log-capture.ts';

@@ -1,0 +1,14 @@
+// A service logger whose lines are kept in memory, so tests can read what was logged.
+import { Writable } from 'node:stream';
+import { createLogger, type Logger } from '@fortellis-admin/contracts';
+
+export function capturingLogger(service: string): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString('utf8'));
+      done();
+    },
+  });
+  return { logger: createLogger(service, 'info', sink), lines };
+}
