@@ -1,5 +1,11 @@
 // The ingress configuration: the only file of this service that reads process.env.
-import { deepFreeze, LOG_LEVELS, loadEnv, REDIS_ENV_PROPERTIES } from '@fortellis-admin/contracts';
+import {
+  deepFreeze,
+  LOG_LEVELS,
+  loadEnv,
+  MONGO_ENV_PROPERTIES,
+  REDIS_ENV_PROPERTIES,
+} from '@fortellis-admin/contracts';
 
 /** Environment variables of the ingress, with their defaults. */
 export const ingressEnvSchema = {
@@ -20,7 +26,23 @@ export const ingressEnvSchema = {
     FORTELLIS_CLIENT_ID: { type: 'string', minLength: 1 },
     LOG_LEVEL: { type: 'string', enum: LOG_LEVELS, default: 'info' },
     SHUTDOWN_TIMEOUT_MS: { type: 'integer', minimum: 1000, default: 10_000 },
+    /** Address of the operations listener; defaults to HOST. Never the Fortellis-facing port. */
+    OPS_HOST: { type: 'string', minLength: 1 },
+    OPS_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3001 },
+    /**
+     * Operator tokens, `name=token` pairs separated by commas (several allow rotation); tokens of
+     * at least 24 characters. Without it the operations listener is not started.
+     */
+    OPS_API_TOKENS: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9_.-]+=[^,=\\s]{24,}(,[A-Za-z0-9_.-]+=[^,=\\s]{24,})*$',
+      writeOnly: true,
+    },
+    ...MONGO_ENV_PROPERTIES,
   },
+  // The operations API reads the connections the workers keep in MongoDB.
+  if: { type: 'object', required: ['OPS_API_TOKENS'] },
+  then: { required: ['MONGODB_URL'] },
 } as const;
 
 /** Reads, validates and shapes the ingress configuration. Throws ConfigError naming a bad variable. */
@@ -41,6 +63,18 @@ export function loadIngressConfig(env: Readonly<Record<string, string | undefine
       audience: e.FORTELLIS_AUDIENCE,
       clientId: e.FORTELLIS_CLIENT_ID,
     },
+    ops:
+      e.OPS_API_TOKENS === undefined
+        ? undefined
+        : {
+            host: e.OPS_HOST ?? e.HOST,
+            port: e.OPS_PORT,
+            tokens: e.OPS_API_TOKENS.split(',').map((pair) => {
+              const at = pair.indexOf('=');
+              return { name: pair.slice(0, at), token: pair.slice(at + 1) };
+            }),
+            mongo: { url: e.MONGODB_URL ?? '', database: e.MONGODB_DATABASE },
+          },
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   });

@@ -1,8 +1,40 @@
 // Composition root of the ingress: configuration, logger, clients, wiring, signals.
-import { createLogger, runService } from '@fortellis-admin/contracts';
+import type { Redis } from 'ioredis';
+import { MongoClient } from 'mongodb';
+import {
+  ConnectionLocks,
+  ConnectionRepository,
+  createLogger,
+  runService,
+  type Logger,
+} from '@fortellis-admin/contracts';
 import { buildApp } from './app.ts';
-import { loadIngressConfig } from './config.ts';
+import { loadIngressConfig, type IngressConfig } from './config.ts';
 import { createProducerConnection, wireIngress } from './wiring.ts';
+import { buildOpsApp } from './ops-app.ts';
+
+/** The operations listener: its own port, its own MongoDB client, operator tokens required. */
+async function startOps(
+  ops: NonNullable<IngressConfig['ops']>,
+  queuePrefix: string,
+  redis: Redis,
+  logger: Logger,
+): Promise<{ stop(): Promise<void> }> {
+  const mongo = new MongoClient(ops.mongo.url, { serverSelectionTimeoutMS: 5000 });
+  await mongo.connect();
+  const repo = new ConnectionRepository(
+    mongo.db(ops.mongo.database),
+    new ConnectionLocks(redis, { prefix: queuePrefix }),
+  );
+  const app = await buildOpsApp({ logger, tokens: ops.tokens, repo });
+  await app.listen({ host: ops.host, port: ops.port });
+  return {
+    stop: async () => {
+      await app.close();
+      await mongo.close();
+    },
+  };
+}
 
 await runService({
   name: 'ingress',
@@ -21,9 +53,16 @@ await runService({
     await keys.start();
     const { app } = await buildApp(deps);
     await app.listen({ host: config.http.host, port: config.http.port });
+    const ops =
+      config.ops === undefined
+        ? undefined
+        : await startOps(config.ops, config.redis.queuePrefix, redis, logger);
+    if (ops === undefined)
+      logger.info('OPS_API_TOKENS is not set: the operations listener is not started');
     return {
       stop: async () => {
         await app.close();
+        await ops?.stop();
         keys.stop();
         await publisher.close();
         redis.disconnect();

@@ -32,6 +32,44 @@ describe('ingress main', () => {
     expect(service.output()).toContain('"msg":"ingress stopped"');
   });
 
+  it('serves the operations API on its own port only, with operator tokens', async () => {
+    const [port, opsPort] = [await freePort(), await freePort()];
+    const token = 'ops-token-0123456789abcdef0123';
+    const service = await startService('ingress', {
+      ...validEnv(port),
+      OPS_PORT: String(opsPort),
+      OPS_API_TOKENS: `alice=${token}`,
+      MONGODB_URL: inject('mongoUrl'),
+      MONGODB_DATABASE: ns.dbName,
+    });
+    try {
+      const ops = await fetch(`http://127.0.0.1:${opsPort}/ops/connections`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(ops.status).toBe(200);
+      expect(await ops.json()).toEqual({ items: [], nextCursor: null });
+      expect((await fetch(`http://127.0.0.1:${opsPort}/ops/connections`)).status).toBe(401);
+      const leaked = await fetch(`http://127.0.0.1:${port}/ops/connections`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(leaked.status).toBe(404);
+    } finally {
+      await service.stop();
+    }
+    expect(service.child.exitCode).toBe(0);
+  });
+
+  it('needs MONGODB_URL once operator tokens are set', async () => {
+    const result = await runServiceToExit('ingress', {
+      ...validEnv(0),
+      OPS_API_TOKENS: 'alice=ops-token-0123456789abcdef0123',
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      'ingress: invalid configuration: MONGODB_URL is required but not set\n',
+    );
+  });
+
   it.each(['REDIS_URL', 'FORTELLIS_ISSUER', 'FORTELLIS_CLIENT_ID'])(
     'refuses to start without %s, with one line naming it',
     async (variable) => {

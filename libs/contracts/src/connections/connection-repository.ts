@@ -19,6 +19,20 @@ import {
 
 export const CONNECTIONS_COLLECTION = 'connections';
 
+/** Filters of the connection list; all optional, combined with AND. */
+export interface ConnectionFilter {
+  state?: ConnectionState;
+  subscriptionId?: string;
+  organizationId?: string;
+  apiId?: string;
+}
+
+/** Where a page of the newest-first list starts: after this (createdAt, _id). */
+export interface ListCursor {
+  createdAt: Date;
+  id: string;
+}
+
 export type StepLease =
   | { kind: 'acquired'; leaseId: string; connection: ConnectionDocument }
   /** The step has already ended (done, failed or skipped): nothing to do. */
@@ -87,6 +101,33 @@ export class ConnectionRepository {
     return this.#collection.findOneAndUpdate({ _id: current._id }, update, {
       returnDocument: 'after',
     });
+  }
+
+  /**
+   * Connections matching `filter`, newest first (by creation, then id), at most `limit`, starting
+   * after `after`. Returns one more than asked when there is a next page, for the caller to see.
+   */
+  async list(
+    filter: ConnectionFilter,
+    limit: number,
+    after?: ListCursor,
+  ): Promise<ConnectionDocument[]> {
+    const query: Record<string, unknown> = {};
+    if (filter.state !== undefined) query.state = filter.state;
+    if (filter.subscriptionId !== undefined) query.subscriptionId = filter.subscriptionId;
+    if (filter.organizationId !== undefined) query.organizationId = filter.organizationId;
+    if (filter.apiId !== undefined) query.apiId = filter.apiId;
+    if (after !== undefined) {
+      query.$or = [
+        { createdAt: { $lt: after.createdAt } },
+        { createdAt: after.createdAt, _id: { $lt: after.id } },
+      ];
+    }
+    return this.#collection
+      .find(query)
+      .sort({ createdAt: -1, _id: -1 })
+      .limit(limit + 1)
+      .toArray();
   }
 
   /**

@@ -1,0 +1,186 @@
+// The operations API (read side) on its own listener: operator tokens required, list filters and
+// cursor pagination, one connection in full.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { MongoClient } from 'mongodb';
+import {
+  ConnectionLocks,
+  ConnectionRepository,
+  type ActivateRequest,
+} from '@fortellis-admin/contracts';
+import { ActivationGenerator } from '@fortellis-admin/simulator';
+import { capturingLogger, createTestNamespace } from '@fortellis-admin/test-support';
+import { buildOpsApp } from '../src/ops-app.ts';
+
+const ns = createTestNamespace('ops');
+const ALICE = 'alice-token-0123456789abcdef';
+const BOB = 'bob-token-0123456789abcdef012';
+let mongo: MongoClient;
+let redis: Redis;
+let repo: ConnectionRepository;
+let app: FastifyInstance;
+const generator = new ActivationGenerator(91);
+const seeded: ActivateRequest[] = [];
+
+beforeAll(async () => {
+  mongo = new MongoClient(inject('mongoUrl'));
+  await mongo.connect();
+  redis = new Redis(inject('redisUrl'));
+  let clock = Date.parse('2026-11-01T00:00:00Z');
+  // A clock that moves a second per call keeps creation order strict and known.
+  repo = new ConnectionRepository(
+    mongo.db(ns.dbName),
+    new ConnectionLocks(redis, { prefix: ns.queuePrefix }),
+    () => new Date((clock += 1000)),
+  );
+  for (let i = 0; i < 7; i += 1) {
+    const activation = {
+      ...generator.next(),
+      ...(i < 3 ? { apiInfo: { id: 'v9-special', name: 'Special', implementationName: 'x' } } : {}),
+    };
+    seeded.push(activation);
+    await repo.recordActivation({ activation, requestId: `r-${i}`, receivedAt: new Date() });
+  }
+  await repo.transition(seeded[1]!.connectionId, ['received'], 'pending_review', {
+    event: 'held_for_review',
+    by: 'rules',
+  });
+  await repo.recordDeactivation(seeded[2]!.connectionId, {
+    requestId: 'd',
+    receivedAt: new Date(),
+  });
+  app = await buildOpsApp({
+    logger: capturingLogger('ingress').logger,
+    tokens: [
+      { name: 'alice', token: ALICE },
+      { name: 'bob', token: BOB },
+    ],
+    repo,
+  });
+});
+
+afterAll(async () => {
+  await app.close();
+  await mongo.db(ns.dbName).dropDatabase();
+  await mongo.close();
+  redis.disconnect();
+});
+
+const get = (url: string, token: string | null = ALICE) =>
+  app.inject({
+    method: 'GET',
+    url,
+    headers: token === null ? {} : { authorization: `Bearer ${token}` },
+  });
+
+describe('operator authentication', () => {
+  it.each(['/ops/connections', `/ops/connections/${'2529a384-add3-4b6a-a935-ed09e45def12'}`])(
+    '%s refuses without a token (401) and with a wrong one (403)',
+    async (url) => {
+      const missing = await get(url, null);
+      expect(missing.statusCode).toBe(401);
+      expect(missing.json()).toMatchObject({ code: 401, error: 'AUTHENTICATION_FAILED' });
+      const wrong = await get(url, `${ALICE.slice(0, -1)}x`);
+      expect(wrong.statusCode).toBe(403);
+      expect(wrong.json()).toMatchObject({ code: 403 });
+      expect((await get(url, BOB)).statusCode).not.toBe(403);
+    },
+  );
+});
+
+describe('GET /ops/connections', () => {
+  it('lists newest first, with summaries', async () => {
+    const body = (await get('/ops/connections')).json();
+    expect(body.items.map((item: { connectionId: string }) => item.connectionId)).toEqual(
+      [...seeded].reverse().map((a) => a.connectionId),
+    );
+    expect(body.items[0]).toEqual({
+      connectionId: seeded[6]!.connectionId,
+      subscriptionId: seeded[6]!.subscriptionId,
+      organizationId: seeded[6]!.organizationInfo.id,
+      organizationName: seeded[6]!.organizationInfo.name,
+      apiId: seeded[6]!.apiInfo.id,
+      state: 'received',
+      decision: null,
+      createdAt: expect.any(String),
+      updatedAt: expect.any(String),
+    });
+    expect(body.nextCursor).toBeNull();
+  });
+
+  it('filters by state, subscription, organization and API', async () => {
+    const ids = async (query: string) =>
+      (await get(`/ops/connections?${query}`))
+        .json()
+        .items.map((item: { connectionId: string }) => item.connectionId);
+    expect(await ids('state=pending_review')).toEqual([seeded[1]!.connectionId]);
+    expect(await ids('state=deactivated')).toEqual([seeded[2]!.connectionId]);
+    expect(await ids(`subscriptionId=${seeded[4]!.subscriptionId}`)).toEqual([
+      seeded[4]!.connectionId,
+    ]);
+    expect(await ids(`organizationId=${seeded[5]!.organizationInfo.id}`)).toEqual([
+      seeded[5]!.connectionId,
+    ]);
+    expect(await ids('apiId=v9-special')).toEqual(
+      [seeded[2]!, seeded[1]!, seeded[0]!].map((a) => a.connectionId),
+    );
+    expect(await ids('apiId=v9-special&state=received')).toEqual([seeded[0]!.connectionId]);
+  });
+
+  it('pages with a cursor until the end, each connection once', async () => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const response = await get(
+        `/ops/connections?limit=3${cursor === null ? '' : `&cursor=${cursor}`}`,
+      );
+      const body = response.json<{
+        items: Array<{ connectionId: string }>;
+        nextCursor: string | null;
+      }>();
+      seen.push(...body.items.map((item) => item.connectionId));
+      cursor = body.nextCursor;
+      pages += 1;
+    } while (cursor !== null);
+    expect(pages).toBe(3);
+    expect(seen).toEqual([...seeded].reverse().map((a) => a.connectionId));
+  });
+
+  it.each([
+    ['state=maybe', 400],
+    ['limit=0', 400],
+    ['limit=1000', 400],
+    ['cursor=not-a-cursor', 400],
+    ['unknown=1', 400],
+  ])('refuses %s with %i', async (query, status) => {
+    const response = await get(`/ops/connections?${query}`);
+    expect(response.statusCode).toBe(status);
+    expect(response.json()).toMatchObject({ code: 400, error: 'CONTRACT_VIOLATION' });
+  });
+});
+
+describe('GET /ops/connections/{connectionId}', () => {
+  it('shows one connection with its history, without lease bookkeeping', async () => {
+    const response = await get(`/ops/connections/${seeded[1]!.connectionId.toUpperCase()}`);
+    expect(response.statusCode).toBe(200);
+    const body = response.json();
+    expect(body).toMatchObject({
+      connectionId: seeded[1]!.connectionId,
+      state: 'pending_review',
+      activation: { subscriptionId: seeded[1]!.subscriptionId },
+    });
+    expect(body.history.map((entry: { event: string }) => entry.event)).toEqual([
+      'activation_received',
+      'held_for_review',
+    ]);
+    expect(body._id).toBeUndefined();
+  });
+
+  it('answers 404 for an unknown connection', async () => {
+    const response = await get('/ops/connections/00000000-0000-4000-8000-000000000000');
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toMatchObject({ code: 404, error: 'NOT_FOUND' });
+  });
+});
