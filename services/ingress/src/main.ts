@@ -12,12 +12,14 @@ import { buildApp } from './app.ts';
 import { loadIngressConfig, type IngressConfig } from './config.ts';
 import { createProducerConnection, wireIngress } from './wiring.ts';
 import { buildOpsApp } from './ops-app.ts';
+import type { JobPublisher } from './data-access/job-publisher.ts';
 
 /** The operations listener: its own port, its own MongoDB client, operator tokens required. */
 async function startOps(
   ops: NonNullable<IngressConfig['ops']>,
   queuePrefix: string,
   redis: Redis,
+  publisher: JobPublisher,
   logger: Logger,
 ): Promise<{ stop(): Promise<void> }> {
   const mongo = new MongoClient(ops.mongo.url, { serverSelectionTimeoutMS: 5000 });
@@ -26,7 +28,13 @@ async function startOps(
     mongo.db(ops.mongo.database),
     new ConnectionLocks(redis, { prefix: queuePrefix }),
   );
-  const app = await buildOpsApp({ logger, tokens: ops.tokens, repo });
+  const app = await buildOpsApp({
+    logger,
+    tokens: ops.tokens,
+    repo,
+    publisher,
+    clock: { now: () => new Date() },
+  });
   await app.listen({ host: ops.host, port: ops.port });
   return {
     stop: async () => {
@@ -56,7 +64,7 @@ await runService({
     const ops =
       config.ops === undefined
         ? undefined
-        : await startOps(config.ops, config.redis.queuePrefix, redis, logger);
+        : await startOps(config.ops, config.redis.queuePrefix, redis, publisher, logger);
     if (ops === undefined)
       logger.info('OPS_API_TOKENS is not set: the operations listener is not started');
     return {

@@ -2,6 +2,7 @@
 // Fortellis-facing port never serves. Every route requires an operator token.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { ConnectionRepository, Logger } from '@fortellis-admin/contracts';
+import type { JobPublisher } from './data-access/job-publisher.ts';
 import { createOperatorAuthenticator, type OperatorToken } from './domain/operator-tokens.ts';
 import { installErrorHandler } from './entry-points/error-handler.ts';
 import { opsRoutes } from './entry-points/ops-routes.ts';
@@ -9,7 +10,9 @@ import { opsRoutes } from './entry-points/ops-routes.ts';
 export interface OpsDeps {
   logger: Logger;
   tokens: readonly OperatorToken[];
-  repo: Pick<ConnectionRepository, 'list' | 'get'>;
+  repo: Pick<ConnectionRepository, 'list' | 'get' | 'recordOperatorAction'>;
+  publisher: Pick<JobPublisher, 'publish'>;
+  clock: { now(): Date };
 }
 
 export async function buildOpsApp(deps: OpsDeps): Promise<FastifyInstance> {
@@ -21,9 +24,18 @@ export async function buildOpsApp(deps: OpsDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false } },
   });
   installErrorHandler(app, new Map());
+  // An action without a body (approve) may still be sent as JSON: an empty body is no body.
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, raw, done) => {
+    if ((raw as string).length === 0) done(null, undefined);
+    else void defaultJson(request, raw as string, done);
+  });
   await app.register(opsRoutes, {
     repo: deps.repo,
+    publisher: deps.publisher,
     authenticate: createOperatorAuthenticator(deps.tokens),
+    now: () => deps.clock.now(),
   });
   return app;
 }

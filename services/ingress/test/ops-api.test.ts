@@ -11,6 +11,9 @@ import {
 } from '@fortellis-admin/contracts';
 import { ActivationGenerator } from '@fortellis-admin/simulator';
 import { capturingLogger, createTestNamespace } from '@fortellis-admin/test-support';
+import { Queue } from 'bullmq';
+import { QUEUE_NAMES } from '@fortellis-admin/contracts';
+import { JobPublisher } from '../src/data-access/job-publisher.ts';
 import { buildOpsApp } from '../src/ops-app.ts';
 
 const ns = createTestNamespace('ops');
@@ -20,6 +23,8 @@ let mongo: MongoClient;
 let redis: Redis;
 let repo: ConnectionRepository;
 let app: FastifyInstance;
+let publisher: JobPublisher;
+let approvalQueue: Queue;
 const generator = new ActivationGenerator(91);
 const seeded: ActivateRequest[] = [];
 
@@ -50,7 +55,14 @@ beforeAll(async () => {
     requestId: 'd',
     receivedAt: new Date(),
   });
+  publisher = new JobPublisher({ connection: redis, prefix: ns.queuePrefix });
+  approvalQueue = new Queue(QUEUE_NAMES.approval, {
+    connection: { url: inject('redisUrl') },
+    prefix: ns.queuePrefix,
+  });
   app = await buildOpsApp({
+    publisher,
+    clock: { now: () => new Date('2026-11-23T12:00:00Z') },
     logger: capturingLogger('ingress').logger,
     tokens: [
       { name: 'alice', token: ALICE },
@@ -62,6 +74,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app.close();
+  await publisher.close();
+  await approvalQueue.close();
   await mongo.db(ns.dbName).dropDatabase();
   await mongo.close();
   redis.disconnect();
@@ -182,5 +196,75 @@ describe('GET /ops/connections/{connectionId}', () => {
     const response = await get('/ops/connections/00000000-0000-4000-8000-000000000000');
     expect(response.statusCode).toBe(404);
     expect(response.json()).toMatchObject({ code: 404, error: 'NOT_FOUND' });
+  });
+});
+
+describe('deciding held connections', () => {
+  const post = (url: string, body?: unknown, token: string = ALICE) =>
+    app.inject({
+      method: 'POST',
+      url,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+    });
+
+  it('refuses approve and reject without a token or with a wrong one', async () => {
+    const url = `/ops/connections/${seeded[1]!.connectionId}/approve`;
+    expect((await app.inject({ method: 'POST', url })).statusCode).toBe(401);
+    expect((await post(url, undefined, 'x'.repeat(30))).statusCode).toBe(403);
+  });
+
+  it('approving a held connection queues a ReviewDecided job and lands in its history', async () => {
+    const held = seeded[1]!;
+    const response = await post(`/ops/connections/${held.connectionId}/approve`);
+    expect(response.statusCode).toBe(202);
+    expect(response.json()).toEqual({
+      connectionId: held.connectionId,
+      action: 'approve',
+      actor: 'ops:alice',
+      status: 'queued',
+    });
+    const jobs = await approvalQueue.getJobs(['waiting']);
+    expect(jobs.map((job) => [job.id, job.name, job.data])).toEqual([
+      [
+        `review-${held.connectionId}`,
+        'ReviewDecided',
+        {
+          connectionId: held.connectionId,
+          action: 'approve',
+          actor: 'ops:alice',
+          decidedAt: '2026-11-23T12:00:00.000Z',
+          requestId: expect.any(String),
+        },
+      ],
+    ]);
+    const detail = (await get(`/ops/connections/${held.connectionId}`)).json();
+    expect(detail.history.at(-1)).toMatchObject({
+      event: 'operator_approve_requested',
+      by: 'ops:alice',
+    });
+  });
+
+  it('a reject needs a reason', async () => {
+    const response = await post(`/ops/connections/${seeded[3]!.connectionId}/reject`, {});
+    expect(response.statusCode).toBe(400);
+  });
+
+  it('answers 409 when the connection is not held for review, 404 when unknown', async () => {
+    const response = await post(`/ops/connections/${seeded[2]!.connectionId}/reject`, {
+      reason: 'no',
+    });
+    expect(response.statusCode).toBe(409);
+    expect(response.json()).toEqual({
+      code: 409,
+      error: 'CONFLICT',
+      message: 'connection is deactivated, not pending_review',
+    });
+    expect(
+      (await post('/ops/connections/00000000-0000-4000-8000-000000000000/approve')).statusCode,
+    ).toBe(404);
   });
 });

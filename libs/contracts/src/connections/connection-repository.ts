@@ -131,6 +131,39 @@ export class ConnectionRepository {
   }
 
   /**
+   * Records an operator's action in the history, if the connection is in one of `expected`.
+   * Returns the connection, `conflict` with its current state, or null when it does not exist.
+   */
+  async recordOperatorAction(
+    connectionId: string,
+    action: { event: string; by: string; detail?: string },
+    expected: readonly ConnectionState[],
+  ): Promise<
+    | { kind: 'recorded'; connection: ConnectionDocument }
+    | { kind: 'conflict'; state: ConnectionState }
+    | null
+  > {
+    return this.#locks.withLock(connectionId, async () => {
+      const current = await this.get(connectionId);
+      if (current === null) return null;
+      if (!expected.includes(current.state)) return { kind: 'conflict', state: current.state };
+      const now = this.#now();
+      const entry: HistoryEntry = {
+        at: now,
+        event: action.event,
+        by: action.by,
+        ...(action.detail === undefined ? {} : { detail: action.detail }),
+      };
+      const updated = await this.#apply(current, {
+        $set: { updatedAt: now },
+        $inc: { version: 1 },
+        $push: { history: entry },
+      });
+      return updated === null ? null : { kind: 'recorded', connection: updated };
+    });
+  }
+
+  /**
    * Stores an activation once. A redelivery finds the existing document; an activation for a
    * connection already deactivated is recorded in its history (once) and reported stale.
    */

@@ -4,13 +4,17 @@ import type { FastifyPluginAsync } from 'fastify';
 import {
   AppError,
   CONNECTION_STATES,
+  JOB_NAMES,
+  jobIdFor,
   ContractViolationError,
   ERROR_CODES,
   type ConnectionDocument,
   type ConnectionFilter,
   type ConnectionRepository,
   type ListCursor,
+  type ReviewDecidedJob,
 } from '@fortellis-admin/contracts';
+import type { JobPublisher } from '../data-access/job-publisher.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -20,8 +24,10 @@ declare module 'fastify' {
 }
 
 export interface OpsRoutesOptions {
-  repo: Pick<ConnectionRepository, 'list' | 'get'>;
+  repo: Pick<ConnectionRepository, 'list' | 'get' | 'recordOperatorAction'>;
+  publisher: Pick<JobPublisher, 'publish'>;
   authenticate: (authorization: string | undefined) => string;
+  now: () => Date;
 }
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -97,12 +103,12 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, optio
     request.operator = options.authenticate(request.headers.authorization);
   });
   // Fastify's own validation errors become the API's 400 answer.
-  app.setSchemaErrorFormatter((errors) => {
+  app.setSchemaErrorFormatter((errors, dataVar) => {
     const issues = errors.map((error) => ({
       pointer: `/${(error.params as { additionalProperty?: string }).additionalProperty ?? error.instancePath.replace(/^\//, '')}`,
       message: error.message ?? 'is invalid',
     }));
-    return new ContractViolationError('query', issues);
+    return new ContractViolationError(dataVar, issues);
   });
 
   app.get<{ Querystring: ListQuery }>(
@@ -138,5 +144,81 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, optio
       }
       return connectionDetail(connection);
     },
+  );
+
+  const decide = async (
+    connectionId: string,
+    operator: string,
+    action: 'approve' | 'reject',
+    requestId: string,
+    reason?: string,
+  ) => {
+    const actor = `ops:${operator}`;
+    const recorded = await options.repo.recordOperatorAction(
+      connectionId,
+      {
+        event: `operator_${action}_requested`,
+        by: actor,
+        ...(reason === undefined ? {} : { detail: reason }),
+      },
+      ['pending_review'],
+    );
+    if (recorded === null)
+      throw new AppError(ERROR_CODES.notFound, `no connection ${connectionId}`, {
+        httpStatus: 404,
+      });
+    if (recorded.kind === 'conflict') {
+      throw new AppError(
+        ERROR_CODES.conflict,
+        `connection is ${recorded.state}, not pending_review`,
+        { httpStatus: 409 },
+      );
+    }
+    const job: ReviewDecidedJob = {
+      connectionId: recorded.connection.connectionId,
+      action,
+      actor,
+      decidedAt: options.now().toISOString(),
+      requestId,
+      ...(reason === undefined ? {} : { reason }),
+    };
+    await options.publisher.publish(JOB_NAMES.reviewDecided, job, jobIdFor.reviewDecided(job));
+    return { connectionId: job.connectionId, action, actor, status: 'queued' };
+  };
+
+  app.post<{ Params: { connectionId: string } }>(
+    '/ops/connections/:connectionId/approve',
+    async (request, reply) =>
+      reply
+        .code(202)
+        .send(
+          await decide(request.params.connectionId, request.operator ?? '', 'approve', request.id),
+        ),
+  );
+
+  app.post<{ Params: { connectionId: string }; Body: { reason: string } }>(
+    '/ops/connections/:connectionId/reject',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['reason'],
+          properties: { reason: { type: 'string', minLength: 1, maxLength: 500 } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request, reply) =>
+      reply
+        .code(202)
+        .send(
+          await decide(
+            request.params.connectionId,
+            request.operator ?? '',
+            'reject',
+            request.id,
+            request.body.reason,
+          ),
+        ),
   );
 };

@@ -1,0 +1,126 @@
+// Operators decide held connections through the operations API: the ingress process (with its
+// operations listener) and the approval worker process, against Redis, FerretDB and the simulator.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { FortellisCaller, startSimulator, type Simulator } from '@fortellis-admin/simulator';
+import {
+  createTestNamespace,
+  freePort,
+  startService,
+  type ManagedProcess,
+} from '@fortellis-admin/test-support';
+
+const TOKEN = 'e2e-operator-token-0123456789';
+let sim: Simulator;
+let ingress: ManagedProcess;
+let approval: ManagedProcess;
+let ingressUrl: string;
+let opsUrl: string;
+
+beforeAll(async () => {
+  sim = await startSimulator();
+  const ns = createTestNamespace('e2e-ops');
+  const [port, opsPort] = [await freePort(), await freePort()];
+  const env = {
+    ...sim.env(),
+    REDIS_URL: inject('redisUrl'),
+    MONGODB_URL: inject('mongoUrl'),
+    MONGODB_DATABASE: ns.dbName,
+    QUEUE_PREFIX: ns.queuePrefix,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    OPS_PORT: String(opsPort),
+    OPS_API_TOKENS: `carol=${TOKEN}`,
+    APPROVAL_DEFAULT_ACTION: 'review',
+  };
+  ingress = await startService('ingress', env);
+  approval = await startService('approval-worker', env);
+  ingressUrl = `http://127.0.0.1:${port}`;
+  opsUrl = `http://127.0.0.1:${opsPort}`;
+});
+
+afterAll(async () => {
+  await approval.stop();
+  await ingress.stop();
+  await sim.stop();
+});
+
+async function ops(path: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${opsUrl}${path}`, {
+    ...init,
+    headers: {
+      authorization: `Bearer ${TOKEN}`,
+      'content-type': 'application/json',
+      ...init.headers,
+    },
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+async function stateOf(connectionId: string): Promise<string> {
+  return (await ops(`/ops/connections/${connectionId}`)).body.state;
+}
+
+describe('deciding held connections through the operations API', () => {
+  it(
+    'approving a held connection ends accepted with one callback; rejecting sends rejected with the reason',
+    { timeout: 60_000 },
+    async () => {
+      const caller = new FortellisCaller({
+        adminApiUrl: ingressUrl,
+        token: () => sim.identity.mint(sim.providerClient.clientId),
+        seed: 313,
+      });
+      const [kept, refused] = await caller.activateMany({ count: 2 });
+      await caller.close();
+      await expect
+        .poll(async () => (await ops('/ops/connections?state=pending_review')).body.items.length, {
+          timeout: 15_000,
+        })
+        .toBe(2);
+      expect(sim.calls('callback')).toHaveLength(0);
+
+      expect(
+        (await ops(`/ops/connections/${kept!.connectionId}/approve`, { method: 'POST' })).status,
+      ).toBe(202);
+      expect(
+        (
+          await ops(`/ops/connections/${refused!.connectionId}/reject`, {
+            method: 'POST',
+            body: JSON.stringify({ reason: 'Unknown dealer.' }),
+          })
+        ).status,
+      ).toBe(202);
+      await expect.poll(() => stateOf(kept!.connectionId), { timeout: 15_000 }).toBe('accepted');
+      await expect
+        .poll(() => stateOf(refused!.connectionId), { timeout: 15_000 })
+        .toBe('rejection_sent');
+
+      const bodies = (id: string) =>
+        sim
+          .calls('callback')
+          .filter((call) => call.params.connectionId === id)
+          .map((call) => call.body);
+      expect(bodies(kept!.connectionId)).toEqual([{ status: 'accepted' }]);
+      expect(bodies(refused!.connectionId)).toEqual([
+        { status: 'rejected', error: 'Unknown dealer.' },
+      ]);
+      const detail = (await ops(`/ops/connections/${kept!.connectionId}`)).body;
+      expect(detail.decision).toMatchObject({
+        action: 'approve',
+        ruleId: 'operator',
+        decidedBy: 'ops:carol',
+      });
+      expect(detail.history.map((entry: { event: string }) => entry.event)).toEqual([
+        'activation_received',
+        'held_for_review',
+        'operator_approve_requested',
+        'decided_approve',
+        'callback_accepted_acknowledged',
+      ]);
+
+      // Deciding again is a wrong-state action.
+      const again = await ops(`/ops/connections/${kept!.connectionId}/approve`, { method: 'POST' });
+      expect(again.status).toBe(409);
+    },
+  );
+});
