@@ -44,7 +44,7 @@ afterAll(async () => {
   await sim.stop();
 });
 
-async function ops(path: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, any> }> {
+async function ops(path: string, init: RequestInit = {}): Promise<{ status: number; body: any }> {
   const response = await fetch(`${opsUrl}${path}`, {
     ...init,
     headers: {
