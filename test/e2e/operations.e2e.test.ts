@@ -123,4 +123,39 @@ describe('deciding held connections through the operations API', () => {
       expect(again.status).toBe(409);
     },
   );
+
+  it(
+    'retry re-runs a failed callback: callback_failed, then accepted after the operator retries',
+    { timeout: 60_000 },
+    async () => {
+      const caller = new FortellisCaller({
+        adminApiUrl: ingressUrl,
+        token: () => sim.identity.mint(sim.providerClient.clientId),
+        seed: 414,
+      });
+      const [held] = await caller.activateMany({ count: 1 });
+      await caller.close();
+      await expect
+        .poll(() => stateOf(held!.connectionId), { timeout: 15_000 })
+        .toBe('pending_review');
+      sim.faults.failNext('callback', 400);
+      expect(
+        (await ops(`/ops/connections/${held!.connectionId}/approve`, { method: 'POST' })).status,
+      ).toBe(202);
+      await expect
+        .poll(() => stateOf(held!.connectionId), { timeout: 15_000 })
+        .toBe('callback_failed');
+
+      const retried = await ops(`/ops/connections/${held!.connectionId}/retry`, { method: 'POST' });
+      expect(retried.status).toBe(202);
+      await expect.poll(() => stateOf(held!.connectionId), { timeout: 15_000 }).toBe('accepted');
+      const calls = sim
+        .calls('callback')
+        .filter((call) => call.params.connectionId === held!.connectionId);
+      expect(calls.map((call) => call.status)).toEqual([400, 200]);
+      expect(
+        (await ops(`/ops/connections/${held!.connectionId}/retry`, { method: 'POST' })).status,
+      ).toBe(409);
+    },
+  );
 });

@@ -3,6 +3,7 @@ import type {
   ActivationReceivedJob,
   ConnectionAcceptedJob,
   DeactivationReceivedJob,
+  RetryRequestedJob,
   ReviewDecidedJob,
 } from './types.ts';
 
@@ -29,6 +30,8 @@ export const JOB_NAMES = Object.freeze({
   deactivationReceived: 'DeactivationReceived',
   reviewDecided: 'ReviewDecided',
   connectionAccepted: 'ConnectionAccepted',
+  callbackRetryRequested: 'CallbackRetryRequested',
+  deprovisionRetryRequested: 'DeprovisionRetryRequested',
 } as const);
 
 export type JobName = (typeof JOB_NAMES)[keyof typeof JOB_NAMES];
@@ -39,6 +42,8 @@ export interface JobPayloads {
   DeactivationReceived: DeactivationReceivedJob;
   ReviewDecided: ReviewDecidedJob;
   ConnectionAccepted: ConnectionAcceptedJob;
+  CallbackRetryRequested: RetryRequestedJob;
+  DeprovisionRetryRequested: RetryRequestedJob;
 }
 
 /** Which queue carries each job name. */
@@ -47,6 +52,8 @@ export const QUEUE_OF_JOB: Readonly<Record<JobName, QueueName>> = Object.freeze(
   ReviewDecided: QUEUE_NAMES.approval,
   DeactivationReceived: QUEUE_NAMES.deprovision,
   ConnectionAccepted: QUEUE_NAMES.deprovision,
+  CallbackRetryRequested: QUEUE_NAMES.approval,
+  DeprovisionRetryRequested: QUEUE_NAMES.deprovision,
 });
 
 /**
@@ -60,6 +67,8 @@ export const QUEUE_OF_JOB: Readonly<Record<JobName, QueueName>> = Object.freeze(
  * - `DeactivationReceived`: `deactivation-{connectionId}`
  * - `ReviewDecided`: `review-{connectionId}` (a held connection is decided once)
  * - `ConnectionAccepted`: `accepted-{connectionId}`
+ * - `CallbackRetryRequested` / `DeprovisionRetryRequested`: `retry-{callback|deprovision}-{connectionId}-{requestedAt ms}`
+ *   (each operator request is a new fact; a double submit within the same millisecond is one)
  *
  * Ids use `-` as separator because BullMQ reserves `:` for its keys.
  */
@@ -72,6 +81,10 @@ export const jobIdFor = Object.freeze({
     `review-${job.connectionId.toLowerCase()}`,
   connectionAccepted: (job: Pick<ConnectionAcceptedJob, 'connectionId'>) =>
     `accepted-${job.connectionId.toLowerCase()}`,
+  retryRequested: (
+    target: 'callback' | 'deprovision',
+    job: Pick<RetryRequestedJob, 'connectionId' | 'requestedAt'>,
+  ) => `retry-${target}-${job.connectionId.toLowerCase()}-${Date.parse(job.requestedAt)}`,
 });
 
 /**

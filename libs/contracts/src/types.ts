@@ -10,6 +10,7 @@ import type {
   activationReceivedJobSchema,
   connectionAcceptedJobSchema,
   deactivationReceivedJobSchema,
+  retryRequestedJobSchema,
   reviewDecidedJobSchema,
 } from './schemas/job-schemas.ts';
 import type {
@@ -27,3 +28,4 @@ export type ActivationReceivedJob = FromSchema<typeof activationReceivedJobSchem
 export type DeactivationReceivedJob = FromSchema<typeof deactivationReceivedJobSchema>;
 export type ReviewDecidedJob = FromSchema<typeof reviewDecidedJobSchema>;
 export type ConnectionAcceptedJob = FromSchema<typeof connectionAcceptedJobSchema>;
+export type RetryRequestedJob = FromSchema<typeof retryRequestedJobSchema>;

@@ -12,6 +12,7 @@ import {
   activationReceivedJobSchema,
   connectionAcceptedJobSchema,
   deactivationReceivedJobSchema,
+  retryRequestedJobSchema,
   reviewDecidedJobSchema,
 } from './schemas/job-schemas.ts';
 import {
@@ -27,6 +28,7 @@ import type {
   ErrorResponse,
   IntegrationStatusBody,
   LinksResponse,
+  RetryRequestedJob,
   ReviewDecidedJob,
 } from './types.ts';
 
@@ -114,6 +116,7 @@ export const contracts = Object.freeze({
     deactivationReceivedJobSchema,
   ),
   reviewDecidedJob: compile<ReviewDecidedJob>(ajv, 'ReviewDecided job', reviewDecidedJobSchema),
+  retryRequestedJob: compile<RetryRequestedJob>(ajv, 'RetryRequested job', retryRequestedJobSchema),
   connectionAcceptedJob: compile<ConnectionAcceptedJob>(
     ajv,
     'ConnectionAccepted job',

@@ -1,6 +1,6 @@
 // Component tests of the deprovision worker with real Redis, the MongoDB-wire server and the simulator.
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { contracts } from '@fortellis-admin/contracts';
+import { contracts, JOB_NAMES, JOB_OPTIONS, jobIdFor } from '@fortellis-admin/contracts';
 import { ActivationGenerator, startSimulator, type Simulator } from '@fortellis-admin/simulator';
 import { createTestNamespace } from '@fortellis-admin/test-support';
 import { startDeprovisionHarness, type DeprovisionHarness } from './deprovision-harness.ts';
@@ -261,5 +261,40 @@ describe('activation reports', () => {
     await h.announceAccepted(activation);
     await expect.poll(async () => (await h.queue.getJobs(['completed'])).length).toBe(1);
     expect(reportsSince(mark)).toHaveLength(0);
+  });
+});
+
+describe('operator retries', () => {
+  it('a reopened failed report is made again; the finished clean-up is not repeated', async () => {
+    const h = await harness();
+    const activation = generator.next();
+    await h.seedAccepted(activation);
+    const mark = sim.count('status');
+    sim.faults.failNext('status', 400);
+    await h.deactivate(activation.connectionId);
+    await h.waitForSteps(activation.connectionId, ['cleanup', 'deactivationReport']);
+    expect(await h.repo.reopenFailedSteps(activation.connectionId, 'ops:test')).toEqual([
+      'deactivationReport',
+    ]);
+    const data = {
+      connectionId: activation.connectionId,
+      actor: 'ops:test',
+      requestedAt: new Date().toISOString(),
+      requestId: 'retry-1',
+    };
+    await h.queue.add(JOB_NAMES.deprovisionRetryRequested, data, {
+      ...JOB_OPTIONS,
+      jobId: jobIdFor.retryRequested('deprovision', data),
+    });
+    const connection = await h.waitForSteps(activation.connectionId, [
+      'cleanup',
+      'deactivationReport',
+    ]);
+    expect(connection.steps).toMatchObject({
+      cleanup: { status: 'done', attempts: 1 },
+      deactivationReport: { status: 'done', attempts: 2, lastStatus: 204 },
+    });
+    expect(reportsSince(mark).map((call) => call.status)).toEqual([400, 204]);
+    expect(backendCalls(activation.connectionId)).toHaveLength(1);
   });
 });

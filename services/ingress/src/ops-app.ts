@@ -1,16 +1,16 @@
 // Builds the operations application: a second Fastify instance, on its own listener, that the
 // Fortellis-facing port never serves. Every route requires an operator token.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { ConnectionRepository, Logger } from '@fortellis-admin/contracts';
+import type { Logger } from '@fortellis-admin/contracts';
 import type { JobPublisher } from './data-access/job-publisher.ts';
 import { createOperatorAuthenticator, type OperatorToken } from './domain/operator-tokens.ts';
 import { installErrorHandler } from './entry-points/error-handler.ts';
-import { opsRoutes } from './entry-points/ops-routes.ts';
+import { opsRoutes, type OpsRoutesOptions } from './entry-points/ops-routes.ts';
 
 export interface OpsDeps {
   logger: Logger;
   tokens: readonly OperatorToken[];
-  repo: Pick<ConnectionRepository, 'list' | 'get' | 'recordOperatorAction'>;
+  repo: OpsRoutesOptions['repo'];
   publisher: Pick<JobPublisher, 'publish'>;
   clock: { now(): Date };
 }

@@ -268,3 +268,105 @@ describe('deciding held connections', () => {
     ).toBe(404);
   });
 });
+
+describe('retrying failed work', () => {
+  const retry = (id: string) =>
+    app.inject({
+      method: 'POST',
+      url: `/ops/connections/${id}/retry`,
+      headers: { authorization: `Bearer ${BOB}` },
+    });
+
+  it('answers 409 when nothing failed', async () => {
+    const response = await retry(seeded[4]!.connectionId);
+    expect(response.statusCode).toBe(409);
+    expect(response.json()).toEqual({
+      code: 409,
+      error: 'CONFLICT',
+      message: 'connection is received with nothing failed to retry',
+    });
+  });
+
+  it('reopens a failed callback and queues a retry job', async () => {
+    const failed = seeded[5]!;
+    await repo.transition(failed.connectionId, ['received'], 'approved', {
+      event: 'decided_approve',
+      by: 'rules',
+      set: {
+        decision: {
+          action: 'approve',
+          ruleId: 'default',
+          decidedBy: 'rules',
+          decidedAt: new Date(),
+        },
+      },
+    });
+    const lease = await repo.acquireCallbackLease(failed.connectionId, 'approved', 10_000);
+    await repo.completeCallback(failed.connectionId, lease!, 'approved', {
+      outcome: 'failed',
+      status: 400,
+      body: 'bad',
+    });
+    const response = await retry(failed.connectionId);
+    expect(response.statusCode).toBe(202);
+    expect(response.json()).toEqual({
+      connectionId: failed.connectionId,
+      retried: ['callback'],
+      actor: 'ops:bob',
+      status: 'queued',
+    });
+    const stored = await repo.get(failed.connectionId);
+    expect(stored).toMatchObject({ state: 'approved', callback: { attempts: 1 } });
+    expect(stored?.callback?.outcome).toBeUndefined();
+    expect(stored?.history.at(-1)).toMatchObject({
+      event: 'operator_retry_callback',
+      by: 'ops:bob',
+      from: 'callback_failed',
+      to: 'approved',
+    });
+    const jobs = await approvalQueue.getJobs(['waiting']);
+    expect(
+      jobs
+        .filter((job) => job.name === 'CallbackRetryRequested')
+        .map((job) => job.data.connectionId),
+    ).toEqual([failed.connectionId]);
+  });
+
+  it('reopens failed deprovision steps and queues a retry job on the deprovision queue', async () => {
+    const gone = seeded[2]!;
+    await repo.acquireStepLease(gone.connectionId, 'cleanup', 10_000).then((lease) =>
+      lease.kind === 'acquired'
+        ? repo.completeStep(gone.connectionId, 'cleanup', lease.leaseId, {
+            status: 'done',
+            httpStatus: 200,
+          })
+        : undefined,
+    );
+    await repo.acquireStepLease(gone.connectionId, 'deactivationReport', 10_000).then((lease) =>
+      lease.kind === 'acquired'
+        ? repo.completeStep(gone.connectionId, 'deactivationReport', lease.leaseId, {
+            status: 'failed',
+            httpStatus: 400,
+            body: 'no',
+          })
+        : undefined,
+    );
+    const response = await retry(gone.connectionId);
+    expect(response.statusCode).toBe(202);
+    expect(response.json().retried).toEqual(['deactivationReport']);
+    const stored = await repo.get(gone.connectionId);
+    expect(stored?.steps).toMatchObject({
+      cleanup: { status: 'done' },
+      deactivationReport: { attempts: 1 },
+    });
+    expect(stored?.steps?.deactivationReport?.status).toBeUndefined();
+    const deprovisionQueue = new Queue(QUEUE_NAMES.deprovision, {
+      connection: { url: inject('redisUrl') },
+      prefix: ns.queuePrefix,
+    });
+    expect((await deprovisionQueue.getJobs(['waiting'])).map((job) => job.name)).toEqual([
+      'DeprovisionRetryRequested',
+    ]);
+    await deprovisionQueue.close();
+  });
+});

@@ -164,6 +164,54 @@ export class ConnectionRepository {
   }
 
   /**
+   * Reopens a failed callback so it can be attempted again: `callback_failed` goes back to the
+   * decided state (`approved` or `rejected`), attempts are kept. Null if not `callback_failed`.
+   */
+  async reopenCallback(connectionId: string, by: string): Promise<ConnectionDocument | null> {
+    const current = await this.get(connectionId);
+    const action = current?.decision?.action;
+    if (current?.state !== 'callback_failed' || (action !== 'approve' && action !== 'reject'))
+      return null;
+    return this.transition(
+      connectionId,
+      ['callback_failed'],
+      action === 'approve' ? 'approved' : 'rejected',
+      {
+        event: 'operator_retry_callback',
+        by,
+        unset: ['callback.outcome', 'callback.completedAt', 'callback.response'],
+      },
+    );
+  }
+
+  /** Reopens the deprovision steps that failed, keeping their attempts. Returns the steps reopened. */
+  async reopenFailedSteps(connectionId: string, by: string): Promise<DeprovisionStep[]> {
+    return this.#locks.withLock(connectionId, async () => {
+      const current = await this.get(connectionId);
+      const failed = Object.entries(current?.steps ?? {})
+        .filter(([, record]) => record.status === 'failed')
+        .map(([step]) => step as DeprovisionStep);
+      if (current === null || failed.length === 0) return [];
+      const now = this.#now();
+      await this.#apply(current, {
+        $set: { updatedAt: now },
+        $unset: Object.fromEntries(
+          failed.flatMap((step) =>
+            [`steps.${step}.status`, `steps.${step}.completedAt`, `steps.${step}.response`].map(
+              (field) => [field, ''],
+            ),
+          ),
+        ),
+        $inc: { version: 1 },
+        $push: {
+          history: { at: now, event: 'operator_retry_steps', by, detail: failed.join(', ') },
+        },
+      });
+      return failed;
+    });
+  }
+
+  /**
    * Stores an activation once. A redelivery finds the existing document; an activation for a
    * connection already deactivated is recorded in its history (once) and reported stale.
    */

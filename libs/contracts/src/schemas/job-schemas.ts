@@ -76,3 +76,20 @@ export const connectionAcceptedJobSchema = {
   },
   additionalProperties: false,
 } as const;
+
+/**
+ * `RetryRequested`: an operator asked to run a failed step again: the callback (approval queue)
+ * or the deprovision steps that failed (deprovision queue).
+ */
+export const retryRequestedJobSchema = {
+  $id: 'https://contracts.fortellis-admin.local/jobs/retry-requested.json',
+  type: 'object',
+  required: ['connectionId', 'actor', 'requestedAt', 'requestId'],
+  properties: {
+    connectionId: guidSchema,
+    actor: { type: 'string', minLength: 1, maxLength: 200 },
+    requestedAt: instantSchema,
+    requestId: requestIdSchema,
+  },
+  additionalProperties: false,
+} as const;

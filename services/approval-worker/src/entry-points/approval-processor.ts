@@ -91,6 +91,16 @@ export function createApprovalProcessor(deps: ApprovalProcessorDeps) {
     return advance(connection, job, log);
   }
 
+  /** An operator reopened a failed callback: send it again from the decided state. */
+  async function processCallbackRetry(job: Job, log: Logger): Promise<ProcessResult> {
+    const data = parseJobData(contracts.retryRequestedJob.parse, job.data);
+    const connection = await repo.get(data.connectionId);
+    if (connection === null)
+      throw new UnrecoverableError(`connection ${data.connectionId} is unknown`);
+    log.info({ actor: data.actor, state: connection.state }, 'retrying the callback');
+    return advance(connection, job, log);
+  }
+
   /** Moves a connection on from wherever it is: sends the due callback, or does nothing. */
   async function advance(
     connection: ConnectionDocument,
@@ -246,6 +256,8 @@ export function createApprovalProcessor(deps: ApprovalProcessorDeps) {
         return processActivation(job, log);
       case JOB_NAMES.reviewDecided:
         return processReviewDecision(job, log);
+      case JOB_NAMES.callbackRetryRequested:
+        return processCallbackRetry(job, log);
       default:
         throw new UnrecoverableError(`the approval queue does not handle ${job.name} jobs`);
     }

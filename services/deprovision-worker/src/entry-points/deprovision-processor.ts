@@ -187,10 +187,20 @@ export function createDeprovisionProcessor(deps: DeprovisionProcessorDeps) {
       receivedAt: new Date(data.receivedAt),
     });
     log.info({ tombstone: connection.tombstone === true, changed }, 'deactivation recorded');
+    return runDeactivationSteps(connection, job, log);
+  }
+
+  /** Clean-up then report; steps already ended are not repeated. A failed step fails the job. */
+  async function runDeactivationSteps(
+    connection: ConnectionDocument,
+    job: Job,
+    log: Logger,
+  ): Promise<DeprovisionResult> {
+    const connectionId = connection.connectionId;
     const steps: DeprovisionResult['steps'] = {};
-    steps.cleanup = await runStep(data.connectionId, 'cleanup', job, log, cleanUp(connection));
+    steps.cleanup = await runStep(connectionId, 'cleanup', job, log, cleanUp(connection));
     steps.deactivationReport = await runStep(
-      data.connectionId,
+      connectionId,
       'deactivationReport',
       job,
       log,
@@ -201,7 +211,19 @@ export function createDeprovisionProcessor(deps: DeprovisionProcessorDeps) {
       .map(([step]) => step);
     // A failed step stays visible to operators in the queue's failed set; finished steps are kept.
     if (failed.length > 0) throw new UnrecoverableError(`steps failed: ${failed.join(', ')}`);
-    return { connectionId: data.connectionId, steps };
+    return { connectionId, steps };
+  }
+
+  /** An operator reopened failed steps: run the deactivation steps again (ended ones are skipped). */
+  async function processRetry(job: Job, log: Logger): Promise<DeprovisionResult> {
+    const data = parseJobData(contracts.retryRequestedJob.parse, job.data);
+    const connection = await repo.get(data.connectionId);
+    if (connection === null)
+      throw new UnrecoverableError(`connection ${data.connectionId} is unknown`);
+    if (connection.state !== 'deactivated')
+      return { connectionId: connection.connectionId, steps: {} };
+    log.info({ actor: data.actor }, 'retrying deprovision steps');
+    return runDeactivationSteps(connection, job, log);
   }
 
   async function processAccepted(job: Job, log: Logger): Promise<DeprovisionResult> {
@@ -235,6 +257,8 @@ export function createDeprovisionProcessor(deps: DeprovisionProcessorDeps) {
         return processDeactivation(job, log);
       case JOB_NAMES.connectionAccepted:
         return processAccepted(job, log);
+      case JOB_NAMES.deprovisionRetryRequested:
+        return processRetry(job, log);
       default:
         throw new UnrecoverableError(`the deprovision queue does not handle ${job.name} jobs`);
     }

@@ -12,6 +12,7 @@ import {
   type ConnectionFilter,
   type ConnectionRepository,
   type ListCursor,
+  type RetryRequestedJob,
   type ReviewDecidedJob,
 } from '@fortellis-admin/contracts';
 import type { JobPublisher } from '../data-access/job-publisher.ts';
@@ -24,7 +25,10 @@ declare module 'fastify' {
 }
 
 export interface OpsRoutesOptions {
-  repo: Pick<ConnectionRepository, 'list' | 'get' | 'recordOperatorAction'>;
+  repo: Pick<
+    ConnectionRepository,
+    'list' | 'get' | 'recordOperatorAction' | 'reopenCallback' | 'reopenFailedSteps'
+  >;
   publisher: Pick<JobPublisher, 'publish'>;
   authenticate: (authorization: string | undefined) => string;
   now: () => Date;
@@ -220,5 +224,54 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, optio
             request.body.reason,
           ),
         ),
+  );
+
+  // Re-runs what failed: the callback (callback_failed), else the deprovision steps that failed.
+  app.post<{ Params: { connectionId: string } }>(
+    '/ops/connections/:connectionId/retry',
+    async (request, reply) => {
+      const { connectionId } = request.params;
+      const actor = `ops:${request.operator ?? ''}`;
+      const connection = await options.repo.get(connectionId);
+      if (connection === null)
+        throw new AppError(ERROR_CODES.notFound, `no connection ${connectionId}`, {
+          httpStatus: 404,
+        });
+      const job: RetryRequestedJob = {
+        connectionId: connection.connectionId,
+        actor,
+        requestedAt: options.now().toISOString(),
+        requestId: request.id,
+      };
+      if (
+        connection.state === 'callback_failed' &&
+        (await options.repo.reopenCallback(connectionId, actor)) !== null
+      ) {
+        await options.publisher.publish(
+          JOB_NAMES.callbackRetryRequested,
+          job,
+          jobIdFor.retryRequested('callback', job),
+        );
+        return reply
+          .code(202)
+          .send({ connectionId: job.connectionId, retried: ['callback'], actor, status: 'queued' });
+      }
+      const steps = await options.repo.reopenFailedSteps(connectionId, actor);
+      if (steps.length > 0) {
+        await options.publisher.publish(
+          JOB_NAMES.deprovisionRetryRequested,
+          job,
+          jobIdFor.retryRequested('deprovision', job),
+        );
+        return reply
+          .code(202)
+          .send({ connectionId: job.connectionId, retried: steps, actor, status: 'queued' });
+      }
+      throw new AppError(
+        ERROR_CODES.conflict,
+        `connection is ${connection.state} with nothing failed to retry`,
+        { httpStatus: 409 },
+      );
+    },
   );
 };
