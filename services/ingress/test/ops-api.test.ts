@@ -370,3 +370,69 @@ describe('retrying failed work', () => {
     await deprovisionQueue.close();
   });
 });
+
+describe("the tutorial's requests, done right", () => {
+  it('lists waiting connection requests and deactivation requests', async () => {
+    const extra = generator.next();
+    await repo.recordActivation({ activation: extra, requestId: 'r-x', receivedAt: new Date() });
+    await repo.transition(extra.connectionId, ['received'], 'pending_review', {
+      event: 'held_for_review',
+      by: 'rules',
+    });
+    const requests = (await get('/ops/connection-requests')).json().connectionRequests;
+    expect(requests.map((r: { connectionId: string }) => r.connectionId)).toContain(
+      extra.connectionId,
+    );
+    expect(
+      requests.find((r: { connectionId: string }) => r.connectionId === extra.connectionId),
+    ).toMatchObject({ subscriptionId: extra.subscriptionId, userInfo: extra.userInfo });
+    const deactivations = (await get('/ops/deactivation-requests')).json().deactivationRequests;
+    expect(deactivations.map((r: { connectionId: string }) => r.connectionId)).toContain(
+      seeded[2]!.connectionId,
+    );
+  });
+
+  it('dismissing by subscriptionId rejects its waiting connections through the callback path', async () => {
+    const waiting = generator.next();
+    await repo.recordActivation({ activation: waiting, requestId: 'r-w', receivedAt: new Date() });
+    await repo.transition(waiting.connectionId, ['received'], 'pending_review', {
+      event: 'held_for_review',
+      by: 'rules',
+    });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/ops/connection-requests/dismiss',
+      headers: { authorization: `Bearer ${ALICE}`, 'content-type': 'application/json' },
+      payload: JSON.stringify({
+        subscriptionId: waiting.subscriptionId,
+        reason: 'Not a customer.',
+      }),
+    });
+    expect(response.statusCode).toBe(202);
+    expect(response.json()).toEqual({
+      subscriptionId: waiting.subscriptionId,
+      dismissed: [waiting.connectionId],
+      status: 'queued',
+    });
+    const job = (await approvalQueue.getJobs(['waiting'])).find(
+      (j) => j.id === `review-${waiting.connectionId}`,
+    );
+    expect(job?.data).toMatchObject({
+      action: 'reject',
+      reason: 'Not a customer.',
+      actor: 'ops:alice',
+    });
+    const again = await app.inject({
+      method: 'POST',
+      url: '/ops/connection-requests/dismiss',
+      headers: { authorization: `Bearer ${ALICE}`, 'content-type': 'application/json' },
+      payload: JSON.stringify({ subscriptionId: '00000000-0000-4000-8000-000000000000' }),
+    });
+    expect(again.statusCode).toBe(404);
+  });
+
+  it('refuses the tutorial routes without a token', async () => {
+    for (const url of ['/ops/connection-requests', '/ops/deactivation-requests'])
+      expect((await get(url, null)).statusCode).toBe(401);
+  });
+});

@@ -274,4 +274,78 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, optio
       );
     },
   );
+
+  // What the tutorial's Admin API offered, done right: authenticated, from the durable store, and
+  // a dismissal that tells Fortellis (a rejected callback) instead of silently dropping the request.
+  app.get('/ops/connection-requests', async () => {
+    const held = await options.repo.list({ state: 'pending_review' }, MAX_PAGE_SIZE);
+    return {
+      connectionRequests: held
+        .slice(0, MAX_PAGE_SIZE)
+        .map((c) => ({ ...c.activation, receivedAt: c.receivedAt?.toISOString() ?? null })),
+    };
+  });
+
+  app.get('/ops/deactivation-requests', async () => {
+    const gone = await options.repo.list({ state: 'deactivated' }, MAX_PAGE_SIZE);
+    return {
+      deactivationRequests: gone.slice(0, MAX_PAGE_SIZE).map((c) => ({
+        connectionId: c.connectionId,
+        subscriptionId: c.subscriptionId ?? null,
+        receivedAt: c.deactivation?.receivedAt.toISOString() ?? null,
+        neverActivated: c.activation === undefined,
+        steps: Object.fromEntries(
+          Object.entries(c.steps ?? {}).map(([step, record]) => [step, record.status ?? 'pending']),
+        ),
+      })),
+    };
+  });
+
+  app.post<{ Body: { subscriptionId: string; reason?: string } }>(
+    '/ops/connection-requests/dismiss',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['subscriptionId'],
+          properties: {
+            subscriptionId: { type: 'string', minLength: 1 },
+            reason: { type: 'string', minLength: 1, maxLength: 500 },
+          },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request, reply) => {
+      const held = await options.repo.list(
+        { state: 'pending_review', subscriptionId: request.body.subscriptionId },
+        MAX_PAGE_SIZE,
+      );
+      if (held.length === 0) {
+        throw new AppError(
+          ERROR_CODES.notFound,
+          `no connection request of subscription ${request.body.subscriptionId} is waiting`,
+          { httpStatus: 404 },
+        );
+      }
+      const reason = request.body.reason ?? 'The provider declined this subscription.';
+      const dismissed = [];
+      for (const connection of held.slice(0, MAX_PAGE_SIZE)) {
+        dismissed.push(
+          (
+            await decide(
+              connection.connectionId,
+              request.operator ?? '',
+              'reject',
+              request.id,
+              reason,
+            )
+          ).connectionId,
+        );
+      }
+      return reply
+        .code(202)
+        .send({ subscriptionId: request.body.subscriptionId, dismissed, status: 'queued' });
+    },
+  );
 };
