@@ -1,5 +1,6 @@
 // Builds the operations application: a second Fastify instance, on its own listener, that the
 // Fortellis-facing port never serves. Every route requires an operator token.
+import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '@fortellis-admin/contracts';
 import type { JobPublisher } from './data-access/job-publisher.ts';
@@ -30,6 +31,19 @@ export async function buildOpsApp(deps: OpsDeps): Promise<FastifyInstance> {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, raw, done) => {
     if ((raw as string).length === 0) done(null, undefined);
     else void defaultJson(request, raw as string, done);
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Fortellis Admin API: operations',
+        version: '1.0.0',
+        description:
+          'Connections, review decisions and retries. Every route needs an operator bearer token.',
+      },
+      components: { securitySchemes: { operatorToken: { type: 'http', scheme: 'bearer' } } },
+      security: [{ operatorToken: [] }],
+    },
   });
   await app.register(opsRoutes, {
     repo: deps.repo,

@@ -436,3 +436,29 @@ describe("the tutorial's requests, done right", () => {
       expect((await get(url, null)).statusCode).toBe(401);
   });
 });
+
+describe('GET /ops/docs', () => {
+  it('serves the OpenAPI document of every operations route, to operators only', async () => {
+    expect((await get('/ops/docs', null)).statusCode).toBe(401);
+    const doc = (await get('/ops/docs')).json();
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/ops/connection-requests',
+      '/ops/connection-requests/dismiss',
+      '/ops/connections',
+      '/ops/connections/{connectionId}',
+      '/ops/connections/{connectionId}/approve',
+      '/ops/connections/{connectionId}/reject',
+      '/ops/connections/{connectionId}/retry',
+      '/ops/deactivation-requests',
+      '/ops/docs',
+    ]);
+    expect(
+      doc.paths['/ops/connections'].get.parameters.map((p: { name: string }) => p.name),
+    ).toContain('state');
+    expect(doc.components.securitySchemes.operatorToken).toEqual({
+      type: 'http',
+      scheme: 'bearer',
+    });
+  });
+});

@@ -117,7 +117,12 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, optio
 
   app.get<{ Querystring: ListQuery }>(
     '/ops/connections',
-    { schema: { querystring: listQuerySchema } },
+    {
+      schema: {
+        summary: 'List connections, newest first, with filters and a cursor',
+        querystring: listQuerySchema,
+      },
+    },
     async (request) => {
       const { limit, cursor, ...filter } = request.query;
       const page = await options.repo.list(
@@ -139,6 +144,16 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, optio
 
   app.get<{ Params: { connectionId: string } }>(
     '/ops/connections/:connectionId',
+    {
+      schema: {
+        summary: 'One connection: payload, decision, callback, steps, history',
+        params: {
+          type: 'object',
+          required: ['connectionId'],
+          properties: { connectionId: { type: 'string' } },
+        },
+      },
+    },
     async (request) => {
       const connection = await options.repo.get(request.params.connectionId);
       if (connection === null) {
@@ -192,6 +207,16 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, optio
 
   app.post<{ Params: { connectionId: string } }>(
     '/ops/connections/:connectionId/approve',
+    {
+      schema: {
+        summary: 'Approve a connection held for review',
+        params: {
+          type: 'object',
+          required: ['connectionId'],
+          properties: { connectionId: { type: 'string' } },
+        },
+      },
+    },
     async (request, reply) =>
       reply
         .code(202)
@@ -204,6 +229,7 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, optio
     '/ops/connections/:connectionId/reject',
     {
       schema: {
+        summary: 'Reject a connection held for review, with a reason',
         body: {
           type: 'object',
           required: ['reason'],
@@ -229,6 +255,16 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, optio
   // Re-runs what failed: the callback (callback_failed), else the deprovision steps that failed.
   app.post<{ Params: { connectionId: string } }>(
     '/ops/connections/:connectionId/retry',
+    {
+      schema: {
+        summary: 'Re-run a failed callback or failed deprovision steps',
+        params: {
+          type: 'object',
+          required: ['connectionId'],
+          properties: { connectionId: { type: 'string' } },
+        },
+      },
+    },
     async (request, reply) => {
       const { connectionId } = request.params;
       const actor = `ops:${request.operator ?? ''}`;
@@ -277,34 +313,46 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, optio
 
   // What the tutorial's Admin API offered, done right: authenticated, from the durable store, and
   // a dismissal that tells Fortellis (a rejected callback) instead of silently dropping the request.
-  app.get('/ops/connection-requests', async () => {
-    const held = await options.repo.list({ state: 'pending_review' }, MAX_PAGE_SIZE);
-    return {
-      connectionRequests: held
-        .slice(0, MAX_PAGE_SIZE)
-        .map((c) => ({ ...c.activation, receivedAt: c.receivedAt?.toISOString() ?? null })),
-    };
-  });
+  app.get(
+    '/ops/connection-requests',
+    { schema: { summary: 'Activations waiting for review' } },
+    async () => {
+      const held = await options.repo.list({ state: 'pending_review' }, MAX_PAGE_SIZE);
+      return {
+        connectionRequests: held
+          .slice(0, MAX_PAGE_SIZE)
+          .map((c) => ({ ...c.activation, receivedAt: c.receivedAt?.toISOString() ?? null })),
+      };
+    },
+  );
 
-  app.get('/ops/deactivation-requests', async () => {
-    const gone = await options.repo.list({ state: 'deactivated' }, MAX_PAGE_SIZE);
-    return {
-      deactivationRequests: gone.slice(0, MAX_PAGE_SIZE).map((c) => ({
-        connectionId: c.connectionId,
-        subscriptionId: c.subscriptionId ?? null,
-        receivedAt: c.deactivation?.receivedAt.toISOString() ?? null,
-        neverActivated: c.activation === undefined,
-        steps: Object.fromEntries(
-          Object.entries(c.steps ?? {}).map(([step, record]) => [step, record.status ?? 'pending']),
-        ),
-      })),
-    };
-  });
+  app.get(
+    '/ops/deactivation-requests',
+    { schema: { summary: 'Deactivations and their step outcomes' } },
+    async () => {
+      const gone = await options.repo.list({ state: 'deactivated' }, MAX_PAGE_SIZE);
+      return {
+        deactivationRequests: gone.slice(0, MAX_PAGE_SIZE).map((c) => ({
+          connectionId: c.connectionId,
+          subscriptionId: c.subscriptionId ?? null,
+          receivedAt: c.deactivation?.receivedAt.toISOString() ?? null,
+          neverActivated: c.activation === undefined,
+          steps: Object.fromEntries(
+            Object.entries(c.steps ?? {}).map(([step, record]) => [
+              step,
+              record.status ?? 'pending',
+            ]),
+          ),
+        })),
+      };
+    },
+  );
 
   app.post<{ Body: { subscriptionId: string; reason?: string } }>(
     '/ops/connection-requests/dismiss',
     {
       schema: {
+        summary: 'Dismiss the waiting requests of a subscription (sends rejected)',
         body: {
           type: 'object',
           required: ['subscriptionId'],
@@ -348,4 +396,6 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, optio
         .send({ subscriptionId: request.body.subscriptionId, dismissed, status: 'queued' });
     },
   );
+
+  app.get('/ops/docs', { schema: { summary: 'This OpenAPI document' } }, async () => app.swagger());
 };
