@@ -20,3 +20,4 @@ export * from './runtime/http-post.ts';
 export * from './runtime/worker-shutdown.ts';
 export * from './runtime/queue-worker.ts';
 export * from './runtime/worker-clients.ts';
+export * from './runtime/metrics.ts';

@@ -22,6 +22,9 @@ export const approvalWorkerEnvSchema = {
     ...REDIS_ENV_PROPERTIES,
     ...MONGO_ENV_PROPERTIES,
     ...WORKER_ENV_PROPERTIES,
+    /** The worker's own listener for /health, /ready and /metrics; 0 picks a free port. */
+    MONITORING_HOST: { type: 'string', minLength: 1, default: '0.0.0.0' },
+    MONITORING_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9464 },
     /** Fortellis subscriptions base, e.g. https://subscriptions.fortellis.io */
     FORTELLIS_CALLBACK_BASE_URL: { type: 'string', pattern: '^https?://' },
     /** Client-credentials token endpoint, e.g. {issuer}/v1/token */
@@ -59,6 +62,7 @@ export function loadApprovalWorkerConfig(
     },
     approval: { rulesFile: e.APPROVAL_RULES_FILE, defaultAction: e.APPROVAL_DEFAULT_ACTION },
     worker: { concurrency: e.WORKER_CONCURRENCY, lockMs: e.WORKER_LOCK_MS },
+    monitoring: { host: e.MONITORING_HOST, port: e.MONITORING_PORT },
     callback: {
       timeoutMs: e.CALLBACK_TIMEOUT_MS,
       retryHorizonMs: Math.round(e.CALLBACK_RETRY_HORIZON_HOURS * 3_600_000),

@@ -4,6 +4,9 @@ import {
   closeWorker,
   connectWorkerClients,
   createLogger,
+  createMetricsRegistry,
+  outsideCallCounter,
+  startWorkerMonitoring,
   QUEUE_NAMES,
   runService,
 } from '@fortellis-admin/contracts';
@@ -24,6 +27,7 @@ await runService({
   createLogger: ({ config }) => createLogger('approval-worker', config.logLevel),
   stopTimeoutMs: ({ config }) => config.shutdownTimeoutMs,
   start: async ({ config, policy }, logger) => {
+    const registry = createMetricsRegistry('approval-worker');
     const clients = await connectWorkerClients(
       { mongoUrl: config.mongo.url, redisUrl: config.redis.url },
       logger,
@@ -38,9 +42,19 @@ await runService({
       logger,
       policy,
       deprovisionQueue,
+      recordCall: outsideCallCounter(registry),
     });
     await deps.repo.ensureIndexes();
     const worker = buildWorker(deps);
+    const monitoring = await startWorkerMonitoring({
+      clients,
+      registry,
+      worker,
+      queueName: QUEUE_NAMES.approval,
+      prefix: config.redis.queuePrefix,
+      ...config.monitoring,
+      logger,
+    });
     logger.info(
       {
         rules: policy.rules.length,
@@ -52,6 +66,7 @@ await runService({
     return {
       stop: async () => {
         await closeWorker(worker, config.shutdownTimeoutMs, logger);
+        await monitoring.close();
         await deprovisionQueue.close();
         await clients.close();
       },

@@ -12,6 +12,7 @@ import {
   JOB_OPTIONS,
   QUEUE_NAMES,
   type Logger,
+  type OutsideCallRecorder,
 } from '@fortellis-admin/contracts';
 import { CallbackClient } from './data-access/callback-client.ts';
 import type { ApprovalPolicy } from './domain/approval-rules.ts';
@@ -56,6 +57,7 @@ export function createApprovalDeps(
     policy: ApprovalPolicy;
     deprovisionQueue: Queue;
     clock?: { now(): Date };
+    recordCall?: OutsideCallRecorder;
   },
 ): ApprovalWorkerDeps {
   return {
@@ -89,5 +91,6 @@ export function createApprovalDeps(
       retryHorizonMs: config.callback.retryHorizonMs,
       callbackTimeoutMs: config.callback.timeoutMs,
     },
+    ...(clients.recordCall === undefined ? {} : { recordCall: clients.recordCall }),
   };
 }

@@ -15,6 +15,9 @@ export const deprovisionWorkerEnvSchema = {
     ...REDIS_ENV_PROPERTIES,
     ...MONGO_ENV_PROPERTIES,
     ...WORKER_ENV_PROPERTIES,
+    /** The worker's own listener for /health, /ready and /metrics; 0 picks a free port. */
+    MONITORING_HOST: { type: 'string', minLength: 1, default: '0.0.0.0' },
+    MONITORING_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9465 },
     /** `http` calls BACKEND_DEPROVISION_URL; `none` is the explicit choice of having nothing to clean. */
     BACKEND_DEPROVISIONER: { type: 'string', enum: ['http', 'none'] },
     BACKEND_DEPROVISION_URL: { type: 'string', pattern: '^https?://' },
@@ -101,6 +104,7 @@ export function loadDeprovisionWorkerConfig(
             reportActivations: e.INTEGRATION_STATUS_REPORT_ACTIVATIONS,
           },
     worker: { concurrency: e.WORKER_CONCURRENCY, lockMs: e.WORKER_LOCK_MS },
+    monitoring: { host: e.MONITORING_HOST, port: e.MONITORING_PORT },
     http: {
       timeoutMs: e.HTTP_TIMEOUT_MS,
       retryHorizonMs: Math.round(e.RETRY_HORIZON_HOURS * 3_600_000),

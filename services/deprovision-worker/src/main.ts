@@ -3,7 +3,11 @@ import {
   closeWorker,
   connectWorkerClients,
   createLogger,
+  createMetricsRegistry,
+  outsideCallCounter,
+  QUEUE_NAMES,
   runService,
+  startWorkerMonitoring,
 } from '@fortellis-admin/contracts';
 import { loadDeprovisionWorkerConfig } from './config.ts';
 import { buildWorker, createDeprovisionDeps } from './worker.ts';
@@ -14,6 +18,7 @@ await runService({
   createLogger: (config) => createLogger('deprovision-worker', config.logLevel),
   stopTimeoutMs: (config) => config.shutdownTimeoutMs,
   start: async (config, logger) => {
+    const registry = createMetricsRegistry('deprovision-worker');
     const clients = await connectWorkerClients(
       { mongoUrl: config.mongo.url, redisUrl: config.redis.url },
       logger,
@@ -22,9 +27,19 @@ await runService({
       redis: clients.redis,
       db: clients.mongo.db(config.mongo.database),
       logger,
+      recordCall: outsideCallCounter(registry),
     });
     await deps.repo.ensureIndexes();
     const worker = buildWorker(deps);
+    const monitoring = await startWorkerMonitoring({
+      clients,
+      registry,
+      worker,
+      queueName: QUEUE_NAMES.deprovision,
+      prefix: config.redis.queuePrefix,
+      ...config.monitoring,
+      logger,
+    });
     logger.info(
       {
         database: config.mongo.database,
@@ -36,6 +51,7 @@ await runService({
     return {
       stop: async () => {
         await closeWorker(worker, config.shutdownTimeoutMs, logger);
+        await monitoring.close();
         await clients.close();
       },
     };

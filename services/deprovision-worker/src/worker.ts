@@ -9,6 +9,7 @@ import {
   createQueueWorker,
   QUEUE_NAMES,
   type Logger,
+  type OutsideCallRecorder,
 } from '@fortellis-admin/contracts';
 import type { DeprovisionWorkerConfig } from './config.ts';
 import {
@@ -48,7 +49,13 @@ export function buildWorker(deps: DeprovisionWorkerDeps): Worker<unknown, Deprov
  */
 export function createDeprovisionDeps(
   config: DeprovisionWorkerConfig,
-  clients: { redis: Redis; db: Db; logger: Logger; clock?: { now(): Date } },
+  clients: {
+    redis: Redis;
+    db: Db;
+    logger: Logger;
+    clock?: { now(): Date };
+    recordCall?: OutsideCallRecorder;
+  },
 ): DeprovisionWorkerDeps {
   const { logger } = clients;
   const repo = new ConnectionRepository(
@@ -93,5 +100,6 @@ export function createDeprovisionDeps(
     logger,
     clock: clients.clock ?? { now: () => new Date() },
     settings: { retryHorizonMs: config.http.retryHorizonMs, httpTimeoutMs: config.http.timeoutMs },
+    ...(clients.recordCall === undefined ? {} : { recordCall: clients.recordCall }),
   };
 }

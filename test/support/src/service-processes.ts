@@ -30,8 +30,9 @@ export async function startService(
   env: NodeJS.ProcessEnv,
   timeoutMs = 20_000,
 ): Promise<ManagedProcess> {
+  // Several workers may run on one machine in tests: each takes a free monitoring port unless told.
   const managed = startProcess(process.execPath, [SERVICE_ENTRIES[name]], {
-    env: { ...baseEnv(), ...env },
+    env: { ...baseEnv(), MONITORING_PORT: '0', ...env },
   });
   const started = `"msg":"${name} started"`;
   await new Promise<void>((resolve, reject) => {
@@ -68,7 +69,7 @@ export async function runServiceToExit(
   timeoutMs = 20_000,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [SERVICE_ENTRIES[name]], {
-    env: { ...baseEnv(), ...env },
+    env: { ...baseEnv(), MONITORING_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

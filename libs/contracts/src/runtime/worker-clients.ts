@@ -1,7 +1,11 @@
 // Connects a worker process to MongoDB and Redis, the way both workers need them.
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
+import { Queue, type Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { QueueName } from '../queues.ts';
+import { instrumentQueue, startMonitoringServer } from './metrics.ts';
 
 export interface WorkerClients {
   mongo: MongoClient;
@@ -32,6 +36,53 @@ export async function connectWorkerClients(
     close: async () => {
       redis.disconnect();
       await mongo.close();
+    },
+  };
+}
+
+/**
+ * Starts a worker's monitoring listener: /health, /ready (Redis and MongoDB answer a ping) and
+ * /metrics with the queue's series. Logs the port it listens on.
+ */
+export async function startWorkerMonitoring(options: {
+  clients: WorkerClients;
+  registry: Registry;
+  worker: Worker;
+  queueName: QueueName;
+  prefix: string;
+  host: string;
+  port: number;
+  logger: Logger;
+}): Promise<{ port: number; close(): Promise<void> }> {
+  const inspector = new Queue(options.queueName, {
+    connection: options.clients.redis,
+    prefix: options.prefix,
+  });
+  instrumentQueue(options.registry, options.queueName, options.worker, inspector);
+  const server = await startMonitoringServer({
+    host: options.host,
+    port: options.port,
+    registry: options.registry,
+    ready: async () => ({
+      redis: await options.clients.redis.ping().then(
+        (answer) => answer === 'PONG',
+        () => false,
+      ),
+      mongodb: await options.clients.mongo
+        .db('admin')
+        .command({ ping: 1 })
+        .then(
+          () => true,
+          () => false,
+        ),
+    }),
+  });
+  options.logger.info({ monitoringPort: server.port }, 'monitoring listener started');
+  return {
+    port: server.port,
+    close: async () => {
+      await server.close();
+      await inspector.close();
     },
   };
 }

@@ -18,6 +18,7 @@ import {
   type ConnectionRepository,
   type ConnectionCallbackBody,
   type Logger,
+  type OutsideCallRecorder,
 } from '@fortellis-admin/contracts';
 import { decide, DEFAULT_REJECTION_REASON, type ApprovalPolicy } from '../domain/approval-rules.ts';
 import type { CallbackAttempt, CallbackClient } from '../data-access/callback-client.ts';
@@ -32,6 +33,8 @@ export interface ApprovalProcessorDeps {
   logger: Logger;
   clock: { now(): Date };
   settings: { retryHorizonMs: number; callbackTimeoutMs: number };
+  /** Counts each callback attempt by outcome, when metrics are collected. */
+  recordCall?: OutsideCallRecorder;
 }
 
 export interface ProcessResult {
@@ -161,6 +164,7 @@ export function createApprovalProcessor(deps: ApprovalProcessorDeps) {
       throw error;
     }
     const { attempt, verdict } = outcome;
+    deps.recordCall?.('callback', verdict.kind);
     if (outcome.reauthenticated) log.info('callback token was refused: a new one was fetched');
     const status = statusOf(attempt);
     const error = attempt.answered ? undefined : attempt.error;

@@ -17,6 +17,7 @@ import {
   type DeprovisionStep,
   type HttpAttempt,
   type Logger,
+  type OutsideCallRecorder,
 } from '@fortellis-admin/contracts';
 import type { AccountDeprovisioner } from '../data-access/account-deprovisioner.ts';
 import type { IntegrationStatusClient } from '../data-access/integration-status-client.ts';
@@ -40,6 +41,8 @@ export interface DeprovisionProcessorDeps {
   logger: Logger;
   clock: { now(): Date };
   settings: { retryHorizonMs: number; httpTimeoutMs: number };
+  /** Counts each backend and status-report attempt by outcome, when metrics are collected. */
+  recordCall?: OutsideCallRecorder;
 }
 
 type StepOutcome = 'done' | 'failed' | 'skipped';
@@ -92,6 +95,7 @@ export function createDeprovisionProcessor(deps: DeprovisionProcessorDeps) {
       return 'skipped';
     }
     const { attempt, verdict } = performed;
+    deps.recordCall?.(step === 'cleanup' ? 'backend' : 'status', verdict.kind);
     const status = statusOf(attempt);
     const failure = attempt.answered
       ? { httpStatus: attempt.status, body: attempt.body }

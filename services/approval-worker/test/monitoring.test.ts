@@ -1,0 +1,90 @@
+// The approval worker's monitoring listener: /health, /ready and /metrics whose series move when
+// work is done.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Queue } from 'bullmq';
+import { JOB_NAMES, JOB_OPTIONS, jobIdFor, QUEUE_NAMES } from '@fortellis-admin/contracts';
+import { ActivationGenerator, startSimulator, type Simulator } from '@fortellis-admin/simulator';
+import {
+  createTestNamespace,
+  freePort,
+  startService,
+  type ManagedProcess,
+} from '@fortellis-admin/test-support';
+
+let sim: Simulator;
+let worker: ManagedProcess;
+let base: string;
+const ns = createTestNamespace('monitor');
+
+beforeAll(async () => {
+  sim = await startSimulator();
+  const port = await freePort();
+  worker = await startService('approval-worker', {
+    ...sim.env(),
+    REDIS_URL: inject('redisUrl'),
+    MONGODB_URL: inject('mongoUrl'),
+    MONGODB_DATABASE: ns.dbName,
+    QUEUE_PREFIX: ns.queuePrefix,
+    APPROVAL_DEFAULT_ACTION: 'approve',
+    MONITORING_HOST: '127.0.0.1',
+    MONITORING_PORT: String(port),
+  });
+  base = `http://127.0.0.1:${port}`;
+});
+afterAll(async () => {
+  await worker.stop();
+  await sim.stop();
+});
+
+/** The value of one series in the Prometheus text, or 0 when absent. */
+async function metric(name: string, labels: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`${name}{`) && labels.split(',').every((label) => l.includes(label)));
+  return line === undefined ? 0 : Number(line.split(' ').at(-1));
+}
+
+describe('approval worker monitoring', () => {
+  it('answers /health and /ready', async () => {
+    expect(await (await fetch(`${base}/health`)).json()).toEqual({ status: 'up' });
+    const ready = await fetch(`${base}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready', checks: { redis: 'up', mongodb: 'up' } });
+  });
+
+  it('counts completed jobs and callback attempts by outcome, and shows queue depth', async () => {
+    const completedBefore = await metric('jobs_completed_total', 'queue="approval"');
+    expect(await metric('queue_jobs', 'queue="approval",state="waiting"')).toBe(0);
+    sim.faults.failNext('callback', 503);
+    const activation = new ActivationGenerator(77).next();
+    const queue = new Queue(QUEUE_NAMES.approval, {
+      connection: { url: inject('redisUrl') },
+      prefix: ns.queuePrefix,
+    });
+    const data = {
+      activation,
+      requestId: 'r',
+      receivedAt: new Date().toISOString(),
+      token: { jti: 'j', sub: 's' },
+    };
+    await queue.add(JOB_NAMES.activationReceived, data, {
+      ...JOB_OPTIONS,
+      jobId: jobIdFor.activationReceived(data),
+    });
+    await queue.close();
+    await expect
+      .poll(() => metric('outside_calls_total', 'party="callback",outcome="success"'), {
+        timeout: 20_000,
+      })
+      .toBe(1);
+    expect(await metric('outside_calls_total', 'party="callback",outcome="retry"')).toBe(1);
+    expect(await metric('jobs_completed_total', 'queue="approval"')).toBe(completedBefore + 1);
+    expect(await metric('jobs_failed_total', 'final="false"')).toBe(1);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    expect(text).toContain(
+      'queue_oldest_waiting_job_age_seconds{queue="approval",service="approval-worker"} 0',
+    );
+    expect(text).toContain('process_resident_memory_bytes');
+  });
+});
