@@ -2,6 +2,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '@fortellis-admin/contracts';
 import type { IngressConfig } from './config.ts';
+import type { IngressMetrics } from './ingress-metrics.ts';
 import type { JobPublisher } from './data-access/job-publisher.ts';
 import type { TokenVerifier } from './domain/token-verifier.ts';
 import { adminRoutes } from './entry-points/admin-routes.ts';
@@ -22,6 +23,8 @@ export interface IngressDeps {
   readiness: Record<string, ReadinessCheck>;
   clock: { now(): Date };
   ids: { requestId(): string };
+  /** Prometheus series, when collected (served by the operations listener). */
+  metrics?: IngressMetrics;
 }
 
 export interface IngressApp {
@@ -54,6 +57,7 @@ export async function buildApp(deps: IngressDeps): Promise<IngressApp> {
     void reply.header('request-id', request.id);
   });
   app.addHook('onResponse', async (request, reply) => {
+    deps.metrics?.request(request.routeOptions.url ?? 'unmatched', reply.statusCode);
     request.log.info(
       {
         method: request.method,
@@ -66,7 +70,7 @@ export async function buildApp(deps: IngressDeps): Promise<IngressApp> {
   });
 
   const authFailures: AuthFailureCounts = new Map();
-  installErrorHandler(app, authFailures);
+  installErrorHandler(app, authFailures, (reason) => deps.metrics?.authFailure(reason));
   await app.register(registerHealthRoutes, { checks: deps.readiness });
   const basePath = deps.config.http.basePath;
   await app.register(adminRoutes, {

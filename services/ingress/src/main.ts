@@ -1,5 +1,6 @@
 // Composition root of the ingress: configuration, logger, clients, wiring, signals.
 import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
 import { MongoClient } from 'mongodb';
 import {
   ConnectionLocks,
@@ -20,6 +21,7 @@ async function startOps(
   queuePrefix: string,
   redis: Redis,
   publisher: JobPublisher,
+  registry: Registry,
   logger: Logger,
 ): Promise<{ stop(): Promise<void> }> {
   const mongo = new MongoClient(ops.mongo.url, { serverSelectionTimeoutMS: 5000 });
@@ -34,6 +36,7 @@ async function startOps(
     repo,
     publisher,
     clock: { now: () => new Date() },
+    registry,
   });
   await app.listen({ host: ops.host, port: ops.port });
   return {
@@ -56,7 +59,7 @@ await runService({
       .catch((error: unknown) =>
         logger.error({ err: error }, 'redis not reachable at start; retrying'),
       );
-    const { deps, keys, publisher } = wireIngress(config, { redis, logger });
+    const { deps, keys, publisher, metrics } = wireIngress(config, { redis, logger });
     // Without keys the ingress still starts (and answers 503) and keeps fetching them.
     await keys.start();
     const { app } = await buildApp(deps);
@@ -64,7 +67,14 @@ await runService({
     const ops =
       config.ops === undefined
         ? undefined
-        : await startOps(config.ops, config.redis.queuePrefix, redis, publisher, logger);
+        : await startOps(
+            config.ops,
+            config.redis.queuePrefix,
+            redis,
+            publisher,
+            metrics.registry,
+            logger,
+          );
     if (ops === undefined)
       logger.info('OPS_API_TOKENS is not set: the operations listener is not started');
     return {

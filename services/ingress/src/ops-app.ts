@@ -3,6 +3,7 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '@fortellis-admin/contracts';
+import type { Registry } from 'prom-client';
 import type { JobPublisher } from './data-access/job-publisher.ts';
 import { createOperatorAuthenticator, type OperatorToken } from './domain/operator-tokens.ts';
 import { installErrorHandler } from './entry-points/error-handler.ts';
@@ -14,6 +15,7 @@ export interface OpsDeps {
   repo: OpsRoutesOptions['repo'];
   publisher: Pick<JobPublisher, 'publish'>;
   clock: { now(): Date };
+  registry?: Registry;
 }
 
 export async function buildOpsApp(deps: OpsDeps): Promise<FastifyInstance> {
@@ -50,6 +52,7 @@ export async function buildOpsApp(deps: OpsDeps): Promise<FastifyInstance> {
     publisher: deps.publisher,
     authenticate: createOperatorAuthenticator(deps.tokens),
     now: () => deps.clock.now(),
+    ...(deps.registry === undefined ? {} : { registry: deps.registry }),
   });
   return app;
 }

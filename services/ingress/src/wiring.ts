@@ -8,6 +8,7 @@ import type { IngressConfig } from './config.ts';
 import { JobPublisher } from './data-access/job-publisher.ts';
 import { JwksKeyStore } from './data-access/jwks-key-store.ts';
 import { TokenVerifier } from './domain/token-verifier.ts';
+import { createIngressMetrics, type IngressMetrics } from './ingress-metrics.ts';
 
 /**
  * The producer connection fails fast: while Redis is away, commands error at once instead of
@@ -29,6 +30,7 @@ export function createProducerConnection(url: string, logger: Logger): Redis {
 
 export interface IngressWiring {
   deps: IngressDeps;
+  metrics: IngressMetrics;
   keys: JwksKeyStore;
   publisher: JobPublisher;
 }
@@ -50,11 +52,18 @@ export function wireIngress(
     clientId: config.fortellis.clientId,
     clockToleranceSeconds: 60,
   });
-  const publisher = new JobPublisher({ connection: redis, prefix: config.redis.queuePrefix });
+  const metrics = createIngressMetrics();
+  const publisher = new JobPublisher({
+    connection: redis,
+    prefix: config.redis.queuePrefix,
+    onPublished: (seconds) => metrics.enqueued(seconds),
+  });
   return {
     keys,
     publisher,
+    metrics,
     deps: {
+      metrics,
       config,
       logger,
       verifier,

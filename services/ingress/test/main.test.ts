@@ -49,6 +49,24 @@ describe('ingress main', () => {
       expect(ops.status).toBe(200);
       expect(await ops.json()).toEqual({ items: [], nextCursor: null });
       expect((await fetch(`http://127.0.0.1:${opsPort}/ops/connections`)).status).toBe(401);
+      // Work done on the Fortellis-facing port shows in the metrics of the operations listener.
+      expect((await fetch(`http://127.0.0.1:${port}/activate`, { method: 'POST' })).status).toBe(
+        403,
+      );
+      const metrics = await (
+        await fetch(`http://127.0.0.1:${opsPort}/metrics`, {
+          headers: { authorization: `Bearer ${token}` },
+        })
+      ).text();
+      expect(metrics).toMatch(
+        /^http_requests_total\{route="\/activate",status="403",service="ingress"\} 1$/m,
+      );
+      expect(metrics).toMatch(
+        /^auth_failures_total\{reason="missing_token",service="ingress"\} 1$/m,
+      );
+      expect(metrics).toContain('# TYPE enqueue_duration_seconds histogram');
+      expect((await fetch(`http://127.0.0.1:${opsPort}/metrics`)).status).toBe(401);
+      expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
       const leaked = await fetch(`http://127.0.0.1:${port}/ops/connections`, {
         headers: { authorization: `Bearer ${token}` },
       });

@@ -443,6 +443,7 @@ describe('GET /ops/docs', () => {
     const doc = (await get('/ops/docs')).json();
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual([
+      '/metrics',
       '/ops/connection-requests',
       '/ops/connection-requests/dismiss',
       '/ops/connections',

@@ -24,6 +24,8 @@ export interface JobPublisherOptions {
   prefix: string;
   /** Upper bound on one publish. Default 1500 ms. */
   timeoutMs?: number;
+  /** Told how long each stored publish took, in seconds. */
+  onPublished?: (seconds: number) => void;
 }
 
 interface PendingPublish {
@@ -32,15 +34,18 @@ interface PendingPublish {
   jobId: string;
   resolve: (result: PublishResult) => void;
   reject: (error: unknown) => void;
+  startedAt: number;
 }
 
 export class JobPublisher {
   readonly #queues: Map<QueueName, Queue>;
   readonly #timeoutMs: number;
+  readonly #onPublished: ((seconds: number) => void) | undefined;
   readonly #pending = new Map<QueueName, PendingPublish[]>();
 
   constructor(options: JobPublisherOptions) {
     this.#timeoutMs = options.timeoutMs ?? 1500;
+    this.#onPublished = options.onPublished;
     this.#queues = new Map(
       Object.values(QUEUE_NAMES).map((name) => [
         name,
@@ -70,7 +75,7 @@ export class JobPublisher {
         this.#pending.set(queueName, batch);
         setImmediate(() => void this.#flush(queueName));
       }
-      batch.push({ name, data, jobId, resolve, reject });
+      batch.push({ name, data, jobId, resolve, reject, startedAt: performance.now() });
     });
   }
 
@@ -93,7 +98,11 @@ export class JobPublisher {
         opts: { ...JOB_OPTIONS, jobId: item.jobId },
       }));
       await Promise.race([queue.addBulk(jobs), timeout]);
-      for (const item of batch) item.resolve({ jobId: item.jobId, queue: queueName });
+      const now = performance.now();
+      for (const item of batch) {
+        this.#onPublished?.((now - item.startedAt) / 1000);
+        item.resolve({ jobId: item.jobId, queue: queueName });
+      }
     } catch (error) {
       const failure = new AppError(
         ERROR_CODES.queueUnavailable,

@@ -40,11 +40,16 @@ const FASTIFY_ERRORS: Record<string, { status: number; error: ErrorCode; message
   },
 };
 
-export function installErrorHandler(app: FastifyInstance, authFailures: AuthFailureCounts): void {
+export function installErrorHandler(
+  app: FastifyInstance,
+  authFailures: AuthFailureCounts,
+  onAuthFailure?: (reason: AuthFailureReason) => void,
+): void {
   app.setErrorHandler((error: FastifyError | AppError | Error, request, reply) => {
     if (error instanceof AuthenticationError) {
       const count = (authFailures.get(error.reason) ?? 0) + 1;
       authFailures.set(error.reason, count);
+      onAuthFailure?.(error.reason);
       request.log.warn(
         { event: 'auth_failure', reason: error.reason, countForReason: count },
         'token refused',

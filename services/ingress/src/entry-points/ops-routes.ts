@@ -15,6 +15,7 @@ import {
   type RetryRequestedJob,
   type ReviewDecidedJob,
 } from '@fortellis-admin/contracts';
+import type { Registry } from 'prom-client';
 import type { JobPublisher } from '../data-access/job-publisher.ts';
 
 declare module 'fastify' {
@@ -32,6 +33,8 @@ export interface OpsRoutesOptions {
   publisher: Pick<JobPublisher, 'publish'>;
   authenticate: (authorization: string | undefined) => string;
   now: () => Date;
+  /** The ingress's metrics, served at /metrics for an authenticated scraper. */
+  registry?: Registry;
 }
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -398,4 +401,14 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, optio
   );
 
   app.get('/ops/docs', { schema: { summary: 'This OpenAPI document' } }, async () => app.swagger());
+
+  app.get(
+    '/metrics',
+    { schema: { summary: 'Prometheus metrics of the ingress' } },
+    async (_request, reply) => {
+      if (options.registry === undefined)
+        throw new AppError(ERROR_CODES.notFound, 'metrics are not collected', { httpStatus: 404 });
+      return reply.type(options.registry.contentType).send(await options.registry.metrics());
+    },
+  );
 };
