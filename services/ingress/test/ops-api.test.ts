@@ -463,3 +463,30 @@ describe('GET /ops/docs', () => {
     });
   });
 });
+
+describe('every operations route requires an operator token', () => {
+  const id = '2529a384-add3-4b6a-a935-ed09e45def12';
+  it.each([
+    ['GET', '/ops/connections'],
+    ['GET', `/ops/connections/${id}`],
+    ['POST', `/ops/connections/${id}/approve`],
+    ['POST', `/ops/connections/${id}/reject`],
+    ['POST', `/ops/connections/${id}/retry`],
+    ['GET', '/ops/connection-requests'],
+    ['GET', '/ops/deactivation-requests'],
+    ['POST', '/ops/connection-requests/dismiss'],
+    ['GET', '/ops/docs'],
+    ['GET', '/metrics'],
+  ] as const)('%s %s: 401 without a token, 403 with a wrong one', async (method, url) => {
+    const missing = await app.inject({ method, url });
+    expect(missing.statusCode).toBe(401);
+    expect(missing.json()).toMatchObject({ code: 401 });
+    const wrong = await app.inject({
+      method,
+      url,
+      headers: { authorization: 'Bearer wrong-token-0123456789abcdef' },
+    });
+    expect(wrong.statusCode).toBe(403);
+    expect(wrong.json()).toMatchObject({ code: 403 });
+  });
+});
