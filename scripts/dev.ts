@@ -2,6 +2,7 @@
 // starts the simulator of the outside parties (unless FORTELLIS_ISSUER points at a real Fortellis),
 // then the three services; prints where everything listens and a command that sends a sample
 // activation. Ctrl-C stops everything.
+import { randomBytes } from 'node:crypto';
 import { startSimulator, type Simulator } from '@fortellis-admin/simulator';
 import {
   resolveMongo,
@@ -13,6 +14,9 @@ import {
 } from '@fortellis-admin/test-support';
 
 const port = Number(process.env.PORT ?? 3000);
+const opsPort = Number(process.env.OPS_PORT ?? 3001);
+// A fresh operator token per run, printed below: never a fixed one that could leak into a deployment.
+const opsToken = process.env.OPS_API_TOKENS ?? `dev=${randomBytes(24).toString('base64url')}`;
 const simPort = Number(process.env.SIM_PORT ?? 4010);
 const queuePrefix = process.env.QUEUE_PREFIX ?? 'fortellis-admin-dev';
 const stoppables: Array<{ stop(): Promise<void> }> = [];
@@ -62,6 +66,8 @@ try {
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     HOST: '127.0.0.1',
     PORT: String(port),
+    OPS_PORT: String(opsPort),
+    OPS_API_TOKENS: opsToken,
   };
   for (const name of ['ingress', 'approval-worker', 'deprovision-worker'] as ServiceName[]) {
     const service = await startService(name, env);
@@ -76,6 +82,8 @@ try {
       ? `fortellis: ${env.FORTELLIS_ISSUER}`
       : `simulator: ${sim.url} (Fortellis, integration platform, backend)`,
     `ingress:   http://127.0.0.1:${port}  (GET /health, GET /ready, POST /activate, POST /deactivate/{connectionId})`,
+    `ops API:   http://127.0.0.1:${opsPort}/ops/connections  (OpenAPI: /ops/docs, metrics: /metrics)`,
+    `           curl -H "Authorization: Bearer ${opsToken.split(',')[0]?.split('=')[1] ?? ''}" http://127.0.0.1:${opsPort}/ops/connections`,
   ];
   if (sim !== undefined) {
     lines.push(
