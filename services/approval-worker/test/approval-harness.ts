@@ -15,7 +15,7 @@ import {
   type ReviewDecidedJob,
 } from '@fortellis-admin/contracts';
 import type { Simulator } from '@fortellis-admin/simulator';
-import { capturingLogger } from '@fortellis-admin/test-support';
+import { capturingLogger, publishActivation } from '@fortellis-admin/test-support';
 import { loadApprovalWorkerConfig } from '../src/config.ts';
 import { defaultPolicy, type ApprovalPolicy } from '../src/domain/approval-rules.ts';
 import type { ProcessResult } from '../src/entry-points/approval-processor.ts';
@@ -100,15 +100,9 @@ export async function startApprovalHarness(options: {
     workers,
     addWorker,
     activate: async (activation, jobId) => {
-      const data = {
-        activation,
-        requestId: `req-${activation.connectionId.slice(0, 8)}`,
-        receivedAt: new Date().toISOString(),
-        token: { jti: 'AT.test', sub: config.fortellis.clientId },
-      };
-      await approvalQueue.add(JOB_NAMES.activationReceived, data, {
-        ...JOB_OPTIONS,
-        jobId: jobId ?? jobIdFor.activationReceived(data),
+      await publishActivation(approvalQueue, activation, {
+        sub: config.fortellis.clientId,
+        ...(jobId === undefined ? {} : { jobId }),
       });
     },
     decideReview: async (decision) => {

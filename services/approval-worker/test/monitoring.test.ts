@@ -2,11 +2,12 @@
 // work is done.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Queue } from 'bullmq';
-import { JOB_NAMES, JOB_OPTIONS, jobIdFor, QUEUE_NAMES } from '@fortellis-admin/contracts';
+import { QUEUE_NAMES } from '@fortellis-admin/contracts';
 import { ActivationGenerator, startSimulator, type Simulator } from '@fortellis-admin/simulator';
 import {
   createTestNamespace,
   freePort,
+  publishActivation,
   startService,
   type ManagedProcess,
 } from '@fortellis-admin/test-support';
@@ -62,16 +63,7 @@ describe('approval worker monitoring', () => {
       connection: { url: inject('redisUrl') },
       prefix: ns.queuePrefix,
     });
-    const data = {
-      activation,
-      requestId: 'r',
-      receivedAt: new Date().toISOString(),
-      token: { jti: 'j', sub: 's' },
-    };
-    await queue.add(JOB_NAMES.activationReceived, data, {
-      ...JOB_OPTIONS,
-      jobId: jobIdFor.activationReceived(data),
-    });
+    await publishActivation(queue, activation, { requestId: 'r' });
     await queue.close();
     await expect
       .poll(() => metric('outside_calls_total', 'party="callback",outcome="success"'), {

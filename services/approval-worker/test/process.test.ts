@@ -6,9 +6,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { MongoClient } from 'mongodb';
-import { JOB_NAMES, JOB_OPTIONS, jobIdFor, QUEUE_NAMES } from '@fortellis-admin/contracts';
+import { QUEUE_NAMES } from '@fortellis-admin/contracts';
 import { ActivationGenerator, startSimulator, type Simulator } from '@fortellis-admin/simulator';
-import { createTestNamespace, runServiceToExit, startService } from '@fortellis-admin/test-support';
+import {
+  createTestNamespace,
+  publishActivation,
+  runServiceToExit,
+  startService,
+} from '@fortellis-admin/test-support';
 
 let sim: Simulator;
 beforeAll(async () => {
@@ -76,16 +81,7 @@ describe('approval worker process', () => {
         connection: { url: inject('redisUrl') },
         prefix: ns.queuePrefix,
       });
-      const data = {
-        activation,
-        requestId: 'r-1',
-        receivedAt: new Date().toISOString(),
-        token: { jti: 'j', sub: 's' },
-      };
-      await queue.add(JOB_NAMES.activationReceived, data, {
-        ...JOB_OPTIONS,
-        jobId: jobIdFor.activationReceived(data),
-      });
+      await publishActivation(queue, activation, { requestId: 'r-1' });
       await queue.close();
       await expect
         .poll(
@@ -122,16 +118,7 @@ describe('approval worker process', () => {
         connection: { url: inject('redisUrl') },
         prefix: ns.queuePrefix,
       });
-      const data = {
-        activation,
-        requestId: 'r-kill',
-        receivedAt: new Date().toISOString(),
-        token: { jti: 'j', sub: 's' },
-      };
-      await queue.add(JOB_NAMES.activationReceived, data, {
-        ...JOB_OPTIONS,
-        jobId: jobIdFor.activationReceived(data),
-      });
+      await publishActivation(queue, activation, { requestId: 'r-kill' });
       await expect.poll(() => calls().length, { timeout: 10_000 }).toBe(1);
       first.child.kill('SIGKILL');
       await first.stop();

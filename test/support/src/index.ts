@@ -5,3 +5,4 @@ export * from './processes.ts';
 export * from './isolation.ts';
 export * from './service-processes.ts';
 export * from './log-capture.ts';
+export * from './jobs.ts';
