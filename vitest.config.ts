@@ -15,6 +15,8 @@ export default defineConfig({
     exclude: ['**/node_modules/**'],
     globalSetup: ['test/support/src/global-setup.ts'],
     testTimeout: 30_000,
+    // Integration tests wait for workers; under a loaded CI machine the 1 s default is too short.
+    expect: { poll: { timeout: 10_000, interval: 50 } },
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default', './test/support/src/summary-reporter.ts'],

@@ -296,7 +296,7 @@ describe('exactly once in effect', () => {
       receivedAt: new Date(),
     });
     await expect
-      .poll(async () => (await h.approvalQueue.getJobs(['completed'])).length, { timeout: 5000 })
+      .poll(async () => (await h.approvalQueue.getJobs(['completed'])).length, { timeout: 15_000 })
       .toBe(1);
     expect(callbacksFor(activation.connectionId).map((call) => call.status)).toEqual([503]);
     expect((await h.repo.get(activation.connectionId))?.state).toBe('deactivated');

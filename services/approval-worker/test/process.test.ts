@@ -143,7 +143,7 @@ describe('approval worker process', () => {
         });
         await expect
           .poll(async () => (await queue.getJobs(['completed'])).map((job) => job.id), {
-            timeout: 5000,
+            timeout: 15_000,
           })
           .toEqual([`activation-${activation.connectionId}`]);
       } finally {
