@@ -14,6 +14,8 @@ export const ERROR_CODES = Object.freeze({
   queueUnavailable: 'QUEUE_UNAVAILABLE',
   notFound: 'NOT_FOUND',
   conflict: 'CONFLICT',
+  /** An operator action the system refuses because it would lose acknowledged work. */
+  actionNotAllowed: 'ACTION_NOT_ALLOWED',
   upstreamFailed: 'UPSTREAM_FAILED',
   internal: 'INTERNAL',
 } as const);

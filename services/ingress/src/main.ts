@@ -35,6 +35,7 @@ async function startOps(
     tokens: ops.tokens,
     repo,
     publisher,
+    queues: publisher.queues,
     clock: { now: () => new Date() },
     registry,
   });

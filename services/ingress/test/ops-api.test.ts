@@ -62,6 +62,7 @@ beforeAll(async () => {
   });
   app = await buildOpsApp({
     publisher,
+    queues: publisher.queues,
     clock: { now: () => new Date('2026-11-23T12:00:00Z') },
     logger: capturingLogger('ingress').logger,
     tokens: [
@@ -477,6 +478,10 @@ describe('every operations route requires an operator token', () => {
     ['POST', '/ops/connection-requests/dismiss'],
     ['GET', '/ops/docs'],
     ['GET', '/metrics'],
+    ['GET', '/ops/queues'],
+    ['GET', '/ops/queues/api/queues'],
+    ['PUT', '/ops/queues/api/queues/approval/retry/failed'],
+    ['PUT', '/ops/queues/api/queues/approval/pause'],
   ] as const)('%s %s: 401 without a token, 403 with a wrong one', async (method, url) => {
     const missing = await app.inject({ method, url });
     expect(missing.statusCode).toBe(401);

@@ -1,6 +1,6 @@
 // The one error handler of the ingress: maps the AppError family and Fastify's own request errors
 // to `{code, message, error}`; 5xx details never reach the caller; auth failures are counted by reason.
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import {
   AppError,
   ERROR_CODES,
@@ -12,7 +12,7 @@ import { AuthenticationError, type AuthFailureReason } from '../domain/token-ver
 /** Counts of refused tokens by reason, since start. */
 export type AuthFailureCounts = Map<AuthFailureReason, number>;
 
-function body(status: number, error: ErrorCode, message: string): ErrorResponse {
+export function body(status: number, error: ErrorCode, message: string): ErrorResponse {
   return { code: status, message, error };
 }
 
@@ -39,6 +39,15 @@ const FASTIFY_ERRORS: Record<string, { status: number; error: ErrorCode; message
     message: 'the request body is empty',
   },
 };
+
+/**
+ * Answers an AppError from a hook directly: for routes of plugins that install their own error
+ * handler (Bull Board does), so the answer is still `{code, message, error}`.
+ */
+export function replyWithAppError(reply: FastifyReply, error: AppError): FastifyReply {
+  const status = error.httpStatus ?? 500;
+  return reply.code(status).send(body(status, error.code, error.message));
+}
 
 export function installErrorHandler(
   app: FastifyInstance,

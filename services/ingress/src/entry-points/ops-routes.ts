@@ -18,20 +18,12 @@ import {
 import type { Registry } from 'prom-client';
 import type { JobPublisher } from '../data-access/job-publisher.ts';
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** The operator's token name, once authenticated. */
-    operator: string | null;
-  }
-}
-
 export interface OpsRoutesOptions {
   repo: Pick<
     ConnectionRepository,
     'list' | 'get' | 'recordOperatorAction' | 'reopenCallback' | 'reopenFailedSteps'
   >;
   publisher: Pick<JobPublisher, 'publish'>;
-  authenticate: (authorization: string | undefined) => string;
   now: () => Date;
   /** The ingress's metrics, served at /metrics for an authenticated scraper. */
   registry?: Registry;
@@ -105,10 +97,6 @@ interface ListQuery extends ConnectionFilter {
 }
 
 export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, options) => {
-  app.decorateRequest('operator', null);
-  app.addHook('onRequest', async (request) => {
-    request.operator = options.authenticate(request.headers.authorization);
-  });
   // Fastify's own validation errors become the API's 400 answer.
   app.setSchemaErrorFormatter((errors, dataVar) => {
     const issues = errors.map((error) => ({

@@ -1,0 +1,299 @@
+// The operations listener's browser login and Bull Board: the token is typed into a form and
+// becomes a signed, HttpOnly, SameSite=Strict session cookie; the board lists every queue and its
+// actions work with that session, except those that would drop or forge acknowledged work.
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { Redis } from 'ioredis';
+import { MongoClient } from 'mongodb';
+import { Queue, Worker } from 'bullmq';
+import {
+  ConnectionLocks,
+  ConnectionRepository,
+  JOB_NAMES,
+  QUEUE_NAMES,
+} from '@fortellis-admin/contracts';
+import { capturingLogger, createTestNamespace } from '@fortellis-admin/test-support';
+import { JobPublisher } from '../src/data-access/job-publisher.ts';
+import { buildOpsApp } from '../src/ops-app.ts';
+import { SESSION_COOKIE, safeLanding } from '../src/entry-points/ops-login.ts';
+import { refusedBoardAction } from '../src/entry-points/queue-board.ts';
+
+const ns = createTestNamespace('ops-session');
+const ALICE = 'alice-token-0123456789abcdef';
+const BOB = 'bob-token-0123456789abcdef012';
+const tokens = [
+  { name: 'alice', token: ALICE },
+  { name: 'bob', token: BOB },
+];
+let now = Date.parse('2026-11-23T12:00:00Z');
+const clock = { now: () => new Date(now) };
+let mongo: MongoClient;
+let redis: Redis;
+let publisher: JobPublisher;
+let app: FastifyInstance;
+const log = capturingLogger('ingress');
+
+async function build(withTokens = tokens): Promise<FastifyInstance> {
+  return buildOpsApp({
+    logger: log.logger,
+    tokens: withTokens,
+    repo: new ConnectionRepository(
+      mongo.db(ns.dbName),
+      new ConnectionLocks(redis, { prefix: ns.queuePrefix }),
+    ),
+    publisher,
+    queues: publisher.queues,
+    clock,
+  });
+}
+
+beforeAll(async () => {
+  mongo = new MongoClient(inject('mongoUrl'));
+  await mongo.connect();
+  redis = new Redis(inject('redisUrl'));
+  publisher = new JobPublisher({ connection: redis, prefix: ns.queuePrefix });
+  app = await build();
+});
+
+afterAll(async () => {
+  await app.close();
+  await publisher.close();
+  await mongo.db(ns.dbName).dropDatabase();
+  await mongo.close();
+  redis.disconnect();
+});
+
+const login = (token: string, next = '/ops/queues', target = app) =>
+  target.inject({
+    method: 'POST',
+    url: '/ops/login',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ token, next }).toString(),
+  });
+
+function sessionOf(response: LightMyRequestResponse): string {
+  const cookie = response.cookies.find((entry) => entry.name === SESSION_COOKIE);
+  if (cookie === undefined) throw new Error('no session cookie was set');
+  return cookie.value;
+}
+
+const withSession = (session: string, extra: Record<string, string> = {}) => ({
+  cookie: `${SESSION_COOKIE}=${session}`,
+  ...extra,
+});
+
+describe('browser login', () => {
+  it('a browser without a session gets the login form with 401, not the board', async () => {
+    const response = await app.inject({
+      method: 'GET',
+      url: '/ops/queues',
+      headers: { accept: 'text/html' },
+    });
+    expect(response.statusCode).toBe(401);
+    expect(response.headers['content-type']).toContain('text/html');
+    expect(response.body).toContain('<form method="post" action="/ops/login">');
+    expect(response.body).toContain('name="next" value="/ops/queues"');
+    expect(response.headers['content-security-policy']).toContain("form-action 'self'");
+  });
+
+  it('an API client without a token still gets 401 {code, message} on the board API', async () => {
+    const response = await app.inject({ method: 'GET', url: '/ops/queues/api/queues' });
+    expect(response.statusCode).toBe(401);
+    expect(response.json()).toMatchObject({ code: 401, error: 'AUTHENTICATION_FAILED' });
+  });
+
+  it('a wrong token gets the form again with 403 and no cookie', async () => {
+    const response = await login('not-the-token-0123456789abcdef');
+    expect(response.statusCode).toBe(403);
+    expect(response.body).toContain('not a valid operator token');
+    expect(response.cookies).toHaveLength(0);
+    const empty = await app.inject({
+      method: 'POST',
+      url: '/ops/login',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: '',
+    });
+    expect(empty.statusCode).toBe(403);
+  });
+
+  it('the right token sets an HttpOnly SameSite=Strict cookie and redirects, token nowhere in the URL', async () => {
+    const response = await login(ALICE, '/ops/queues/queue/approval');
+    expect(response.statusCode).toBe(303);
+    expect(response.headers.location).toBe('/ops/queues/queue/approval');
+    const cookie = response.cookies.find((entry) => entry.name === SESSION_COOKIE);
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/ops' });
+    expect(cookie!.value).not.toContain(ALICE);
+    expect(response.headers.location).not.toContain(ALICE);
+    expect(log.lines.join('\n')).not.toContain(ALICE);
+    expect(log.lines.some((line) => line.includes('"event":"operator_login"'))).toBe(true);
+  });
+
+  it.each([
+    ['https://evil.example/ops/queues', '/ops/queues'],
+    ['//evil.example/ops', '/ops/queues'],
+    ['/ops/login', '/ops/queues'],
+    ['/\\evil.example', '/ops/queues'],
+    ['/ops/connections?state=failed', '/ops/connections?state=failed'],
+  ])('after login, next=%s leads to %s', (next, landing) => {
+    expect(safeLanding(next)).toBe(landing);
+  });
+
+  it('the session opens the board page, its API and the operations API', async () => {
+    const session = sessionOf(await login(BOB));
+    const page = await app.inject({
+      method: 'GET',
+      url: '/ops/queues',
+      headers: withSession(session, { accept: 'text/html' }),
+    });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('<div id="root">');
+    const queues = await app.inject({
+      method: 'GET',
+      url: '/ops/queues/api/queues?activeQueue=&status=latest&page=1',
+      headers: withSession(session),
+    });
+    expect(queues.statusCode).toBe(200);
+    expect(
+      queues
+        .json<{ queues: { name: string }[] }>()
+        .queues.map((queue) => queue.name)
+        .sort(),
+    ).toEqual(Object.values(QUEUE_NAMES).sort());
+    const connections = await app.inject({
+      method: 'GET',
+      url: '/ops/connections',
+      headers: withSession(session),
+    });
+    expect(connections.statusCode).toBe(200);
+  });
+
+  it('a tampered, expired or revoked session is refused with 403', async () => {
+    const session = sessionOf(await login(ALICE));
+    const [payload, signature] = session.split('.');
+    const forged = `${Buffer.from('bob|99999999999999').toString('base64url')}.${signature}`;
+    for (const bad of [forged, `${payload}.${'A'.repeat(43)}`, 'garbage', `${payload}`]) {
+      const response = await app.inject({
+        method: 'GET',
+        url: '/ops/connections',
+        headers: withSession(bad),
+      });
+      expect(response.statusCode).toBe(403);
+      expect(response.json()).toMatchObject({ code: 403 });
+    }
+    // Alice's token rotated out: her sessions end with it.
+    const withoutAlice = await build([{ name: 'bob', token: BOB }]);
+    const revoked = await withoutAlice.inject({
+      method: 'GET',
+      url: '/ops/connections',
+      headers: withSession(session),
+    });
+    await withoutAlice.close();
+    expect(revoked.statusCode).toBe(403);
+    // Nine hours later the session has expired; the browser is sent to the login form.
+    now += 9 * 60 * 60 * 1000;
+    const expired = await app.inject({
+      method: 'GET',
+      url: '/ops/queues',
+      headers: withSession(session, { accept: 'text/html' }),
+    });
+    now -= 9 * 60 * 60 * 1000;
+    expect(expired.statusCode).toBe(403);
+    expect(expired.body).toContain('expired');
+  });
+
+  it('logging out clears the cookie', async () => {
+    const response = await app.inject({ method: 'POST', url: '/ops/logout' });
+    expect(response.statusCode).toBe(303);
+    expect(response.headers.location).toBe('/ops/login');
+    const cleared = response.cookies.find((entry) => entry.name === SESSION_COOKIE);
+    expect(cleared?.value).toBe('');
+  });
+});
+
+describe('Bull Board actions', () => {
+  it('retries a failed job with the session; refuses the same call from another site', async () => {
+    const queue = new Queue(QUEUE_NAMES.approval, {
+      connection: { url: inject('redisUrl') },
+      prefix: ns.queuePrefix,
+    });
+    try {
+      // A job that failed its last attempt, as the approval worker leaves one.
+      const job = await queue.add(
+        JOB_NAMES.activationReceived,
+        { any: 'thing' },
+        { jobId: 'j-1', attempts: 1 },
+      );
+      const worker = new Worker(QUEUE_NAMES.approval, () => Promise.reject(new Error('boom')), {
+        connection: { url: inject('redisUrl') },
+        prefix: ns.queuePrefix,
+      });
+      await expect.poll(() => queue.getJobState(job.id!)).toBe('failed');
+      await worker.close();
+
+      const session = sessionOf(await login(ALICE));
+      const url = `/ops/queues/api/queues/${QUEUE_NAMES.approval}/${job.id}/retry`;
+      const crossSite = await app.inject({
+        method: 'PUT',
+        url,
+        headers: withSession(session, { origin: 'https://evil.example', host: 'ops.local' }),
+      });
+      expect(crossSite.statusCode).toBe(403);
+      expect(await queue.getJobState(job.id!)).toBe('failed');
+
+      const retried = await app.inject({
+        method: 'PUT',
+        url,
+        headers: withSession(session, { origin: 'http://ops.local', host: 'ops.local' }),
+      });
+      expect(retried.statusCode).toBe(204);
+      expect(await queue.getJobState(job.id!)).toBe('waiting');
+    } finally {
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  });
+
+  it.each([
+    ['PUT', `/ops/queues/api/queues/${QUEUE_NAMES.approval}/empty`],
+    ['PUT', `/ops/queues/api/queues/${QUEUE_NAMES.approval}/obliterate`],
+    ['PUT', `/ops/queues/api/queues/${QUEUE_NAMES.approval}/clean/waiting`],
+    ['PUT', `/ops/queues/api/queues/${QUEUE_NAMES.approval}/clean/delayed`],
+    ['POST', `/ops/queues/api/queues/${QUEUE_NAMES.approval}/add`],
+    ['PATCH', `/ops/queues/api/queues/${QUEUE_NAMES.approval}/j-1/update-data`],
+  ] as const)('refuses %s %s: it would drop or forge acknowledged work', async (method, url) => {
+    const queue = new Queue(QUEUE_NAMES.approval, {
+      connection: { url: inject('redisUrl') },
+      prefix: ns.queuePrefix,
+    });
+    try {
+      await queue.add(JOB_NAMES.activationReceived, { kept: true }, { jobId: 'kept' });
+      const response = await app.inject({
+        method,
+        url,
+        headers: { authorization: `Bearer ${ALICE}`, 'content-type': 'application/json' },
+        payload: '{}',
+      });
+      expect(response.statusCode).toBe(403);
+      expect(response.json()).toMatchObject({ code: 403, error: 'ACTION_NOT_ALLOWED' });
+      expect(await queue.getJobState('kept')).toBe('waiting');
+    } finally {
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  });
+
+  it('allows cleaning completed and failed jobs', async () => {
+    expect(refusedBoardAction('PUT', '/ops/queues/api/queues/approval/clean/completed')).toBe(
+      undefined,
+    );
+    expect(refusedBoardAction('PUT', '/ops/queues/api/queues/approval/clean/failed')).toBe(
+      undefined,
+    );
+    const response = await app.inject({
+      method: 'PUT',
+      url: `/ops/queues/api/queues/${QUEUE_NAMES.approval}/clean/completed`,
+      headers: { authorization: `Bearer ${BOB}` },
+    });
+    expect(response.statusCode).toBe(200);
+  });
+});
