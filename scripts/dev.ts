@@ -83,6 +83,7 @@ try {
       : `simulator: ${sim.url} (Fortellis, integration platform, backend)`,
     `ingress:   http://127.0.0.1:${port}  (GET /health, GET /ready, POST /activate, POST /deactivate/{connectionId})`,
     `ops API:   http://127.0.0.1:${opsPort}/ops/connections  (OpenAPI: /ops/docs, metrics: /metrics)`,
+    `Bull Board: http://127.0.0.1:${opsPort}/ops/queues  (log in with the operator token below)`,
     `           curl -H "Authorization: Bearer ${opsToken.split(',')[0]?.split('=')[1] ?? ''}" http://127.0.0.1:${opsPort}/ops/connections`,
   ];
   if (sim !== undefined) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, when absent, the local binaries the tests and the local stack fall back to when neither
 # REDIS_URL/MONGODB_URL nor a Docker engine is available: redis-server (Debian package) and
-# FerretDB v1.24.2 (built from the Go module proxy). Idempotent: a second run does nothing.
+# FerretDB v1.24.2 (built from the Go module proxy), and Debian's Chromium for the browser test of
+# Bull Board. Idempotent: a second run does nothing.
 set -euo pipefail
 
 FERRETDB_VERSION=v1.24.2
@@ -17,6 +18,19 @@ else
   [ "$(id -u)" -ne 0 ] && SUDO='sudo'
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+fi
+
+# The browser test drives Debian's Chromium through playwright-core (never a downloaded browser).
+if [ -x /usr/bin/chromium ]; then
+  log "chromium present: $(/usr/bin/chromium --version 2>/dev/null | head -c 60)"
+else
+  log 'installing chromium from Debian packages'
+  SUDO=''
+  [ "$(id -u)" -ne 0 ] && SUDO='sudo'
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null 2>&1 || {
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  }
 fi
 
 if ! command -v go >/dev/null 2>&1; then
