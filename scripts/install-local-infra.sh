@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs, when absent, the local binaries the tests and the local stack fall back to when neither
 # REDIS_URL/MONGODB_URL nor a Docker engine is available: redis-server (Debian package) and
-# FerretDB v1.24.2 (built from the Go module proxy), and Debian's Chromium for the browser test of
-# Bull Board. Idempotent: a second run does nothing.
+# FerretDB v1.24.2 (built from the Go module proxy), Debian's Chromium for the browser test of
+# Bull Board, and kustomize (Go module proxy) for the deployment test, which renders the overlays.
+# Idempotent: a second run does nothing.
 set -euo pipefail
 
 FERRETDB_VERSION=v1.24.2
+KUSTOMIZE_VERSION=v5.7.1
 FERRETDB_MODULE=github.com/FerretDB/FerretDB
 
 log() { printf 'infra:install: %s\n' "$*"; }
@@ -41,6 +43,13 @@ fi
 
 gobin="$(go env GOBIN)"
 [ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
+if [ -x "$gobin/kustomize" ] && "$gobin/kustomize" version 2>/dev/null | grep -q "$KUSTOMIZE_VERSION"; then
+  log "kustomize $KUSTOMIZE_VERSION present: $gobin/kustomize"
+else
+  log "building kustomize $KUSTOMIZE_VERSION into $gobin"
+  GOFLAGS=-mod=mod go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+fi
+
 target="$gobin/ferretdb"
 if [ -x "$target" ] && "$target" --version 2>/dev/null | grep -q "version: $FERRETDB_VERSION"; then
   log "ferretdb $FERRETDB_VERSION present: $target"

@@ -79,14 +79,29 @@ export function deepFreeze<T>(value: T): T {
 
 /** Redis settings every service shares: the URL and the key prefix of the queues. */
 export const REDIS_ENV_PROPERTIES = {
-  REDIS_URL: { type: 'string', pattern: '^rediss?://' },
-  QUEUE_PREFIX: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', default: DEFAULT_QUEUE_PREFIX },
+  REDIS_URL: {
+    description:
+      'Redis holding the BullMQ queues, e.g. redis://redis:6379 (rediss:// for TLS). Needs maxmemory-policy noeviction.',
+    type: 'string',
+    pattern: '^rediss?://',
+  },
+  QUEUE_PREFIX: {
+    description: 'Key prefix of the BullMQ queues; the same on every service of one system.',
+    type: 'string',
+    pattern: '^[A-Za-z0-9_.-]+$',
+    default: DEFAULT_QUEUE_PREFIX,
+  },
 } as const;
 
 /** MongoDB settings both workers share. */
 export const MONGO_ENV_PROPERTIES = {
-  MONGODB_URL: { type: 'string', pattern: '^mongodb(\\+srv)?://' },
+  MONGODB_URL: {
+    description: 'MongoDB holding the connections, e.g. mongodb://mongo:27017/?replicaSet=rs0.',
+    type: 'string',
+    pattern: '^mongodb(\\+srv)?://',
+  },
   MONGODB_DATABASE: {
+    description: 'Database of the connections collection.',
     type: 'string',
     pattern: '^[A-Za-z0-9_-]{1,63}$',
     default: 'fortellis_admin',
@@ -95,9 +110,25 @@ export const MONGO_ENV_PROPERTIES = {
 
 /** Settings of a queue worker process: concurrency, job lock, logging, shutdown bound. */
 export const WORKER_ENV_PROPERTIES = {
-  WORKER_CONCURRENCY: { type: 'integer', minimum: 1, maximum: 256, default: 8 },
-  /** How long a job's lock lasts without renewal: a dead worker's job is taken over after this. */
-  WORKER_LOCK_MS: { type: 'integer', minimum: 1000, default: 30_000 },
-  LOG_LEVEL: { type: 'string', enum: LOG_LEVELS, default: 'info' },
-  SHUTDOWN_TIMEOUT_MS: { type: 'integer', minimum: 1000, default: 30_000 },
+  WORKER_CONCURRENCY: {
+    description: 'Jobs processed at once by one worker process.',
+    type: 'integer',
+    minimum: 1,
+    maximum: 256,
+    default: 8,
+  },
+  WORKER_LOCK_MS: {
+    description:
+      "How long a job's lock lasts without renewal: a dead worker's job is taken over after this.",
+    type: 'integer',
+    minimum: 1000,
+    default: 30_000,
+  },
+  LOG_LEVEL: { description: 'pino log level.', type: 'string', enum: LOG_LEVELS, default: 'info' },
+  SHUTDOWN_TIMEOUT_MS: {
+    description: 'On SIGTERM, how long in-flight work may take before the process exits anyway.',
+    type: 'integer',
+    minimum: 1000,
+    default: 30_000,
+  },
 } as const;

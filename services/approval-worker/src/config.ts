@@ -22,27 +22,89 @@ export const approvalWorkerEnvSchema = {
     ...REDIS_ENV_PROPERTIES,
     ...MONGO_ENV_PROPERTIES,
     ...WORKER_ENV_PROPERTIES,
-    /** The worker's own listener for /health, /ready and /metrics; 0 picks a free port. */
-    MONITORING_HOST: { type: 'string', minLength: 1, default: '0.0.0.0' },
-    MONITORING_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9464 },
-    /** Fortellis subscriptions base, e.g. https://subscriptions.fortellis.io */
-    FORTELLIS_CALLBACK_BASE_URL: { type: 'string', pattern: '^https?://' },
-    /** Client-credentials token endpoint, e.g. {issuer}/v1/token */
-    FORTELLIS_TOKEN_URL: { type: 'string', pattern: '^https?://' },
-    FORTELLIS_CLIENT_ID: { type: 'string', minLength: 1 },
-    FORTELLIS_CLIENT_SECRET: { type: 'string', minLength: 1, writeOnly: true },
-    APPROVAL_RULES_FILE: { type: 'string', minLength: 1 },
+    MONITORING_HOST: {
+      description: "Address of the worker's own listener for /health, /ready and /metrics.",
+      type: 'string',
+      minLength: 1,
+      default: '0.0.0.0',
+    },
+    MONITORING_PORT: {
+      description:
+        "Port of the worker's own listener for /health, /ready and /metrics; 0 picks a free port.",
+      type: 'integer',
+      minimum: 0,
+      maximum: 65535,
+      default: 9464,
+    },
+    FORTELLIS_CALLBACK_BASE_URL: {
+      description:
+        'Fortellis subscriptions base of the connection callback, e.g. https://subscriptions.fortellis.io.',
+      type: 'string',
+      pattern: '^https?://',
+    },
+    FORTELLIS_TOKEN_URL: {
+      description:
+        'Client-credentials token endpoint for the callback, e.g. {FORTELLIS_ISSUER}/v1/token.',
+      type: 'string',
+      pattern: '^https?://',
+    },
+    FORTELLIS_CLIENT_ID: {
+      description:
+        "The provider's Fortellis client id: the sub (and cid) of genuine calls, and the callback's client.",
+      type: 'string',
+      minLength: 1,
+    },
+    FORTELLIS_CLIENT_SECRET: {
+      description: "The provider's Fortellis client secret (secret).",
+      type: 'string',
+      minLength: 1,
+      writeOnly: true,
+    },
+    APPROVAL_RULES_FILE: {
+      description:
+        'JSON file of approval rules (README, "Approval rules"); without it every connection gets APPROVAL_DEFAULT_ACTION.',
+      type: 'string',
+      minLength: 1,
+    },
     APPROVAL_DEFAULT_ACTION: {
+      description:
+        'What happens to a connection no rule matches: approve, reject, or review (held for an operator).',
       type: 'string',
       enum: ['approve', 'reject', 'review'],
       default: 'review',
     },
-    CALLBACK_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 10_000 },
-    CALLBACK_RETRY_HORIZON_HOURS: { type: 'number', exclusiveMinimum: 0, default: 24 },
-    CALLBACK_RATE_LIMIT_PER_SECOND: { type: 'integer', minimum: 1, default: 20 },
-    /** First retry delay; each later one doubles (with jitter), up to CALLBACK_BACKOFF_MAX_MS. */
-    CALLBACK_BACKOFF_BASE_MS: { type: 'integer', minimum: 1, default: 5000 },
-    CALLBACK_BACKOFF_MAX_MS: { type: 'integer', minimum: 1, default: 1_800_000 },
+    CALLBACK_TIMEOUT_MS: {
+      description: 'Timeout of one connection-callback call.',
+      type: 'integer',
+      minimum: 100,
+      default: 10_000,
+    },
+    CALLBACK_RETRY_HORIZON_HOURS: {
+      description:
+        'How long a failing callback is retried before the connection is callback_failed.',
+      type: 'number',
+      exclusiveMinimum: 0,
+      default: 24,
+    },
+    CALLBACK_RATE_LIMIT_PER_SECOND: {
+      description: 'Callback calls per second, across all workers.',
+      type: 'integer',
+      minimum: 1,
+      default: 20,
+    },
+    CALLBACK_BACKOFF_BASE_MS: {
+      description:
+        'First callback retry delay; each later one doubles (with jitter), up to CALLBACK_BACKOFF_MAX_MS.',
+      type: 'integer',
+      minimum: 1,
+      default: 5000,
+    },
+    CALLBACK_BACKOFF_MAX_MS: {
+      description: 'Longest delay between two callback retries.',
+      type: 'integer',
+      minimum: 1,
+      default: 1_800_000,
+    },
   },
 } as const;
 

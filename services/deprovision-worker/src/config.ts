@@ -15,30 +15,120 @@ export const deprovisionWorkerEnvSchema = {
     ...REDIS_ENV_PROPERTIES,
     ...MONGO_ENV_PROPERTIES,
     ...WORKER_ENV_PROPERTIES,
-    /** The worker's own listener for /health, /ready and /metrics; 0 picks a free port. */
-    MONITORING_HOST: { type: 'string', minLength: 1, default: '0.0.0.0' },
-    MONITORING_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 9465 },
-    /** `http` calls BACKEND_DEPROVISION_URL; `none` is the explicit choice of having nothing to clean. */
-    BACKEND_DEPROVISIONER: { type: 'string', enum: ['http', 'none'] },
-    BACKEND_DEPROVISION_URL: { type: 'string', pattern: '^https?://' },
-    /** Sent as `Authorization: Bearer …`, or in BACKEND_DEPROVISION_HEADER when that is set. */
-    BACKEND_DEPROVISION_SECRET: { type: 'string', minLength: 1, writeOnly: true },
-    BACKEND_DEPROVISION_HEADER: { type: 'string', pattern: '^[A-Za-z0-9-]+$' },
-    INTEGRATION_STATUS_BASE_URL: { type: 'string', pattern: '^https?://' },
-    INTEGRATION_STATUS_CLIENT_ID: { type: 'string', minLength: 1 },
-    INTEGRATION_STATUS_CLIENT_SECRET: { type: 'string', minLength: 1, writeOnly: true },
-    INTEGRATION_STATUS_TENANT_ID: { type: 'string', minLength: 1 },
-    INTEGRATION_STATUS_APPLICATION_CODE: { type: 'string', minLength: 1 },
-    INTEGRATION_STATUS_MODULE_NAME: { type: 'string', minLength: 1 },
-    INTEGRATION_STATUS_MODULE_VERSION: { type: 'string', minLength: 1 },
-    INTEGRATION_STATUS_VENDOR_SYSTEM_NAME: { type: 'string', minLength: 1 },
-    INTEGRATION_STATUS_VENDOR_SYSTEM_VERSION: { type: 'string', minLength: 1 },
-    INTEGRATION_STATUS_REPORT_ACTIVATIONS: { type: 'boolean', default: false },
-    /** First retry delay; each later one doubles (with jitter), up to RETRY_BACKOFF_MAX_MS. */
-    RETRY_BACKOFF_BASE_MS: { type: 'integer', minimum: 1, default: 5000 },
-    RETRY_BACKOFF_MAX_MS: { type: 'integer', minimum: 1, default: 1_800_000 },
-    HTTP_TIMEOUT_MS: { type: 'integer', minimum: 100, default: 10_000 },
-    RETRY_HORIZON_HOURS: { type: 'number', exclusiveMinimum: 0, default: 24 },
+    MONITORING_HOST: {
+      description: "Address of the worker's own listener for /health, /ready and /metrics.",
+      type: 'string',
+      minLength: 1,
+      default: '0.0.0.0',
+    },
+    MONITORING_PORT: {
+      description:
+        "Port of the worker's own listener for /health, /ready and /metrics; 0 picks a free port.",
+      type: 'integer',
+      minimum: 0,
+      maximum: 65535,
+      default: 9465,
+    },
+    BACKEND_DEPROVISIONER: {
+      description:
+        'http calls BACKEND_DEPROVISION_URL to clean up backend accounts; none is the explicit choice of having nothing to clean.',
+      type: 'string',
+      enum: ['http', 'none'],
+    },
+    BACKEND_DEPROVISION_URL: {
+      description:
+        "The provider backend's clean-up endpoint (required with BACKEND_DEPROVISIONER=http).",
+      type: 'string',
+      pattern: '^https?://',
+    },
+    BACKEND_DEPROVISION_SECRET: {
+      description:
+        'Sent as Authorization: Bearer, or in BACKEND_DEPROVISION_HEADER when that is set (secret).',
+      type: 'string',
+      minLength: 1,
+      writeOnly: true,
+    },
+    BACKEND_DEPROVISION_HEADER: {
+      description: 'Header carrying BACKEND_DEPROVISION_SECRET instead of Authorization.',
+      type: 'string',
+      pattern: '^[A-Za-z0-9-]+$',
+    },
+    INTEGRATION_STATUS_BASE_URL: {
+      description: "Integration platform's status API base; unset: deactivations are not reported.",
+      type: 'string',
+      pattern: '^https?://',
+    },
+    INTEGRATION_STATUS_CLIENT_ID: {
+      description: 'Client id for the status API token.',
+      type: 'string',
+      minLength: 1,
+    },
+    INTEGRATION_STATUS_CLIENT_SECRET: {
+      description: 'Client secret for the status API token (secret).',
+      type: 'string',
+      minLength: 1,
+      writeOnly: true,
+    },
+    INTEGRATION_STATUS_TENANT_ID: {
+      description: 'Tenant id sent with status reports.',
+      type: 'string',
+      minLength: 1,
+    },
+    INTEGRATION_STATUS_APPLICATION_CODE: {
+      description: 'application_code of the status reports.',
+      type: 'string',
+      minLength: 1,
+    },
+    INTEGRATION_STATUS_MODULE_NAME: {
+      description: 'module.name of the status reports.',
+      type: 'string',
+      minLength: 1,
+    },
+    INTEGRATION_STATUS_MODULE_VERSION: {
+      description: 'module.version of the status reports.',
+      type: 'string',
+      minLength: 1,
+    },
+    INTEGRATION_STATUS_VENDOR_SYSTEM_NAME: {
+      description: 'vendor_system.name of the status reports.',
+      type: 'string',
+      minLength: 1,
+    },
+    INTEGRATION_STATUS_VENDOR_SYSTEM_VERSION: {
+      description: 'vendor_system.version of the status reports.',
+      type: 'string',
+      minLength: 1,
+    },
+    INTEGRATION_STATUS_REPORT_ACTIVATIONS: {
+      description: 'Also report accepted connections as activated integrations.',
+      type: 'boolean',
+      default: false,
+    },
+    RETRY_BACKOFF_BASE_MS: {
+      description:
+        'First retry delay of a failed step; each later one doubles (with jitter), up to RETRY_BACKOFF_MAX_MS.',
+      type: 'integer',
+      minimum: 1,
+      default: 5000,
+    },
+    RETRY_BACKOFF_MAX_MS: {
+      description: 'Longest delay between two step retries.',
+      type: 'integer',
+      minimum: 1,
+      default: 1_800_000,
+    },
+    HTTP_TIMEOUT_MS: {
+      description: 'Timeout of one backend or status API call.',
+      type: 'integer',
+      minimum: 100,
+      default: 10_000,
+    },
+    RETRY_HORIZON_HOURS: {
+      description: 'How long a failing step is retried before the job fails for good.',
+      type: 'number',
+      exclusiveMinimum: 0,
+      default: 24,
+    },
   },
   allOf: [
     {

@@ -12,28 +12,88 @@ export const ingressEnvSchema = {
   type: 'object',
   required: ['REDIS_URL', 'FORTELLIS_ISSUER', 'FORTELLIS_CLIENT_ID'],
   properties: {
-    HOST: { type: 'string', default: '0.0.0.0' },
-    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
-    /** Path Fortellis' registered Admin API URL adds before /activate, e.g. `/fortellis`. */
-    BASE_PATH: { type: 'string', pattern: "^(/[A-Za-z0-9._~%!$&'()*+,;=:@-]+)*$", default: '' },
-    /** Absolute URL under which callers reach this service; used in the links of answers. */
-    PUBLIC_BASE_URL: { type: 'string', pattern: '^https?://' },
-    TRUST_PROXY: { type: 'boolean', default: false },
+    HOST: {
+      description: 'Address of the Fortellis-facing listener.',
+      type: 'string',
+      default: '0.0.0.0',
+    },
+    PORT: {
+      description: 'Port of the Fortellis-facing listener.',
+      type: 'integer',
+      minimum: 0,
+      maximum: 65535,
+      default: 3000,
+    },
+    BASE_PATH: {
+      description:
+        "Path Fortellis' registered Admin API URL adds before /activate, e.g. /fortellis.",
+      type: 'string',
+      pattern: "^(/[A-Za-z0-9._~%!$&'()*+,;=:@-]+)*$",
+      default: '',
+    },
+    PUBLIC_BASE_URL: {
+      description:
+        'Absolute URL under which callers reach this service; used in the links of answers.',
+      type: 'string',
+      pattern: '^https?://',
+    },
+    TRUST_PROXY: {
+      description: 'Trust X-Forwarded-* headers (behind a load balancer or Ingress controller).',
+      type: 'boolean',
+      default: false,
+    },
     ...REDIS_ENV_PROPERTIES,
-    FORTELLIS_ISSUER: { type: 'string', pattern: '^https?://' },
-    FORTELLIS_JWKS_URL: { type: 'string', pattern: '^https?://' },
-    FORTELLIS_AUDIENCE: { type: 'string', minLength: 1, default: 'api_providers' },
-    FORTELLIS_CLIENT_ID: { type: 'string', minLength: 1 },
-    LOG_LEVEL: { type: 'string', enum: LOG_LEVELS, default: 'info' },
-    SHUTDOWN_TIMEOUT_MS: { type: 'integer', minimum: 1000, default: 10_000 },
-    /** Address of the operations listener; defaults to HOST. Never the Fortellis-facing port. */
-    OPS_HOST: { type: 'string', minLength: 1 },
-    OPS_PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 3001 },
-    /**
-     * Operator tokens, `name=token` pairs separated by commas (several allow rotation); tokens of
-     * at least 24 characters. Without it the operations listener is not started.
-     */
+    FORTELLIS_ISSUER: {
+      description:
+        'Issuer (iss) of Fortellis tokens, e.g. https://identity.fortellis.io/oauth2/aus1p1ixy7YL8cMq02p7.',
+      type: 'string',
+      pattern: '^https?://',
+    },
+    FORTELLIS_JWKS_URL: {
+      description: 'Signing keys of Fortellis tokens; default {FORTELLIS_ISSUER}/v1/keys.',
+      type: 'string',
+      pattern: '^https?://',
+    },
+    FORTELLIS_AUDIENCE: {
+      description: 'Audience (aud) Fortellis tokens must carry.',
+      type: 'string',
+      minLength: 1,
+      default: 'api_providers',
+    },
+    FORTELLIS_CLIENT_ID: {
+      description:
+        "The provider's Fortellis client id: the sub (and cid) of genuine calls, and the callback's client.",
+      type: 'string',
+      minLength: 1,
+    },
+    LOG_LEVEL: {
+      description: 'pino log level.',
+      type: 'string',
+      enum: LOG_LEVELS,
+      default: 'info',
+    },
+    SHUTDOWN_TIMEOUT_MS: {
+      description: 'On SIGTERM, how long in-flight work may take before the process exits anyway.',
+      type: 'integer',
+      minimum: 1000,
+      default: 10_000,
+    },
+    OPS_HOST: {
+      description:
+        'Address of the operations listener (Bull Board, ops API, /metrics); default HOST. Never the Fortellis-facing port.',
+      type: 'string',
+      minLength: 1,
+    },
+    OPS_PORT: {
+      description: 'Port of the operations listener.',
+      type: 'integer',
+      minimum: 0,
+      maximum: 65535,
+      default: 3001,
+    },
     OPS_API_TOKENS: {
+      description:
+        'Operator tokens, name=token pairs separated by commas (several allow rotation), tokens of 24+ characters. Unset: no operations listener.',
       type: 'string',
       pattern: '^[A-Za-z0-9_.-]+=[^,=\\s]{24,}(,[A-Za-z0-9_.-]+=[^,=\\s]{24,})*$',
       writeOnly: true,

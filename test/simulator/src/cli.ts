@@ -7,7 +7,7 @@ import { ActivationGenerator } from './payloads.ts';
 import { startSimulator } from './simulator.ts';
 
 const USAGE = `usage:
-  sim serve [--port 4010] [--host 127.0.0.1]
+  sim serve [--port 4010] [--host 127.0.0.1] [--public-url URL]
   sim activate   --to ADMIN_API_URL [--count 1] [--rate R] [--concurrency C] [--seed 1] [--sim URL]
   sim deactivate --to ADMIN_API_URL (--connection-id ID ... | --count N [--seed 1]) [--rate R] [--sim URL]
 
@@ -19,6 +19,7 @@ const { positionals, values } = parseArgs({
   options: {
     port: { type: 'string', default: '4010' },
     host: { type: 'string', default: '127.0.0.1' },
+    'public-url': { type: 'string' },
     to: { type: 'string' },
     count: { type: 'string' },
     rate: { type: 'string' },
@@ -44,7 +45,11 @@ function positiveNumber(name: string, raw: string | undefined): number | undefin
 }
 
 async function serve(): Promise<void> {
-  const simulator = await startSimulator({ host: values.host, port: Number(values.port) });
+  const simulator = await startSimulator({
+    host: values.host,
+    port: Number(values.port),
+    ...(values['public-url'] === undefined ? {} : { publicUrl: values['public-url'] }),
+  });
   const lines = [
     `simulator listening on ${simulator.url}`,
     `  JWKS:      ${simulator.identity.jwksUrl}`,

@@ -26,6 +26,11 @@ export interface SimulatorOptions {
   host?: string;
   /** Port; 0 (default) picks a free one. */
   port?: number;
+  /**
+   * The URL the services reach the simulator at, when it is not `http://{host}:{port}` (in a
+   * container: `http://simulator:4010`). Issuer, JWKS, token and callback URLs are built on it.
+   */
+  publicUrl?: string;
   /** Fortellis authorization server id. Default production's. */
   serverId?: string;
   /** The provider API's client at Fortellis: `sub` of tokens sent to the provider, and the client of the callback's token. */
@@ -296,7 +301,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const address = app.server.address();
   if (address === null || typeof address === 'string')
     throw new Error('simulator has no TCP address');
-  const url = `http://${options.host ?? '127.0.0.1'}:${address.port}`;
+  const url =
+    options.publicUrl?.replace(/\/+$/, '') ?? `http://${options.host ?? '127.0.0.1'}:${address.port}`;
   identity.baseUrl = url;
 
   return {

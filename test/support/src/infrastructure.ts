@@ -168,9 +168,9 @@ export function findBinary(name: string, env: NodeJS.ProcessEnv = process.env): 
   return undefined;
 }
 
-/** Finds FerretDB on PATH, in GOBIN, or in GOPATH/bin (where the install script puts it). */
-export function findFerretDb(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const onPath = findBinary('ferretdb', env);
+/** Finds a Go-built tool on PATH, in GOBIN, or in GOPATH/bin (where the install script puts it). */
+export function findGoBinary(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const onPath = findBinary(name, env);
   if (onPath !== undefined) return onPath;
   const candidates = [
     env.GOBIN,
@@ -179,8 +179,13 @@ export function findFerretDb(env: NodeJS.ProcessEnv = process.env): string | und
     join(homedir(), 'go'),
   ]
     .filter((dir): dir is string => typeof dir === 'string' && dir !== '')
-    .map((dir) => (dir.endsWith('bin') ? join(dir, 'ferretdb') : join(dir, 'bin', 'ferretdb')));
+    .map((dir) => (dir.endsWith('bin') ? join(dir, name) : join(dir, 'bin', name)));
   return candidates.find((file) => existsSync(file));
+}
+
+/** Finds FerretDB (see {@link findGoBinary}). */
+export function findFerretDb(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return findGoBinary('ferretdb', env);
 }
 
 function goEnv(name: string): string | undefined {

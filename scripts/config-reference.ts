@@ -1,0 +1,151 @@
+// Generates the configuration reference from the services' config schemas: the table in the
+// README (between the config-reference markers) and .env.example. `npm run docs:config` writes
+// both; a test fails when either is out of date with the schemas.
+import { readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { ingressEnvSchema } from '../services/ingress/src/config.ts';
+import { approvalWorkerEnvSchema } from '../services/approval-worker/src/config.ts';
+import { deprovisionWorkerEnvSchema } from '../services/deprovision-worker/src/config.ts';
+
+interface Property {
+  description?: string;
+  default?: unknown;
+  enum?: readonly unknown[];
+  writeOnly?: boolean;
+}
+
+interface ConditionalRequirement {
+  if?: { required?: readonly string[]; properties?: Record<string, { const?: unknown }> };
+  then?: { required?: readonly string[] };
+}
+
+interface ServiceSchema extends ConditionalRequirement {
+  required: readonly string[];
+  properties: Record<string, Property>;
+  allOf?: readonly ConditionalRequirement[];
+}
+
+export const SERVICE_SCHEMAS: Readonly<Record<string, ServiceSchema>> = {
+  ingress: ingressEnvSchema as unknown as ServiceSchema,
+  'approval-worker': approvalWorkerEnvSchema as unknown as ServiceSchema,
+  'deprovision-worker': deprovisionWorkerEnvSchema as unknown as ServiceSchema,
+};
+
+export interface VariableReference {
+  name: string;
+  description: string;
+  /** Per service: 'required', 'required when …', or 'optional'. */
+  use: Record<string, string>;
+  defaults: Record<string, unknown>;
+  secret: boolean;
+}
+
+function conditionOf(rule: ConditionalRequirement): string {
+  const [name, property] = Object.entries(rule.if?.properties ?? {})[0] ?? [];
+  if (name !== undefined && property?.const !== undefined)
+    return `${name}=${String(property.const)}`;
+  return `${(rule.if?.required ?? []).join(', ')} is set`;
+}
+
+/** Every variable of every service, in first-seen order. */
+export function variableReference(): VariableReference[] {
+  const byName = new Map<string, VariableReference>();
+  for (const [service, schema] of Object.entries(SERVICE_SCHEMAS)) {
+    const conditional = new Map<string, string>();
+    for (const rule of [schema, ...(schema.allOf ?? [])]) {
+      for (const name of rule.then?.required ?? []) conditional.set(name, conditionOf(rule));
+    }
+    for (const [name, property] of Object.entries(schema.properties)) {
+      const entry = byName.get(name) ?? {
+        name,
+        description: property.description ?? '',
+        use: {},
+        defaults: {},
+        secret: property.writeOnly === true,
+      };
+      const when = conditional.get(name);
+      entry.use[service] = schema.required.includes(name)
+        ? 'required'
+        : when === undefined
+          ? 'optional'
+          : `required when ${when}`;
+      if (property.default !== undefined) entry.defaults[service] = property.default;
+      byName.set(name, entry);
+    }
+  }
+  return [...byName.values()];
+}
+
+const shown = (value: unknown): string => (value === '' ? "''" : String(value));
+
+function defaultsText(entry: VariableReference): string {
+  const values = [...new Set(Object.values(entry.defaults).map(shown))];
+  if (values.length <= 1) return values[0] ?? '';
+  return Object.entries(entry.defaults)
+    .map(([service, value]) => `${shown(value)} (${service})`)
+    .join(', ');
+}
+
+function useText(entry: VariableReference): string {
+  const uses = Object.values(entry.use);
+  if (uses.length === Object.keys(SERVICE_SCHEMAS).length && new Set(uses).size === 1) {
+    return `all services${uses[0] === 'optional' ? '' : ` (${uses[0]})`}`;
+  }
+  return Object.entries(entry.use)
+    .map(([service, use]) => `${service}${use === 'optional' ? '' : ` (${use})`}`)
+    .join(', ');
+}
+
+export function renderConfigTable(): string {
+  const rows = variableReference().map(
+    (entry) =>
+      `| \`${entry.name}\` | ${useText(entry)} | ${defaultsText(entry) === '' ? '' : `\`${defaultsText(entry)}\``} | ${entry.description}${entry.secret ? ' Secret: never logged.' : ''} |`,
+  );
+  return [
+    '| variable | services (requirement) | default | meaning |',
+    '| --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
+}
+
+export function renderEnvExample(): string {
+  const lines = [
+    '# Settings of the three services, generated from their config schemas by `npm run docs:config`.',
+    '# Copy to .env for docker-compose (which sets REDIS_URL and MONGODB_URL to its own redis and',
+    '# mongo) and fill in the required ones; commented lines show the defaults.',
+    '',
+  ];
+  for (const entry of variableReference()) {
+    const required = Object.values(entry.use).filter((use) => use !== 'optional');
+    lines.push(`# ${entry.description}${entry.secret ? ' Secret.' : ''}`);
+    lines.push(`# Used by: ${useText(entry)}.`);
+    const fallback = defaultsText(entry);
+    if (required.length > 0 && required.every((use) => use === 'required')) {
+      lines.push(`${entry.name}=`);
+    } else {
+      lines.push(
+        `# ${entry.name}=${Object.keys(entry.defaults).length === 1 || !fallback.includes('(') ? fallback.replace(/^''$/, '') : ''}`,
+      );
+    }
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+export const README_MARKERS = ['<!-- config-reference:start -->', '<!-- config-reference:end -->'];
+
+export function withConfigTable(readme: string): string {
+  const [start, end] = README_MARKERS as [string, string];
+  const from = readme.indexOf(start);
+  const to = readme.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`README has no ${start} … ${end} block`);
+  return `${readme.slice(0, from + start.length)}\n\n${renderConfigTable()}\n\n${readme.slice(to)}`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const root = fileURLToPath(new URL('../', import.meta.url));
+  const readme = await readFile(`${root}README.md`, 'utf8');
+  await writeFile(`${root}README.md`, withConfigTable(readme));
+  await writeFile(`${root}.env.example`, renderEnvExample());
+  process.stdout.write('README.md configuration table and .env.example written\n');
+}

@@ -1,0 +1,546 @@
+// The deployment files agree with the code: docker-compose.yml, deploy/Dockerfile and the
+// Kubernetes manifests (rendered by kustomize for both overlays when the binary is installed, as
+// `npm run infra:install` does; else the base files as they are). Every variable a service's
+// config schema requires is provided; probes hit routes that exist (checked against the real
+// services); containers run as non-root; the ops port never leaves the cluster; image names and
+// ports agree everywhere. Also: the generated configuration reference is up to date.
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { startSimulator, type Simulator } from '@fortellis-admin/simulator';
+import {
+  REPO_ROOT,
+  createTestNamespace,
+  findGoBinary,
+  freePort,
+  startService,
+  type ServiceName,
+} from '@fortellis-admin/test-support';
+import { loadIngressConfig } from '../../services/ingress/src/config.ts';
+import { loadApprovalWorkerConfig } from '../../services/approval-worker/src/config.ts';
+import { loadDeprovisionWorkerConfig } from '../../services/deprovision-worker/src/config.ts';
+import {
+  renderEnvExample,
+  variableReference,
+  withConfigTable,
+} from '../../scripts/config-reference.ts';
+
+type Env = Record<string, string>;
+const read = (path: string): string => readFileSync(`${REPO_ROOT}${path}`, 'utf8');
+
+/** Each service: its config loader, and the ports its defaults give (by port name). */
+const SERVICES: Record<ServiceName, { load(env: Env): unknown; ports(env: Env): Env }> = {
+  ingress: {
+    load: loadIngressConfig,
+    ports: (env) => {
+      const config = loadIngressConfig(env);
+      return { http: String(config.http.port), ops: String(config.ops?.port) };
+    },
+  },
+  'approval-worker': {
+    load: loadApprovalWorkerConfig,
+    ports: (env) => ({ monitoring: String(loadApprovalWorkerConfig(env).monitoring.port) }),
+  },
+  'deprovision-worker': {
+    load: loadDeprovisionWorkerConfig,
+    ports: (env) => ({ monitoring: String(loadDeprovisionWorkerConfig(env).monitoring.port) }),
+  },
+};
+const SERVICE_NAMES = Object.keys(SERVICES) as ServiceName[];
+/** The environment variable that sets each named port. */
+const PORT_VARIABLES: Record<string, string> = {
+  http: 'PORT',
+  ops: 'OPS_PORT',
+  monitoring: 'MONITORING_PORT',
+};
+
+function parseEnvFile(text: string): Env {
+  const env: Env = {};
+  for (const line of text.split('\n')) {
+    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (match !== null) env[match[1]!] = match[2]!;
+  }
+  return env;
+}
+
+// --- the Dockerfile ------------------------------------------------------------------------------
+
+interface Stage {
+  name: string;
+  from: string;
+  lines: string[];
+}
+
+function dockerStages(): Stage[] {
+  const stages: Stage[] = [];
+  const joined = read('deploy/Dockerfile').replace(/\\\n\s*/g, ' ');
+  for (const raw of joined.split('\n')) {
+    const line = raw.trim();
+    const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
+    if (from !== null) stages.push({ name: from[2] ?? from[1]!, from: from[1]!, lines: [] });
+    else if (line !== '' && !line.startsWith('#')) stages.at(-1)?.lines.push(line);
+  }
+  return stages;
+}
+
+/** A target's instructions, its own after those of the stages it is built FROM. */
+function targetLines(target: string): string[] {
+  const stages = dockerStages();
+  const stage = stages.find((candidate) => candidate.name === target);
+  if (stage === undefined) return [];
+  return [...targetLines(stage.from), ...stage.lines];
+}
+
+function dockerEnv(target: string): Env {
+  const env: Env = {};
+  for (const line of targetLines(target).filter((entry) => entry.startsWith('ENV '))) {
+    for (const pair of line.slice(4).trim().split(/\s+/)) {
+      const [name, value] = pair.split('=');
+      if (name !== undefined && value !== undefined) env[name] = value;
+    }
+  }
+  return env;
+}
+
+describe('deploy/Dockerfile', () => {
+  it.each(SERVICE_NAMES)(
+    'target %s: non-root, tini as PID 1, a HEALTHCHECK on /health at its port',
+    (name) => {
+      const lines = targetLines(name);
+      expect(lines.length).toBeGreaterThan(0);
+      const users = lines.filter((line) => line.startsWith('USER '));
+      expect(users.at(-1)).toBe('USER node');
+      expect(lines.filter((line) => line.startsWith('ENTRYPOINT')).at(-1)).toContain(
+        '/usr/bin/tini',
+      );
+      const healthcheck = lines.find((line) => line.startsWith('HEALTHCHECK'));
+      expect(healthcheck).toBeDefined();
+      const env = dockerEnv(name);
+      const portVariable = name === 'ingress' ? 'PORT' : 'MONITORING_PORT';
+      expect(healthcheck).toContain(`process.env.${portVariable}`);
+      expect(healthcheck).toContain('/health');
+      // The image's ports are the service's defaults, and it exposes exactly those.
+      const defaults = SERVICES[name].ports({
+        ...minimalEnv(name),
+      });
+      const exposed = lines
+        .filter((line) => line.startsWith('EXPOSE '))
+        .flatMap((line) => line.slice(7).trim().split(/\s+/));
+      expect(exposed.sort()).toEqual(Object.values(defaults).sort());
+      for (const [portName, value] of Object.entries(defaults)) {
+        expect(env[PORT_VARIABLES[portName]!], portName).toBe(value);
+      }
+      expect(lines.filter((line) => line.startsWith('CMD')).at(-1)).toContain(
+        `services/${name}/src/main.ts`,
+      );
+    },
+  );
+
+  it('builds on node:24 slim and installs production dependencies only', () => {
+    const text = read('deploy/Dockerfile');
+    expect(text).toMatch(/ARG NODE_IMAGE=node:24-slim/);
+    const installs = text.match(/npm ci[^\n]*/g) ?? [];
+    expect(installs.length).toBeGreaterThan(0);
+    for (const install of installs) expect(install).toContain('--omit=dev');
+  });
+});
+
+/** The least environment a service's loader accepts, for reading its defaults. */
+function minimalEnv(name: ServiceName): Env {
+  const common = { REDIS_URL: 'redis://r:6379', MONGODB_URL: 'mongodb://m:27017' };
+  if (name === 'ingress') {
+    return {
+      ...common,
+      FORTELLIS_ISSUER: 'https://issuer.example',
+      FORTELLIS_CLIENT_ID: 'c',
+      OPS_API_TOKENS: `ops=${'x'.repeat(32)}`,
+    };
+  }
+  if (name === 'approval-worker') {
+    return {
+      ...common,
+      FORTELLIS_CALLBACK_BASE_URL: 'https://cb.example',
+      FORTELLIS_TOKEN_URL: 'https://token.example',
+      FORTELLIS_CLIENT_ID: 'c',
+      FORTELLIS_CLIENT_SECRET: 's',
+    };
+  }
+  return { ...common, BACKEND_DEPROVISIONER: 'none' };
+}
+
+// --- docker-compose.yml ------------------------------------------------------------------------------
+
+interface ComposeService {
+  image?: string;
+  build?: { target?: string; dockerfile?: string };
+  command?: string[];
+  environment?: Env;
+  env_file?: string[];
+  ports?: string[];
+  expose?: string[];
+  depends_on?: Record<string, { condition: string; required?: boolean }>;
+  profiles?: string[];
+  healthcheck?: { test: string[] };
+  read_only?: boolean;
+  cap_drop?: string[];
+}
+
+const compose = parse(read('docker-compose.yml'), { merge: true }) as {
+  services: Record<string, ComposeService>;
+};
+
+describe('docker-compose.yml', () => {
+  it('runs Redis 7 with AOF every second and noeviction, MongoDB 8 as a replica set', () => {
+    const redis = compose.services.redis!;
+    expect(redis.image).toBe('redis:7');
+    const args = redis.command!.join(' ');
+    expect(args).toContain('--appendonly yes');
+    expect(args).toContain('--appendfsync everysec');
+    expect(args).toContain('--maxmemory-policy noeviction');
+    const mongo = compose.services.mongo!;
+    expect(mongo.image).toBe('mongo:8');
+    expect(mongo.command).toContain('--replSet');
+    expect(redis.healthcheck).toBeDefined();
+    expect(mongo.healthcheck?.test.join(' ')).toContain('rs.initiate');
+  });
+
+  it.each(SERVICE_NAMES)(
+    '%s: its Dockerfile target and image, health-gated on Redis and MongoDB',
+    (name) => {
+      const service = compose.services[name]!;
+      expect(service.build).toMatchObject({ dockerfile: 'deploy/Dockerfile', target: name });
+      expect(service.image).toMatch(new RegExp(`^fortellis-admin/${name}:`));
+      expect(service.depends_on?.redis?.condition).toBe('service_healthy');
+      expect(service.depends_on?.mongo?.condition).toBe('service_healthy');
+      expect(service.read_only).toBe(true);
+      expect(service.cap_drop).toEqual(['ALL']);
+    },
+  );
+
+  it.each(SERVICE_NAMES)(
+    '%s: the sim profile settings with what compose adds satisfy its config schema',
+    (name) => {
+      const service = compose.services[name]!;
+      const env = {
+        ...dockerEnv(name),
+        ...parseEnvFile(read('deploy/compose/sim.env')),
+        ...service.environment,
+        OPS_API_TOKENS: `me=${'y'.repeat(32)}`,
+      };
+      expect(() => SERVICES[name].load(env)).not.toThrow();
+    },
+  );
+
+  it('publishes the Fortellis-facing port, and the ops port on loopback only', () => {
+    const ports = compose.services.ingress!.ports!;
+    expect(ports).toContain('${INGRESS_PORT:-3000}:3000');
+    const ops = ports.find((port) => port.endsWith(':3001'));
+    expect(ops).toBe('${OPS_BIND:-127.0.0.1}:${OPS_PORT:-3001}:3001');
+    expect(compose.services['approval-worker']!.expose).toEqual(['9464']);
+    expect(compose.services['deprovision-worker']!.expose).toEqual(['9465']);
+    expect(compose.services.simulator!.profiles).toEqual(['sim']);
+  });
+
+  it('sim.env points the services at the simulator service exactly as the simulator describes itself', async () => {
+    const sim = await startSimulator({ publicUrl: 'http://simulator:4010' });
+    try {
+      const expected = sim.env();
+      const given = parseEnvFile(read('deploy/compose/sim.env'));
+      for (const [name, value] of Object.entries(given)) {
+        if (name in expected) expect(value, name).toBe(expected[name]);
+      }
+      for (const name of Object.keys(expected).filter(
+        (key) => !key.startsWith('INTEGRATION_STATUS_VENDOR'),
+      )) {
+        expect(given, name).toHaveProperty(name);
+      }
+    } finally {
+      await sim.stop();
+    }
+  });
+});
+
+// --- Kubernetes ------------------------------------------------------------------------------------
+
+interface Container {
+  name: string;
+  image: string;
+  ports?: { name: string; containerPort: number }[];
+  env?: {
+    name: string;
+    value?: string;
+    valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } };
+  }[];
+  envFrom?: { configMapRef?: { name: string } }[];
+  readinessProbe?: { httpGet?: { path: string; port: string | number } };
+  livenessProbe?: { httpGet?: { path: string; port: string | number } };
+  lifecycle?: { preStop?: { sleep?: { seconds: number } } };
+  resources?: { requests?: Env; limits?: Env };
+  securityContext?: Record<string, unknown> & { capabilities?: { drop?: string[] } };
+}
+
+interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels?: Env };
+  spec?: any;
+  data?: Env;
+}
+
+const kustomize = findGoBinary('kustomize');
+
+/** The rendered manifests of each overlay, or the base files when kustomize is not installed. */
+function renderings(): [string, Manifest[]][] {
+  const load = (text: string) =>
+    parseAllDocuments(text)
+      .map((doc) => doc.toJS() as Manifest)
+      .filter((doc) => doc !== null);
+  if (kustomize !== undefined) {
+    return ['dev', 'prod'].map((overlay) => [
+      overlay,
+      load(
+        execFileSync(kustomize, ['build', `${REPO_ROOT}deploy/k8s/overlays/${overlay}`], {
+          encoding: 'utf8',
+        }),
+      ),
+    ]);
+  }
+  const base = `${REPO_ROOT}deploy/k8s/base`;
+  const files = readdirSync(base).filter(
+    (file) => file.endsWith('.yaml') && file !== 'kustomization.yaml',
+  );
+  return [['base', files.flatMap((file) => load(readFileSync(`${base}/${file}`, 'utf8')))]];
+}
+
+const RENDERINGS = renderings();
+const secretKeys = parseEnvFile(read('deploy/k8s/base/secret-keys.env.example'));
+
+function deploymentOf(manifests: Manifest[], service: ServiceName): Manifest {
+  const found = manifests.find(
+    (doc) => doc.kind === 'Deployment' && doc.metadata.name === `fortellis-admin-${service}`,
+  );
+  if (found === undefined) throw new Error(`no Deployment for ${service}`);
+  return found;
+}
+
+/** The environment a container gets: its ConfigMaps, its values, its Secret keys (filled in). */
+function containerEnv(manifests: Manifest[], container: Container, secrets: Env): Env {
+  const env: Env = {};
+  for (const source of container.envFrom ?? []) {
+    const map = manifests.find(
+      (doc) => doc.kind === 'ConfigMap' && doc.metadata.name === source.configMapRef?.name,
+    );
+    if (map === undefined) throw new Error(`ConfigMap ${source.configMapRef?.name} is missing`);
+    Object.assign(env, map.data);
+  }
+  for (const entry of container.env ?? []) {
+    if (entry.value !== undefined) env[entry.name] = entry.value;
+    const ref = entry.valueFrom?.secretKeyRef;
+    if (ref !== undefined && secrets[ref.key] !== undefined) env[entry.name] = secrets[ref.key]!;
+  }
+  return env;
+}
+
+/** Values for the Secret's keys that pass the schemas (the example file's, or plain ones). */
+const SECRET_VALUES: Env = {
+  ...Object.fromEntries(Object.keys(secretKeys).map((key) => [key, `value-of-${key}`])),
+  ...Object.fromEntries(Object.entries(secretKeys).filter(([, value]) => value !== '')),
+  OPS_API_TOKENS: `ops=${'z'.repeat(32)}`,
+};
+
+describe.each(RENDERINGS)('Kubernetes manifests (%s)', (_overlay, manifests) => {
+  it('commits no Secret, and every key the Deployments read is listed in secret-keys.env.example', () => {
+    expect(manifests.filter((doc) => doc.kind === 'Secret')).toEqual([]);
+    for (const service of SERVICE_NAMES) {
+      const container = deploymentOf(manifests, service).spec.template.spec
+        .containers[0] as Container;
+      for (const entry of container.env ?? []) {
+        const ref = entry.valueFrom?.secretKeyRef;
+        if (ref !== undefined) {
+          expect(ref.name).toBe('fortellis-admin-secrets');
+          expect(secretKeys, ref.key).toHaveProperty(ref.key);
+        }
+      }
+    }
+  });
+
+  it.each(SERVICE_NAMES)(
+    '%s: the required variables are provided, ports agree with the defaults, probes use named ports',
+    (service) => {
+      const deployment = deploymentOf(manifests, service);
+      const container = deployment.spec.template.spec.containers[0] as Container;
+      const env = containerEnv(manifests, container, SECRET_VALUES);
+      expect(() => SERVICES[service].load(env)).not.toThrow();
+      // Container ports are the service's defaults, and what its env sets.
+      const defaults = SERVICES[service].ports(minimalEnv(service));
+      const ports = Object.fromEntries(
+        (container.ports ?? []).map((port) => [port.name, String(port.containerPort)]),
+      );
+      expect(ports).toEqual(defaults);
+      for (const [name, value] of Object.entries(ports)) {
+        expect(env[PORT_VARIABLES[name]!] ?? value, name).toBe(value);
+      }
+      for (const probe of [container.readinessProbe, container.livenessProbe]) {
+        expect(probe?.httpGet?.port).toBeOneOf(Object.keys(ports));
+      }
+      expect(container.readinessProbe?.httpGet?.path).toBe('/ready');
+      expect(container.livenessProbe?.httpGet?.path).toBe('/health');
+      // The image is the service's, whatever registry an overlay puts in front.
+      expect(container.image).toMatch(new RegExp(`(^|/)fortellis-admin/${service}(:[\\w.-]+)?$`));
+    },
+  );
+
+  it.each(SERVICE_NAMES)(
+    '%s: non-root, read-only, no privilege escalation, resources, a grace period beyond its shutdown',
+    (service) => {
+      const pod = deploymentOf(manifests, service).spec.template.spec;
+      const container = pod.containers[0] as Container;
+      expect(pod.securityContext.runAsNonRoot).toBe(true);
+      expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
+      expect(container.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        readOnlyRootFilesystem: true,
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ['ALL'] },
+      });
+      expect(container.resources?.requests?.cpu).toBeDefined();
+      expect(container.resources?.requests?.memory).toBeDefined();
+      expect(container.resources?.limits?.memory).toBeDefined();
+      const env = containerEnv(manifests, container, SECRET_VALUES);
+      const config = SERVICES[service].load(env) as { shutdownTimeoutMs: number };
+      const preStop = container.lifecycle?.preStop?.sleep?.seconds ?? 0;
+      expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(
+        config.shutdownTimeoutMs + preStop * 1000,
+      );
+    },
+  );
+
+  it('the Ingress exposes only /activate and /deactivate, on the http port, never ops', () => {
+    const routes = manifests.filter((doc) => doc.kind === 'Ingress');
+    expect(routes).toHaveLength(1);
+    const services = manifests.filter((doc) => doc.kind === 'Service');
+    const paths: string[] = [];
+    for (const rule of routes[0]!.spec.rules) {
+      for (const path of rule.http.paths) {
+        paths.push(path.path);
+        const backend = services.find((doc) => doc.metadata.name === path.backend.service.name);
+        expect(backend, path.backend.service.name).toBeDefined();
+        const port = backend!.spec.ports.find(
+          (entry: { name: string; port: number }) =>
+            entry.name === path.backend.service.port.name ||
+            entry.port === path.backend.service.port.number,
+        );
+        expect(port.targetPort).toBe('http');
+      }
+    }
+    expect(paths.sort()).toEqual(['/activate', '/deactivate']);
+    const ops = services.find((doc) => doc.metadata.name === 'fortellis-admin-ops');
+    expect(ops?.spec.type ?? 'ClusterIP').toBe('ClusterIP');
+    for (const service of services) {
+      expect(service.spec.type ?? 'ClusterIP', service.metadata.name).toBe('ClusterIP');
+    }
+  });
+
+  it('a NetworkPolicy admits the ops and monitoring ports only from labelled clients', () => {
+    const policies = manifests.filter((doc) => doc.kind === 'NetworkPolicy');
+    const deployments = manifests.filter((doc) => doc.kind === 'Deployment');
+    for (const deployment of deployments) {
+      const labels = deployment.spec.template.metadata.labels as Env;
+      const container = deployment.spec.template.spec.containers[0] as Container;
+      const policy = policies.find((doc) =>
+        Object.entries(doc.spec.podSelector.matchLabels as Env).every(
+          ([key, value]) => labels[key] === value,
+        ),
+      );
+      expect(policy, deployment.metadata.name).toBeDefined();
+      for (const port of container.ports ?? []) {
+        if (port.name === 'http') continue;
+        const rules = (
+          policy!.spec.ingress as { ports: { port: string }[]; from?: unknown[] }[]
+        ).filter((rule) => rule.ports.some((entry) => entry.port === port.name));
+        expect(rules.length, port.name).toBeGreaterThan(0);
+        for (const rule of rules) expect(rule.from?.length ?? 0, port.name).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it('autoscales the ingress and budgets disruptions of every Deployment', () => {
+    const hpa = manifests.find((doc) => doc.kind === 'HorizontalPodAutoscaler');
+    expect(hpa?.spec.scaleTargetRef).toMatchObject({
+      kind: 'Deployment',
+      name: 'fortellis-admin-ingress',
+    });
+    expect(hpa?.spec.minReplicas).toBeGreaterThanOrEqual(1);
+    const budgets = manifests.filter((doc) => doc.kind === 'PodDisruptionBudget');
+    for (const deployment of manifests.filter((doc) => doc.kind === 'Deployment')) {
+      const labels = deployment.spec.template.metadata.labels as Env;
+      expect(
+        budgets.some((budget) =>
+          Object.entries(budget.spec.selector.matchLabels as Env).every(
+            ([key, value]) => labels[key] === value,
+          ),
+        ),
+        deployment.metadata.name,
+      ).toBe(true);
+    }
+  });
+});
+
+describe('the probes of the manifests answer on the real services', () => {
+  const [, manifests] = RENDERINGS[0]!;
+  let sim: Simulator;
+  beforeAll(async () => {
+    sim = await startSimulator();
+  });
+  afterAll(async () => {
+    await sim.stop();
+  });
+
+  it.each(SERVICE_NAMES)(
+    '%s: readiness and liveness paths answer 200 on the probed ports',
+    { timeout: 60_000 },
+    async (service) => {
+      const container = deploymentOf(manifests, service).spec.template.spec
+        .containers[0] as Container;
+      const ns = createTestNamespace(`deploy-${service}`);
+      const env: Env = {
+        ...containerEnv(manifests, container, SECRET_VALUES),
+        // Outward addresses become this machine's: the simulator, the test Redis and MongoDB.
+        ...sim.env(),
+        REDIS_URL: inject('redisUrl'),
+        MONGODB_URL: inject('mongoUrl'),
+        MONGODB_DATABASE: ns.dbName,
+        QUEUE_PREFIX: ns.queuePrefix,
+        HOST: '127.0.0.1',
+        MONITORING_HOST: '127.0.0.1',
+      };
+      const actual: Record<string, number> = {};
+      for (const port of container.ports ?? []) {
+        actual[port.name] = await freePort();
+        env[PORT_VARIABLES[port.name]!] = String(actual[port.name]);
+      }
+      const running = await startService(service, env);
+      try {
+        for (const probe of [container.livenessProbe, container.readinessProbe]) {
+          const url = `http://127.0.0.1:${actual[String(probe!.httpGet!.port)]}${probe!.httpGet!.path}`;
+          await expect.poll(async () => (await fetch(url)).status, { timeout: 15_000 }).toBe(200);
+        }
+      } finally {
+        await running.stop();
+      }
+    },
+  );
+});
+
+describe('the configuration reference', () => {
+  it('README and .env.example are what the schemas generate (npm run docs:config)', () => {
+    const readme = read('README.md');
+    expect(withConfigTable(readme)).toBe(readme);
+    expect(read('.env.example')).toBe(renderEnvExample());
+  });
+
+  it('every variable has a description', () => {
+    for (const entry of variableReference()) expect(entry.description, entry.name).not.toBe('');
+  });
+});
