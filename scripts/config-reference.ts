@@ -15,7 +15,7 @@ interface Property {
 }
 
 interface ConditionalRequirement {
-  if?: { required?: readonly string[]; properties?: Record<string, { const?: unknown }> };
+  if?: { required?: readonly string[]; properties?: Record<string, { const?: string }> };
   then?: { required?: readonly string[] };
 }
 
@@ -26,9 +26,9 @@ interface ServiceSchema extends ConditionalRequirement {
 }
 
 export const SERVICE_SCHEMAS: Readonly<Record<string, ServiceSchema>> = {
-  ingress: ingressEnvSchema as unknown as ServiceSchema,
-  'approval-worker': approvalWorkerEnvSchema as unknown as ServiceSchema,
-  'deprovision-worker': deprovisionWorkerEnvSchema as unknown as ServiceSchema,
+  ingress: ingressEnvSchema,
+  'approval-worker': approvalWorkerEnvSchema,
+  'deprovision-worker': deprovisionWorkerEnvSchema,
 };
 
 export interface VariableReference {
@@ -42,8 +42,7 @@ export interface VariableReference {
 
 function conditionOf(rule: ConditionalRequirement): string {
   const [name, property] = Object.entries(rule.if?.properties ?? {})[0] ?? [];
-  if (name !== undefined && property?.const !== undefined)
-    return `${name}=${String(property.const)}`;
+  if (name !== undefined && property?.const !== undefined) return `${name}=${property.const}`;
   return `${(rule.if?.required ?? []).join(', ')} is set`;
 }
 

@@ -3,6 +3,7 @@
 // then the three services; prints where everything listens and a command that sends a sample
 // activation. Ctrl-C stops everything.
 import { randomBytes } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
 import { startSimulator, type Simulator } from '@fortellis-admin/simulator';
 import {
   resolveMongo,
@@ -20,6 +21,8 @@ const opsToken = process.env.OPS_API_TOKENS ?? `dev=${randomBytes(24).toString('
 const simPort = Number(process.env.SIM_PORT ?? 4010);
 const queuePrefix = process.env.QUEUE_PREFIX ?? 'fortellis-admin-dev';
 const stoppables: Array<{ stop(): Promise<void> }> = [];
+/** Where `npm run demo` finds the running stack (removed when the stack stops). */
+const STACK_FILE = process.env.DEV_STACK_FILE ?? new URL('../.dev-stack.json', import.meta.url);
 
 async function stopAll(): Promise<void> {
   for (const item of stoppables.splice(0).reverse()) await item.stop().catch(() => undefined);
@@ -83,7 +86,7 @@ try {
       : `simulator: ${sim.url} (Fortellis, integration platform, backend)`,
     `ingress:   http://127.0.0.1:${port}  (GET /health, GET /ready, POST /activate, POST /deactivate/{connectionId})`,
     `ops API:   http://127.0.0.1:${opsPort}/ops/connections  (OpenAPI: /ops/docs, metrics: /metrics)`,
-    `Bull Board: http://127.0.0.1:${opsPort}/ops/queues  (log in with the operator token below)`,
+    `queues:    http://127.0.0.1:${opsPort}/ops/queues  (Bull Board: log in with the operator token below)`,
     `           curl -H "Authorization: Bearer ${opsToken.split(',')[0]?.split('=')[1] ?? ''}" http://127.0.0.1:${opsPort}/ops/connections`,
   ];
   if (sim !== undefined) {
@@ -95,7 +98,19 @@ try {
       `recorded callbacks: ${sim.url}/_sim/calls?endpoint=callback`,
     );
   }
+  lines.push('', 'npm run demo sends a few activations and deactivations and prints each outcome.');
   lines.push('', 'Ctrl-C stops everything.', '');
+  await writeFile(
+    STACK_FILE,
+    JSON.stringify({
+      ingressUrl: `http://127.0.0.1:${port}`,
+      opsUrl: `http://127.0.0.1:${opsPort}`,
+      opsToken: opsToken.split(',')[0]?.split('=')[1] ?? '',
+      simUrl: sim?.url ?? null,
+    }),
+    { mode: 0o600 },
+  );
+  stoppables.unshift({ stop: () => rm(STACK_FILE, { force: true }) });
   process.stdout.write(lines.join('\n'));
 } catch (error) {
   process.stderr.write(`dev: ${error instanceof Error ? error.message : String(error)}\n`);

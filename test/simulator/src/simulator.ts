@@ -302,7 +302,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   if (address === null || typeof address === 'string')
     throw new Error('simulator has no TCP address');
   const url =
-    options.publicUrl?.replace(/\/+$/, '') ?? `http://${options.host ?? '127.0.0.1'}:${address.port}`;
+    options.publicUrl?.replace(/\/+$/, '') ??
+    `http://${options.host ?? '127.0.0.1'}:${address.port}`;
   identity.baseUrl = url;
 
   return {

@@ -169,7 +169,10 @@ export function findBinary(name: string, env: NodeJS.ProcessEnv = process.env): 
 }
 
 /** Finds a Go-built tool on PATH, in GOBIN, or in GOPATH/bin (where the install script puts it). */
-export function findGoBinary(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function findGoBinary(
+  name: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   const onPath = findBinary(name, env);
   if (onPath !== undefined) return onPath;
   const candidates = [
