@@ -182,7 +182,8 @@ describe('the whole loop', () => {
     { timeout: 240_000 },
     async () => {
       const stack = await startStack('e2e-kill');
-      const ids = await activatePhase(stack, 2002, async ({ sim, approval, env }) => {
+      const ids = await activatePhase(stack, 2002, async (running) => {
+        const { sim, approval, env } = running;
         await until(
           '60 callbacks were answered',
           async () => sim.calls('callback').filter((c) => c.status === 200).length >= 60,
@@ -191,7 +192,15 @@ describe('the whole loop', () => {
         // Freeze Fortellis so the worker dies with its jobs mid-callback rather than in the one
         // window no system can close: after Fortellis answered 200 and before that was recorded.
         sim.faults.add('callback', { kind: 'hang' }, Infinity);
-        await new Promise((resolve) => setTimeout(resolve, 1000));
+        // Every callback Fortellis answered is recorded before the kill: on a loaded machine a
+        // fixed pause was not always enough, and the kill then fell into that window.
+        const answered = sim.calls('callback').filter((c) => c.status === 200).length;
+        await until(
+          `the ${answered} answered callbacks are recorded`,
+          async () => (await running.count({ state: 'accepted' })) >= answered,
+          30_000,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 500));
         approval.child.kill('SIGKILL');
         await approval.stop();
         sim.faults.clear('callback');

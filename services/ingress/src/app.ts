@@ -56,6 +56,7 @@ export async function buildApp(deps: IngressDeps): Promise<IngressApp> {
   app.addHook('onSend', async (request, reply) => {
     void reply.header('request-id', request.id);
   });
+  // The one log line of a request: what it was, how it ended, which connection it was about.
   app.addHook('onResponse', async (request, reply) => {
     deps.metrics?.request(request.routeOptions.url ?? 'unmatched', reply.statusCode);
     request.log.info(
@@ -64,6 +65,8 @@ export async function buildApp(deps: IngressDeps): Promise<IngressApp> {
         route: request.routeOptions.url ?? 'unmatched',
         statusCode: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 10) / 10,
+        // Set by the admin routes once the call's connection is known.
+        connectionId: (request as { connectionId?: string | null }).connectionId ?? undefined,
       },
       'request completed',
     );

@@ -83,10 +83,8 @@ export const adminRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (app, o
       job,
       jobIdFor.activationReceived(job),
     );
-    request.log.info(
-      { connectionId: activation.connectionId, subscriptionId: activation.subscriptionId },
-      'activation queued',
-    );
+    // Logged once, with the request's completion line (app.ts).
+    request.connectionId = activation.connectionId;
     return reply.send(activationLinks(options.adminApiUrl, activation.connectionId));
   });
 
