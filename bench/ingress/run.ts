@@ -3,7 +3,13 @@
 // ceiling). Prints req/s, p50/p99 latency and the server's peak RSS, for a token reused across
 // calls and for a fresh token per call, then p99 at half the saturating rate.
 //
-//   npm run bench:ingress [-- --seconds 8 --connections 32]
+// The bare route and the reused-token ingress run alternate for --rounds rounds and the medians
+// are compared, so a drift of this shared machine during the run moves both sides alike. Each
+// row also gives the server process's CPU time per request (from /proc), which steal time and
+// neighbours disturb far less than throughput.
+//
+//   npm run bench:ingress [-- --seconds 5 --rounds 3 --connections 32]
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -23,13 +29,20 @@ import {
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '8' },
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '32' },
     'fresh-tokens': { type: 'string', default: '6000' },
   },
 });
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
+const rounds = Math.max(1, Number(values.rounds));
+
+/** The run with the median throughput. */
+function median(results: RunResult[]): RunResult {
+  return [...results].sort((a, b) => a.rps - b.rps)[Math.floor(results.length / 2)]!;
+}
 
 interface RunResult {
   requests: number;
@@ -37,6 +50,15 @@ interface RunResult {
   rps: number;
   p50: number;
   p99: number;
+  /** CPU time (user + system) the server process spent per answered request, in µs. */
+  cpuUsPerRequest: number;
+}
+
+/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -50,8 +72,10 @@ async function load(
   path: string,
   next: (i: number) => { body: string; token: string } | undefined,
   durationMs: number,
+  server: ManagedProcess,
   options: { rate?: number } = {},
 ): Promise<RunResult> {
+  const cpuBefore = cpuSeconds(server.child.pid!);
   const pool = new Pool(url, { connections, pipelining: 1, keepAliveTimeout: 30_000 });
   const latencies: number[] = [];
   let errors = 0;
@@ -97,6 +121,7 @@ async function load(
     ),
   );
   const elapsed = (performance.now() - start) / 1000;
+  const cpuUsed = cpuSeconds(server.child.pid!) - cpuBefore;
   await pool.close();
   const sorted = Float64Array.from(latencies).sort();
   return {
@@ -105,6 +130,7 @@ async function load(
     rps: latencies.length / elapsed,
     p50: percentile(sorted, 50),
     p99: percentile(sorted, 99),
+    cpuUsPerRequest: (cpuUsed * 1e6) / Math.max(1, latencies.length),
   };
 }
 
@@ -119,13 +145,17 @@ const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) :
 const sim = await startSimulator();
 const redis = process.env.REDIS_URL === undefined ? await startLocalRedis() : await resolveRedis();
 const generator = new ActivationGenerator(31337);
-const bodies: string[] = [];
+// 5 000 realistic payloads, each sent with a new connectionId every time it is used: every call
+// is a distinct activation (a new job, never deduplicated), however many calls the runs make,
+// while making a body costs the load generator one string replacement.
+const templates = Array.from({ length: 5000 }, () => {
+  const activation = generator.next();
+  return { text: JSON.stringify(activation), connectionId: activation.connectionId };
+});
 const bodyFor = (i: number): string => {
-  while (bodies.length <= i) bodies.push(JSON.stringify(generator.next()));
-  return bodies[i] as string;
+  const template = templates[i % templates.length]!;
+  return template.text.replace(template.connectionId, randomUUID());
 };
-// Pre-generate enough distinct payloads so generation stays out of the measured loop.
-for (let i = 0; i < 60_000; i += 1) bodyFor(i);
 const reused = sim.identity.mint(sim.providerClient.clientId, { ttlSeconds: 3600 });
 process.stdout.write(`minting ${values['fresh-tokens']} fresh tokens…\n`);
 const fresh = Array.from({ length: Number(values['fresh-tokens']) }, () =>
@@ -159,13 +189,15 @@ try {
     `http://127.0.0.1:${barePort}`,
     '/activate',
     (i) => ({ body: bodyFor(i), token: reused }),
-    1500,
+    3000,
+    bare,
   );
   await load(
     `http://127.0.0.1:${ingressPort}`,
     '/activate',
-    (i) => ({ body: bodyFor(50_000 + (i % 5000)), token: reused }),
-    1500,
+    (i) => ({ body: bodyFor(i), token: reused }),
+    3000,
+    ingress,
   );
 
   let offset = 0;
@@ -173,25 +205,41 @@ try {
     const t = token(i);
     if (t === undefined) return undefined;
     offset += 1;
-    return { body: bodyFor(offset % 50_000), token: t };
+    return { body: bodyFor(offset), token: t };
   };
-  const ceiling = await load(
-    `http://127.0.0.1:${barePort}`,
-    '/activate',
-    distinct(() => reused),
-    durationMs,
-  );
-  const reusedRun = await load(
-    `http://127.0.0.1:${ingressPort}`,
-    '/activate',
-    distinct(() => reused),
-    durationMs,
-  );
+  const ceilings: RunResult[] = [];
+  const reusedRuns: RunResult[] = [];
+  for (let round = 1; round <= rounds; round += 1) {
+    ceilings.push(
+      await load(
+        `http://127.0.0.1:${barePort}`,
+        '/activate',
+        distinct(() => reused),
+        durationMs,
+        bare,
+      ),
+    );
+    reusedRuns.push(
+      await load(
+        `http://127.0.0.1:${ingressPort}`,
+        '/activate',
+        distinct(() => reused),
+        durationMs,
+        ingress,
+      ),
+    );
+    process.stdout.write(
+      `round ${round}: bare ${fmt(ceilings.at(-1)!.rps, 0)} req/s, ingress (reused token) ${fmt(reusedRuns.at(-1)!.rps, 0)} req/s, ratio ${fmt(reusedRuns.at(-1)!.rps / ceilings.at(-1)!.rps, 2)}; server CPU per request: bare ${fmt(ceilings.at(-1)!.cpuUsPerRequest, 0)} µs, ingress ${fmt(reusedRuns.at(-1)!.cpuUsPerRequest, 0)} µs\n`,
+    );
+  }
+  const ceiling = median(ceilings);
+  const reusedRun = median(reusedRuns);
   const freshRun = await load(
     `http://127.0.0.1:${ingressPort}`,
     '/activate',
     distinct((i) => fresh[i]),
     durationMs,
+    ingress,
   );
   const halfRate = Math.max(1, Math.floor(reusedRun.rps / 2));
   const halfRun = await load(
@@ -199,6 +247,7 @@ try {
     '/activate',
     distinct(() => reused),
     durationMs,
+    ingress,
     { rate: halfRate },
   );
 
@@ -209,14 +258,14 @@ try {
     [`ingress, reused, paced at ${halfRate}/s (half)`, halfRun, peakRssMb(ingress)],
   ] as const;
   process.stdout.write(
-    `\nloopback, ${connections} connections, ${seconds} s per run, Node ${process.version}\n`,
+    `\nloopback, ${connections} connections, ${seconds} s per run, medians of ${rounds} alternating rounds for the first two rows, Node ${process.version}\n`,
   );
   process.stdout.write(
-    `${'run'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)} ${'ratio'.padStart(6)}\n`,
+    `${'run'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)} ${'ratio'.padStart(6)} ${'CPU µs/req'.padStart(11)}\n`,
   );
   for (const [name, result] of rows) {
     process.stdout.write(
-      `${name.padEnd(44)} ${fmt(result.rps, 0).padStart(8)} ${fmt(result.p50, 2).padStart(8)} ${fmt(result.p99, 2).padStart(8)} ${String(result.errors).padStart(7)} ${fmt(result.rps / ceiling.rps, 2).padStart(6)}\n`,
+      `${name.padEnd(44)} ${fmt(result.rps, 0).padStart(8)} ${fmt(result.p50, 2).padStart(8)} ${fmt(result.p99, 2).padStart(8)} ${String(result.errors).padStart(7)} ${fmt(result.rps / ceiling.rps, 2).padStart(6)} ${fmt(result.cpuUsPerRequest, 0).padStart(11)}\n`,
     );
   }
   process.stdout.write(
