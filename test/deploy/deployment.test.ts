@@ -6,7 +6,7 @@
 // ports agree everywhere. Also: the generated configuration reference is up to date.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { startSimulator, type Simulator } from '@fortellis-admin/simulator';
 import {
@@ -17,6 +17,7 @@ import {
   startService,
   type ServiceName,
 } from '@fortellis-admin/test-support';
+import { isolatedServiceEnv } from '@fortellis-admin/test-support/in-vitest';
 import { loadIngressConfig } from '../../services/ingress/src/config.ts';
 import { loadApprovalWorkerConfig } from '../../services/approval-worker/src/config.ts';
 import { loadDeprovisionWorkerConfig } from '../../services/deprovision-worker/src/config.ts';
@@ -508,12 +509,7 @@ describe('the probes of the manifests answer on the real services', () => {
         ...containerEnv(manifests, container, SECRET_VALUES),
         // Outward addresses become this machine's: the simulator, the test Redis and MongoDB.
         ...sim.env(),
-        REDIS_URL: inject('redisUrl'),
-        MONGODB_URL: inject('mongoUrl'),
-        MONGODB_DATABASE: ns.dbName,
-        QUEUE_PREFIX: ns.queuePrefix,
-        HOST: '127.0.0.1',
-        MONITORING_HOST: '127.0.0.1',
+        ...isolatedServiceEnv(ns),
       };
       const actual: Record<string, number> = {};
       for (const port of container.ports ?? []) {

@@ -1,6 +1,6 @@
 // Operators decide held connections through the operations API: the ingress process (with its
 // operations listener) and the approval worker process, against Redis, FerretDB and the simulator.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FortellisCaller, startSimulator, type Simulator } from '@fortellis-admin/simulator';
 import {
   createTestNamespace,
@@ -8,6 +8,7 @@ import {
   startService,
   type ManagedProcess,
 } from '@fortellis-admin/test-support';
+import { isolatedServiceEnv } from '@fortellis-admin/test-support/in-vitest';
 
 const TOKEN = 'e2e-operator-token-0123456789';
 let sim: Simulator;
@@ -22,11 +23,7 @@ beforeAll(async () => {
   const [port, opsPort] = [await freePort(), await freePort()];
   const env = {
     ...sim.env(),
-    REDIS_URL: inject('redisUrl'),
-    MONGODB_URL: inject('mongoUrl'),
-    MONGODB_DATABASE: ns.dbName,
-    QUEUE_PREFIX: ns.queuePrefix,
-    HOST: '127.0.0.1',
+    ...isolatedServiceEnv(ns),
     PORT: String(port),
     OPS_PORT: String(opsPort),
     OPS_API_TOKENS: `carol=${TOKEN}`,

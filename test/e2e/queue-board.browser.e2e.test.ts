@@ -3,7 +3,7 @@
 // a Fortellis activation left there, and saves a screenshot as a test artifact.
 import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { QUEUE_NAMES } from '@fortellis-admin/contracts';
 import { FortellisCaller, startSimulator, type Simulator } from '@fortellis-admin/simulator';
@@ -14,6 +14,7 @@ import {
   startService,
   type ManagedProcess,
 } from '@fortellis-admin/test-support';
+import { isolatedServiceEnv } from '@fortellis-admin/test-support/in-vitest';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = `${REPO_ROOT}test-artifacts`;
@@ -35,11 +36,7 @@ beforeAll(async () => {
   const [port, opsPort] = [await freePort(), await freePort()];
   ingress = await startService('ingress', {
     ...sim.env(),
-    REDIS_URL: inject('redisUrl'),
-    MONGODB_URL: inject('mongoUrl'),
-    MONGODB_DATABASE: ns.dbName,
-    QUEUE_PREFIX: ns.queuePrefix,
-    HOST: '127.0.0.1',
+    ...isolatedServiceEnv(ns),
     PORT: String(port),
     OPS_PORT: String(opsPort),
     OPS_API_TOKENS: `dana=${TOKEN}`,

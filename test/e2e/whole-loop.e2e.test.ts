@@ -14,6 +14,7 @@ import {
   type ManagedProcess,
   type TestNamespace,
 } from '@fortellis-admin/test-support';
+import { isolatedServiceEnv } from '@fortellis-admin/test-support/in-vitest';
 
 const COUNT = 200;
 const opened: Array<{ stop(): Promise<void> }> = [];
@@ -38,11 +39,7 @@ async function startStack(label: string): Promise<Stack> {
   const port = await freePort();
   const env = {
     ...sim.env(),
-    REDIS_URL: inject('redisUrl'),
-    MONGODB_URL: inject('mongoUrl'),
-    MONGODB_DATABASE: ns.dbName,
-    QUEUE_PREFIX: ns.queuePrefix,
-    HOST: '127.0.0.1',
+    ...isolatedServiceEnv(ns),
     PORT: String(port),
     LOG_LEVEL: 'warn',
     APPROVAL_DEFAULT_ACTION: 'approve',

@@ -132,3 +132,23 @@ export const WORKER_ENV_PROPERTIES = {
     default: 30_000,
   },
 } as const;
+
+/** The worker's own listener for /health, /ready and /metrics, on its default port. */
+export function monitoringEnvProperties<const Port extends number>(defaultPort: Port) {
+  return {
+    MONITORING_HOST: {
+      description: "Address of the worker's own listener for /health, /ready and /metrics.",
+      type: 'string',
+      minLength: 1,
+      default: '0.0.0.0',
+    },
+    MONITORING_PORT: {
+      description:
+        "Port of the worker's own listener for /health, /ready and /metrics; 0 picks a free port.",
+      type: 'integer',
+      minimum: 0,
+      maximum: 65535,
+      default: defaultPort,
+    },
+  } as const;
+}

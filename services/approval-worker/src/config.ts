@@ -5,6 +5,7 @@ import {
   MONGO_ENV_PROPERTIES,
   REDIS_ENV_PROPERTIES,
   WORKER_ENV_PROPERTIES,
+  monitoringEnvProperties,
 } from '@fortellis-admin/contracts';
 
 /** Environment variables of the approval worker, with their defaults. */
@@ -22,20 +23,7 @@ export const approvalWorkerEnvSchema = {
     ...REDIS_ENV_PROPERTIES,
     ...MONGO_ENV_PROPERTIES,
     ...WORKER_ENV_PROPERTIES,
-    MONITORING_HOST: {
-      description: "Address of the worker's own listener for /health, /ready and /metrics.",
-      type: 'string',
-      minLength: 1,
-      default: '0.0.0.0',
-    },
-    MONITORING_PORT: {
-      description:
-        "Port of the worker's own listener for /health, /ready and /metrics; 0 picks a free port.",
-      type: 'integer',
-      minimum: 0,
-      maximum: 65535,
-      default: 9464,
-    },
+    ...monitoringEnvProperties(9464),
     FORTELLIS_CALLBACK_BASE_URL: {
       description:
         'Fortellis subscriptions base of the connection callback, e.g. https://subscriptions.fortellis.io.',

@@ -5,6 +5,7 @@ import {
   MONGO_ENV_PROPERTIES,
   REDIS_ENV_PROPERTIES,
   WORKER_ENV_PROPERTIES,
+  monitoringEnvProperties,
 } from '@fortellis-admin/contracts';
 
 /** Environment variables of the deprovision worker, with their defaults. */
@@ -15,20 +16,7 @@ export const deprovisionWorkerEnvSchema = {
     ...REDIS_ENV_PROPERTIES,
     ...MONGO_ENV_PROPERTIES,
     ...WORKER_ENV_PROPERTIES,
-    MONITORING_HOST: {
-      description: "Address of the worker's own listener for /health, /ready and /metrics.",
-      type: 'string',
-      minLength: 1,
-      default: '0.0.0.0',
-    },
-    MONITORING_PORT: {
-      description:
-        "Port of the worker's own listener for /health, /ready and /metrics; 0 picks a free port.",
-      type: 'integer',
-      minimum: 0,
-      maximum: 65535,
-      default: 9465,
-    },
+    ...monitoringEnvProperties(9465),
     BACKEND_DEPROVISIONER: {
       description:
         'http calls BACKEND_DEPROVISION_URL to clean up backend accounts; none is the explicit choice of having nothing to clean.',
