@@ -1,7 +1,9 @@
 // Operator authentication for the operations listener: bearer tokens compared in constant time,
 // and, for the browser, a signed session cookie issued by the login form (the token never travels
-// in a URL). A session is signed with the operator's own token, so removing a token from
-// OPS_API_TOKENS ends its sessions too, and any replica can check a session without shared state.
+// in a URL). A session names the token it was opened with (by a short hash) and is signed with
+// that token, so removing a token from OPS_API_TOKENS ends exactly its sessions, even when two
+// tokens share an operator name during a rotation, and any replica can check a session without
+// shared state.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
 
@@ -21,8 +23,8 @@ export interface OperatorAuthenticator {
   authenticate(credentials: OperatorCredentials): { operator: string; via: 'bearer' | 'session' };
   /** The operator named by a token, or undefined: the login form's check. */
   operatorOf(token: string): string | undefined;
-  /** A session value for the operator, valid until `expiresAt`. */
-  issueSession(operator: string, expiresAt: Date): string;
+  /** A session value for whoever holds `token` (which must be valid), valid until `expiresAt`. */
+  issueSession(token: string, expiresAt: Date): string;
 }
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
@@ -42,23 +44,29 @@ export function createOperatorAuthenticator(
   tokens: readonly OperatorToken[],
   now: () => Date = () => new Date(),
 ): OperatorAuthenticator {
-  const known = tokens.map((entry) => ({ ...entry, digest: digest(entry.token) }));
+  const known = tokens.map((entry) => ({
+    ...entry,
+    digest: digest(entry.token),
+    id: digest(`ops-token-id|${entry.token}`).subarray(0, 12).toString('base64url'),
+  }));
+
+  const entryOf = (token: string) => {
+    const presented = digest(token);
+    let found: (typeof known)[number] | undefined;
+    for (const entry of known) {
+      if (timingSafeEqual(presented, entry.digest) && found === undefined) found = entry;
+    }
+    return found;
+  };
 
   // Every configured token is compared (hashes of equal length, timingSafeEqual, no early exit),
   // so the time taken tells nothing about which token came close.
-  const operatorOf = (token: string): string | undefined => {
-    const presented = digest(token);
-    let operator: string | undefined;
-    for (const entry of known) {
-      if (timingSafeEqual(presented, entry.digest) && operator === undefined) operator = entry.name;
-    }
-    return operator;
-  };
+  const operatorOf = (token: string): string | undefined => entryOf(token)?.name;
 
-  const issueSession = (operator: string, expiresAt: Date): string => {
-    const entry = known.find((candidate) => candidate.name === operator);
-    if (entry === undefined) throw new Error(`no operator token named ${operator}`);
-    const payload = Buffer.from(`${operator}|${expiresAt.getTime()}`).toString('base64url');
+  const issueSession = (token: string, expiresAt: Date): string => {
+    const entry = entryOf(token);
+    if (entry === undefined) throw new Error('a session needs a valid operator token');
+    const payload = Buffer.from(`${entry.id}|${expiresAt.getTime()}`).toString('base64url');
     return `${payload}.${sign(entry.token, payload).toString('base64url')}`;
   };
 
@@ -67,8 +75,8 @@ export function createOperatorAuthenticator(
     if (payload === undefined || signature === undefined || extra !== undefined) {
       throw refused('the operator session is not valid; log in again');
     }
-    const [name, expiresAt] = Buffer.from(payload, 'base64url').toString('utf8').split('|');
-    const entry = known.find((candidate) => candidate.name === name);
+    const [id, expiresAt] = Buffer.from(payload, 'base64url').toString('utf8').split('|');
+    const entry = known.find((candidate) => candidate.id === id);
     const presented = Buffer.from(signature, 'base64url');
     const expected = entry === undefined ? undefined : sign(entry.token, payload);
     if (

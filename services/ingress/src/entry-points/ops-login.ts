@@ -147,14 +147,14 @@ export const opsLoginRoutes: FastifyPluginAsync<OpsLoginOptions> = async (app, {
       const { token, next: wanted } = request.body ?? {};
       const next = safeLanding(wanted);
       const operator = typeof token === 'string' ? auth.operatorOf(token) : undefined;
-      if (operator === undefined) {
+      if (typeof token !== 'string' || operator === undefined) {
         request.log.warn({ event: 'operator_login_refused' }, 'operator login refused');
         return sendLoginPage(reply, 403, next, 'That is not a valid operator token.');
       }
       const expires = new Date(now().getTime() + SESSION_TTL_MS);
       request.log.info({ event: 'operator_login', operator }, 'operator logged in');
       return reply
-        .setCookie(SESSION_COOKIE, auth.issueSession(operator, expires), {
+        .setCookie(SESSION_COOKIE, auth.issueSession(token, expires), {
           path: '/ops',
           httpOnly: true,
           sameSite: 'strict',

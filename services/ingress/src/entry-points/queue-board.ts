@@ -1,54 +1,95 @@
-// Bull Board at /ops/queues: every queue of the system, read-write (retry, promote, pause, clean
-// finished jobs), for authenticated operators only (registered inside the operations listener's
-// protected scope). The board's actions that would drop work Fortellis was told is accepted
-// (emptying or obliterating a queue, cleaning waiting or delayed jobs) or forge it (adding a job,
-// editing a job's data) are refused: such work is recovered through the operations API instead.
+// Bull Board at /ops/queues: every queue of the system, for authenticated operators only
+// (registered inside the operations listener's protected scope). Reading is open; of the board's
+// write actions, only those that cannot lose or forge work Fortellis was told is accepted are
+// allowed (an allow-list, decided on the matched route and its decoded parameters, never on the
+// URL text): retry, promote, pause/resume, and cleaning completed or failed jobs. Emptying or
+// obliterating a queue, removing a waiting job, adding a job or editing one are refused: such
+// work is recovered through the operations API instead.
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
 import { replyWithAppError } from './error-handler.ts';
 
 export const QUEUE_BOARD_PATH = '/ops/queues';
 
-/** Board API calls refused, with why. Paths are relative to the board's `/api`. */
-const REFUSED_ACTIONS: readonly { method: string; path: RegExp; why: string }[] = [
-  { method: 'PUT', path: /^\/queues\/[^/]+\/(empty|obliterate)$/, why: 'would drop waiting jobs' },
-  {
-    method: 'PUT',
-    path: /^\/queues\/[^/]+\/clean\/(?!completed$|failed$)[^/]+$/,
-    why: 'only completed and failed jobs may be cleaned',
-  },
-  { method: 'POST', path: /^\/queues\/[^/]+\/add$/, why: 'jobs come from Fortellis calls only' },
-  {
-    method: 'PATCH',
-    path: /^\/queues\/[^/]+\/[^/]+\/update-data$/,
-    why: "a job's data is what Fortellis sent",
-  },
-];
+const FINISHED = new Set(['completed', 'failed']);
 
-export function refusedBoardAction(method: string, url: string): string | undefined {
-  const path = url.split('?')[0]!.slice(`${QUEUE_BOARD_PATH}/api`.length);
-  if (!url.startsWith(`${QUEUE_BOARD_PATH}/api/`)) return undefined;
-  return REFUSED_ACTIONS.find((rule) => rule.method === method && rule.path.test(path))?.why;
+/**
+ * The board's write routes that are allowed (method and route pattern under the board's path),
+ * each with the condition its parameters must meet. Every other write is refused.
+ */
+type Condition = (params: Record<string, string>) => string | undefined;
+const ALLOWED_WRITES: ReadonlyMap<string, Condition> = new Map<string, Condition>([
+  ['PUT /api/queues/pause', () => undefined],
+  ['PUT /api/queues/resume', () => undefined],
+  ['PUT /api/queues/:queueName/pause', () => undefined],
+  ['PUT /api/queues/:queueName/resume', () => undefined],
+  ['PUT /api/queues/:queueName/promote', () => undefined],
+  ['PUT /api/queues/:queueName/retry/:queueStatus', () => undefined],
+  ['PUT /api/queues/:queueName/:jobId/retry', () => undefined],
+  ['PUT /api/queues/:queueName/:jobId/promote', () => undefined],
+  [
+    'PUT /api/queues/:queueName/clean/:queueStatus',
+    (params) =>
+      FINISHED.has(params.queueStatus ?? '')
+        ? undefined
+        : 'only completed and failed jobs may be cleaned',
+  ],
+  // Removing one job: allowed for a finished job only (checked against the job's state).
+  ['PUT /api/queues/:queueName/:jobId/clean', () => undefined],
+]);
+
+const READS = new Set(['GET', 'HEAD']);
+
+/** Why a board request is refused, or undefined when it may go ahead. */
+export function refusedBoardAction(
+  method: string,
+  routePattern: string | undefined,
+  params: Record<string, string>,
+): string | undefined {
+  if (READS.has(method)) return undefined;
+  const route = routePattern?.startsWith(QUEUE_BOARD_PATH)
+    ? routePattern.slice(QUEUE_BOARD_PATH.length)
+    : undefined;
+  const allowed = route === undefined ? undefined : ALLOWED_WRITES.get(`${method} ${route}`);
+  if (allowed === undefined) return 'it could lose or forge acknowledged work';
+  return allowed(params);
+}
+
+function refuse(request: FastifyRequest, reply: FastifyReply, why: string): FastifyReply {
+  request.log.warn(
+    { event: 'queue_action_refused', operator: request.operator, route: request.routeOptions.url },
+    `queue action refused: ${why}`,
+  );
+  return replyWithAppError(
+    reply,
+    new AppError(ERROR_CODES.actionNotAllowed, `this queue action is not allowed: ${why}`, {
+      httpStatus: 403,
+    }),
+  );
 }
 
 export const queueBoard: FastifyPluginAsync<{ queues: readonly Queue[] }> = async (
   app,
   { queues },
 ) => {
-  app.addHook('onRequest', async (request, reply) => {
-    const why = refusedBoardAction(request.method, request.url);
+  const byName = new Map(queues.map((queue) => [queue.name, queue]));
+  app.addHook('preHandler', async (request, reply) => {
+    const params = request.params as Record<string, string>;
+    const why = refusedBoardAction(request.method, request.routeOptions.url, params);
     if (why !== undefined) {
-      request.log.warn({ event: 'queue_action_refused', operator: request.operator, why }, why);
-      await replyWithAppError(
-        reply,
-        new AppError(ERROR_CODES.actionNotAllowed, `this queue action is not allowed: ${why}`, {
-          httpStatus: 403,
-        }),
-      );
+      await refuse(request, reply, why);
+      return;
+    }
+    if (request.routeOptions.url === `${QUEUE_BOARD_PATH}/api/queues/:queueName/:jobId/clean`) {
+      const queue = byName.get(params.queueName ?? '');
+      const state = queue === undefined ? undefined : await queue.getJobState(params.jobId ?? '');
+      if (state !== undefined && state !== 'unknown' && !FINISHED.has(state)) {
+        await refuse(request, reply, `the job is ${state}; only finished jobs may be removed`);
+      }
     }
   });
   const serverAdapter = new FastifyAdapter();
