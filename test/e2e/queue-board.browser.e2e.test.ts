@@ -99,7 +99,10 @@ describe('Bull Board in a real browser', () => {
     expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/ops' });
     expect(visited.length).toBeGreaterThan(2);
     expect(visited.filter((url) => url.includes(TOKEN))).toEqual([]);
-    // The overview has loaded the queues' counts once "Loading" is gone.
+    // The overview has loaded the queues' counts: the approval queue's card shows its one job.
+    await expect
+      .poll(() => page.getByText('1 Job', { exact: true }).first().isVisible())
+      .toBe(true);
     await expect.poll(() => page.getByText('Loading').count()).toBe(0);
     await page.screenshot({ path: `${ARTIFACTS}/queue-board.png`, fullPage: true });
 
