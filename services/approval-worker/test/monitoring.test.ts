@@ -71,7 +71,10 @@ describe('approval worker monitoring', () => {
       })
       .toBe(1);
     expect(await metric('outside_calls_total', 'party="callback",outcome="retry"')).toBe(1);
-    expect(await metric('jobs_completed_total', 'queue="approval"')).toBe(completedBefore + 1);
+    // The job completes after its callback succeeded: its counter may move a moment later.
+    await expect
+      .poll(() => metric('jobs_completed_total', 'queue="approval"'))
+      .toBe(completedBefore + 1);
     expect(await metric('jobs_failed_total', 'final="false"')).toBe(1);
     const text = await (await fetch(`${base}/metrics`)).text();
     expect(text).toContain(
