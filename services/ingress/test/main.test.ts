@@ -53,14 +53,18 @@ describe('ingress main', () => {
       expect((await fetch(`http://127.0.0.1:${port}/activate`, { method: 'POST' })).status).toBe(
         403,
       );
-      const metrics = await (
-        await fetch(`http://127.0.0.1:${opsPort}/metrics`, {
-          headers: { authorization: `Bearer ${token}` },
-        })
-      ).text();
-      expect(metrics).toMatch(
-        /^http_requests_total\{route="\/activate",status="403",service="ingress"\} 1$/m,
-      );
+      const scrape = async () =>
+        (
+          await fetch(`http://127.0.0.1:${opsPort}/metrics`, {
+            headers: { authorization: `Bearer ${token}` },
+          })
+        ).text();
+      // The request is counted when its response has finished, which may be just after the
+      // client has it.
+      await expect
+        .poll(scrape)
+        .toMatch(/^http_requests_total\{route="\/activate",status="403",service="ingress"\} 1$/m);
+      const metrics = await scrape();
       expect(metrics).toMatch(
         /^auth_failures_total\{reason="missing_token",service="ingress"\} 1$/m,
       );
