@@ -3,7 +3,8 @@
 // connection to settle, and prints its final state, the callback Fortellis received and the
 // deprovision steps. Reads where the stack listens from .dev-stack.json, which `npm run dev` writes.
 import { readFile } from 'node:fs/promises';
-import { FortellisCaller } from '@fortellis-admin/simulator';
+import { STACK_FILE } from './dev-stack-file.ts';
+import { FortellisCaller, remoteTokenSource } from '@fortellis-admin/simulator';
 
 interface Stack {
   ingressUrl: string;
@@ -30,10 +31,7 @@ function fail(message: string): never {
 }
 
 const stack =
-  (await readFile(
-    process.env.DEV_STACK_FILE ?? new URL('../.dev-stack.json', import.meta.url),
-    'utf8',
-  )
+  (await readFile(STACK_FILE, 'utf8')
     .then((text) => JSON.parse(text) as Stack)
     .catch(() => undefined)) ??
   fail('no local stack is running: start it with `npm run dev` first');
@@ -66,15 +64,7 @@ const caller = new FortellisCaller({
   adminApiUrl: stack.ingressUrl,
   // A new seed per run: new connections every time.
   seed: Date.now() % 1_000_000,
-  token: async () => {
-    const response = await fetch(`${simUrl}/_sim/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: '{}',
-    });
-    if (!response.ok) fail(`the simulator answered ${response.status} for a token`);
-    return ((await response.json()) as { token: string }).token;
-  },
+  token: remoteTokenSource(simUrl),
 });
 
 process.stdout.write(`sending ${ACTIVATIONS} activations to ${stack.ingressUrl}\n`);

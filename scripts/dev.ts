@@ -4,6 +4,7 @@
 // activation. Ctrl-C stops everything.
 import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
+import { STACK_FILE } from './dev-stack-file.ts';
 import { startSimulator, type Simulator } from '@fortellis-admin/simulator';
 import {
   resolveMongo,
@@ -21,8 +22,6 @@ const opsToken = process.env.OPS_API_TOKENS ?? `dev=${randomBytes(24).toString('
 const simPort = Number(process.env.SIM_PORT ?? 4010);
 const queuePrefix = process.env.QUEUE_PREFIX ?? 'fortellis-admin-dev';
 const stoppables: Array<{ stop(): Promise<void> }> = [];
-/** Where `npm run demo` finds the running stack (removed when the stack stops). */
-const STACK_FILE = process.env.DEV_STACK_FILE ?? new URL('../.dev-stack.json', import.meta.url);
 
 async function stopAll(): Promise<void> {
   for (const item of stoppables.splice(0).reverse()) await item.stop().catch(() => undefined);

@@ -2,7 +2,7 @@
 // The simulator's command line: `serve` runs it; `activate` / `deactivate` play Fortellis calling
 // a provider's Admin API URL, with tokens minted by a running simulator.
 import { parseArgs } from 'node:util';
-import { FortellisCaller, type CallResult } from './driver.ts';
+import { FortellisCaller, remoteTokenSource, type CallResult } from './driver.ts';
 import { ActivationGenerator } from './payloads.ts';
 import { startSimulator } from './simulator.ts';
 
@@ -72,22 +72,10 @@ async function serve(): Promise<void> {
 async function drive(kind: 'activate' | 'deactivate'): Promise<void> {
   if (values.to === undefined) fail('--to is required');
   const simUrl = (values.sim ?? process.env.SIM_URL ?? 'http://127.0.0.1:4010').replace(/\/+$/, '');
-  let token: string | undefined;
   const caller = new FortellisCaller({
     adminApiUrl: values.to,
     seed: Number(values.seed),
-    token: async () => {
-      if (token !== undefined) return token;
-      const response = await fetch(`${simUrl}/_sim/tokens`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: '{}',
-      });
-      if (!response.ok)
-        throw new Error(`simulator at ${simUrl} answered ${response.status} for a token`);
-      token = ((await response.json()) as { token: string }).token;
-      return token;
-    },
+    token: remoteTokenSource(simUrl),
   });
   const rate = positiveNumber('rate', values.rate);
   const concurrency = positiveNumber('concurrency', values.concurrency);

@@ -190,3 +190,25 @@ export class FortellisCaller {
     }
   }
 }
+
+/**
+ * Tokens for a caller in another process than the simulator: minted by the running simulator at
+ * `simUrl` (`POST /_sim/tokens`) on first use, then kept, as a real caller keeps its token.
+ */
+export function remoteTokenSource(simUrl: string): () => Promise<string> {
+  const base = simUrl.replace(/\/+$/, '');
+  let token: Promise<string> | undefined;
+  return () => {
+    token ??= (async () => {
+      const response = await fetch(`${base}/_sim/tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      if (!response.ok)
+        throw new Error(`simulator at ${base} answered ${response.status} for a token`);
+      return ((await response.json()) as { token: string }).token;
+    })();
+    return token;
+  };
+}
