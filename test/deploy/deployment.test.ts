@@ -182,9 +182,9 @@ describe('deploy/Dockerfile', () => {
         ]) {
           expect(installed, unwanted).not.toContain(unwanted);
         }
-        cpSync(`${REPO_ROOT}libs/contracts/src`, join(dir, 'libs/contracts/src'), {
-          recursive: true,
-        });
+        for (const lib of ['contracts', 'service-kit', 'connection-store']) {
+          cpSync(`${REPO_ROOT}libs/${lib}/src`, join(dir, `libs/${lib}/src`), { recursive: true });
+        }
         for (const service of SERVICE_NAMES) {
           cpSync(`${REPO_ROOT}services/${service}/src`, join(dir, `services/${service}/src`), {
             recursive: true,

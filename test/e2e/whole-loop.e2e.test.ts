@@ -5,7 +5,7 @@
 // restarted mid-run.
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { MongoClient } from 'mongodb';
-import type { ConnectionDocument } from '@fortellis-admin/contracts';
+import type { ConnectionDocument } from '@fortellis-admin/connection-store';
 import { FortellisCaller, startSimulator, type Simulator } from '@fortellis-admin/simulator';
 import {
   createTestNamespace,

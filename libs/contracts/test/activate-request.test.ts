@@ -1,7 +1,11 @@
 // Contract tests of the activate request schema against the tutorial's sample payloads.
 import { describe, expect, it } from 'vitest';
 import { contracts, ContractViolationError } from '@fortellis-admin/contracts';
-import { tutorialCurlPayload, tutorialSchemaPayload, withoutDroppedMembers } from './fixtures.ts';
+import {
+  tutorialCurlPayload,
+  tutorialSchemaPayload,
+  withoutDroppedMembers,
+} from '@fortellis-admin/test-support';
 
 const validate = contracts.activateRequest;
 

@@ -9,7 +9,7 @@ import {
   QUEUE_NAMES,
   QUEUE_OF_JOB,
 } from '@fortellis-admin/contracts';
-import { tutorialCurlPayload } from './fixtures.ts';
+import { tutorialCurlPayload } from '@fortellis-admin/test-support';
 
 const token = { jti: 'AT.abc', sub: '0oa1provider' };
 const receivedAt = '2026-11-23T12:00:00.000Z';

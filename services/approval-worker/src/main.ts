@@ -1,5 +1,6 @@
 // Composition root of the approval worker: configuration, logger, clients, wiring, signals.
 import { Queue } from 'bullmq';
+import { QUEUE_NAMES } from '@fortellis-admin/contracts';
 import {
   closeWorker,
   connectWorkerClients,
@@ -7,9 +8,8 @@ import {
   createMetricsRegistry,
   outsideCallCounter,
   startWorkerMonitoring,
-  QUEUE_NAMES,
   runService,
-} from '@fortellis-admin/contracts';
+} from '@fortellis-admin/service-kit';
 import { loadApprovalWorkerConfig } from './config.ts';
 import { loadApprovalPolicy } from './data-access/approval-policy-file.ts';
 import { buildWorker, createApprovalDeps } from './worker.ts';

@@ -3,17 +3,14 @@
 import type { ConnectionOptions, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
+import { JOB_NAMES, JOB_OPTIONS, QUEUE_NAMES } from '@fortellis-admin/contracts';
+import { type Logger } from '@fortellis-admin/service-kit';
 import {
   ClientCredentialsTokenClient,
-  ConnectionLocks,
-  ConnectionRepository,
   createQueueWorker,
-  JOB_NAMES,
-  JOB_OPTIONS,
-  QUEUE_NAMES,
-  type Logger,
   type OutsideCallRecorder,
-} from '@fortellis-admin/contracts';
+} from '@fortellis-admin/service-kit';
+import { ConnectionLocks, ConnectionRepository } from '@fortellis-admin/connection-store';
 import { CallbackClient } from './data-access/callback-client.ts';
 import type { ApprovalPolicy } from './domain/approval-rules.ts';
 import type { ApprovalWorkerConfig } from './config.ts';

@@ -4,16 +4,18 @@ import { Queue, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import {
-  type ClientCredentialsTokenClient,
-  type ConnectionRepository,
   JOB_NAMES,
   JOB_OPTIONS,
   jobIdFor,
   QUEUE_NAMES,
   type ActivateRequest,
-  type ConnectionDocument,
   type ReviewDecidedJob,
 } from '@fortellis-admin/contracts';
+import { type ClientCredentialsTokenClient } from '@fortellis-admin/service-kit';
+import {
+  type ConnectionRepository,
+  type ConnectionDocument,
+} from '@fortellis-admin/connection-store';
 import type { Simulator } from '@fortellis-admin/simulator';
 import { capturingLogger, publishActivation } from '@fortellis-admin/test-support';
 import { loadApprovalWorkerConfig } from '../src/config.ts';

@@ -6,7 +6,7 @@ import {
   REDIS_ENV_PROPERTIES,
   WORKER_ENV_PROPERTIES,
   monitoringEnvProperties,
-} from '@fortellis-admin/contracts';
+} from '@fortellis-admin/service-kit';
 
 /** Environment variables of the deprovision worker, with their defaults. */
 export const deprovisionWorkerEnvSchema = {

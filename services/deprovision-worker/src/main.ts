@@ -1,14 +1,14 @@
 // Composition root of the deprovision worker: configuration, logger, clients, wiring, signals.
+import { QUEUE_NAMES } from '@fortellis-admin/contracts';
 import {
   closeWorker,
   connectWorkerClients,
   createLogger,
   createMetricsRegistry,
   outsideCallCounter,
-  QUEUE_NAMES,
   runService,
   startWorkerMonitoring,
-} from '@fortellis-admin/contracts';
+} from '@fortellis-admin/service-kit';
 import { loadDeprovisionWorkerConfig } from './config.ts';
 import { buildWorker, createDeprovisionDeps } from './worker.ts';
 

@@ -3,14 +3,10 @@
 import type { ConnectionOptions, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
-import {
-  ConnectionLocks,
-  ConnectionRepository,
-  createQueueWorker,
-  QUEUE_NAMES,
-  type Logger,
-  type OutsideCallRecorder,
-} from '@fortellis-admin/contracts';
+import { QUEUE_NAMES } from '@fortellis-admin/contracts';
+import { type Logger } from '@fortellis-admin/service-kit';
+import { createQueueWorker, type OutsideCallRecorder } from '@fortellis-admin/service-kit';
+import { ConnectionLocks, ConnectionRepository } from '@fortellis-admin/connection-store';
 import type { DeprovisionWorkerConfig } from './config.ts';
 import {
   HttpAccountDeprovisioner,

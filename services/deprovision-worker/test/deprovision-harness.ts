@@ -3,14 +3,16 @@ import { Queue, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import {
-  type ConnectionRepository,
   JOB_NAMES,
   JOB_OPTIONS,
   jobIdFor,
   QUEUE_NAMES,
   type ActivateRequest,
-  type ConnectionDocument,
 } from '@fortellis-admin/contracts';
+import {
+  type ConnectionRepository,
+  type ConnectionDocument,
+} from '@fortellis-admin/connection-store';
 import type { Simulator } from '@fortellis-admin/simulator';
 import { capturingLogger } from '@fortellis-admin/test-support';
 import { loadDeprovisionWorkerConfig } from '../src/config.ts';

@@ -1,6 +1,6 @@
 // Builds the ingress Fastify application from its dependencies: no listen, no process handling.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Logger } from '@fortellis-admin/contracts';
+import type { Logger } from '@fortellis-admin/service-kit';
 import type { IngressConfig } from './config.ts';
 import type { IngressMetrics } from './ingress-metrics.ts';
 import type { JobPublisher } from './data-access/job-publisher.ts';

@@ -5,7 +5,7 @@ import {
   loadEnv,
   MONGO_ENV_PROPERTIES,
   REDIS_ENV_PROPERTIES,
-} from '@fortellis-admin/contracts';
+} from '@fortellis-admin/service-kit';
 
 /** Environment variables of the ingress, with their defaults. */
 export const ingressEnvSchema = {

@@ -1,7 +1,7 @@
 // The ingress's Prometheus series: requests by route and status, refused tokens by reason, and
 // how long publishing a job takes. Served on the operations listener only.
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { createMetricsRegistry } from '@fortellis-admin/contracts';
+import { createMetricsRegistry } from '@fortellis-admin/service-kit';
 
 export interface IngressMetrics {
   registry: Registry;

@@ -2,13 +2,9 @@
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { MongoClient } from 'mongodb';
-import {
-  ConnectionLocks,
-  ConnectionRepository,
-  createLogger,
-  runService,
-  type Logger,
-} from '@fortellis-admin/contracts';
+import { type Logger } from '@fortellis-admin/service-kit';
+import { createLogger, runService } from '@fortellis-admin/service-kit';
+import { ConnectionLocks, ConnectionRepository } from '@fortellis-admin/connection-store';
 import { buildApp } from './app.ts';
 import { loadIngressConfig, type IngressConfig } from './config.ts';
 import { createProducerConnection, wireIngress } from './wiring.ts';

@@ -5,7 +5,7 @@ import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import type { Queue } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Logger } from '@fortellis-admin/contracts';
+import type { Logger } from '@fortellis-admin/service-kit';
 import type { Registry } from 'prom-client';
 import type { JobPublisher } from './data-access/job-publisher.ts';
 import { createOperatorAuthenticator, type OperatorToken } from './domain/operator-tokens.ts';

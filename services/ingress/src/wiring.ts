@@ -2,7 +2,7 @@
 // the token verifier, the publisher, and the readiness checks. Shared by main.ts and the tests.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Logger } from '@fortellis-admin/contracts';
+import type { Logger } from '@fortellis-admin/service-kit';
 import type { IngressDeps } from './app.ts';
 import type { IngressConfig } from './config.ts';
 import { JobPublisher } from './data-access/job-publisher.ts';

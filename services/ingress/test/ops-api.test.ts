@@ -4,11 +4,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
-import {
-  ConnectionLocks,
-  ConnectionRepository,
-  type ActivateRequest,
-} from '@fortellis-admin/contracts';
+import { type ActivateRequest } from '@fortellis-admin/contracts';
+import { ConnectionLocks, ConnectionRepository } from '@fortellis-admin/connection-store';
 import { ActivationGenerator } from '@fortellis-admin/simulator';
 import { capturingLogger, createTestNamespace } from '@fortellis-admin/test-support';
 import { Queue } from 'bullmq';

@@ -6,12 +6,8 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { Queue, Worker } from 'bullmq';
-import {
-  ConnectionLocks,
-  ConnectionRepository,
-  JOB_NAMES,
-  QUEUE_NAMES,
-} from '@fortellis-admin/contracts';
+import { JOB_NAMES, QUEUE_NAMES } from '@fortellis-admin/contracts';
+import { ConnectionLocks, ConnectionRepository } from '@fortellis-admin/connection-store';
 import { capturingLogger, createTestNamespace } from '@fortellis-admin/test-support';
 import { JobPublisher } from '../src/data-access/job-publisher.ts';
 import { buildOpsApp } from '../src/ops-app.ts';

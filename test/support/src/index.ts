@@ -6,3 +6,4 @@ export * from './isolation.ts';
 export * from './service-processes.ts';
 export * from './log-capture.ts';
 export * from './jobs.ts';
+export * from './fixtures.ts';

@@ -1,6 +1,7 @@
 // A service logger whose lines are kept in memory, so tests can read what was logged.
 import { Writable } from 'node:stream';
-import { createLogger, type Logger } from '@fortellis-admin/contracts';
+import { type Logger } from '@fortellis-admin/service-kit';
+import { createLogger } from '@fortellis-admin/service-kit';
 
 export function capturingLogger(service: string): { logger: Logger; lines: string[] } {
   const lines: string[] = [];

@@ -1,7 +1,8 @@
 // Reads the approval rules file (JSON or YAML) named by APPROVAL_RULES_FILE.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, type DecisionAction } from '@fortellis-admin/contracts';
+import { ConfigError } from '@fortellis-admin/contracts';
+import { type DecisionAction } from '@fortellis-admin/connection-store';
 import { compilePolicy, defaultPolicy, type ApprovalPolicy } from '../domain/approval-rules.ts';
 
 export function loadApprovalPolicy(

@@ -1,9 +1,6 @@
 // Sends the connection callback to Fortellis: POST {base}/connections/{connectionId}/callback.
-import {
-  postJson,
-  type ConnectionCallbackBody,
-  type HttpAttempt,
-} from '@fortellis-admin/contracts';
+import { type ConnectionCallbackBody } from '@fortellis-admin/contracts';
+import { postJson, type HttpAttempt } from '@fortellis-admin/service-kit';
 
 export type CallbackAttempt = HttpAttempt;
 

@@ -6,8 +6,8 @@ import {
   formatIssues,
   toIssues,
   type ActivateRequest,
-  type DecisionAction,
 } from '@fortellis-admin/contracts';
+import { type DecisionAction } from '@fortellis-admin/connection-store';
 
 /** The activation fields a rule can match on. `userInfo.domain` is the domain of `userInfo.fortellisId`. */
 export const RULE_FIELDS = [

@@ -3,23 +3,27 @@
 // stopped and two runs of the same job can never both send a callback.
 import { UnrecoverableError, type Job } from 'bullmq';
 import {
+  contracts,
+  JOB_NAMES,
+  jobIdFor,
+  type ConnectionAcceptedJob,
+  type ConnectionCallbackBody,
+} from '@fortellis-admin/contracts';
+import { type Logger } from '@fortellis-admin/service-kit';
+import {
   attemptWithToken,
   classifyCallback,
-  contracts,
   parseJobData,
   RetryLaterError,
   retryAfterOf,
   statusOf,
   type ClientCredentialsTokenClient,
-  JOB_NAMES,
-  jobIdFor,
-  type ConnectionAcceptedJob,
+  type OutsideCallRecorder,
+} from '@fortellis-admin/service-kit';
+import {
   type ConnectionDocument,
   type ConnectionRepository,
-  type ConnectionCallbackBody,
-  type Logger,
-  type OutsideCallRecorder,
-} from '@fortellis-admin/contracts';
+} from '@fortellis-admin/connection-store';
 import { decide, DEFAULT_REJECTION_REASON, type ApprovalPolicy } from '../domain/approval-rules.ts';
 import type { CallbackAttempt, CallbackClient } from '../data-access/callback-client.ts';
 

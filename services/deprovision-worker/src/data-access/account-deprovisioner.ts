@@ -1,6 +1,6 @@
 // Cleans up the provider's backend accounts of a connection. Two adapters ship: `http` calls the
 // provider's endpoint; `none` is the explicit choice of a provider with nothing to clean.
-import { postJson, type HttpAttempt } from '@fortellis-admin/contracts';
+import { postJson, type HttpAttempt } from '@fortellis-admin/service-kit';
 import type { BackendDeprovisionRequest } from '../domain/deprovision-plan.ts';
 
 export interface AccountDeprovisioner {

@@ -1,12 +1,12 @@
 // Reports integration status to the integration platform:
 // POST {base}/api/integration_management/v2/status?tenantID={tenant} with a bearer token from
 // {base}/api/2/idp/token (client credentials, cached, refreshed once on 401).
+import { type IntegrationStatusBody } from '@fortellis-admin/contracts';
 import {
   ClientCredentialsTokenClient,
   postJson,
   type HttpAttempt,
-  type IntegrationStatusBody,
-} from '@fortellis-admin/contracts';
+} from '@fortellis-admin/service-kit';
 
 export interface IntegrationStatusClientOptions {
   baseUrl: string;

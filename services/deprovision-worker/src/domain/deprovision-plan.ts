@@ -3,9 +3,9 @@
 import {
   ACTIVATION_STATUS_EVENT,
   DEACTIVATION_STATUS_EVENT,
-  type ConnectionDocument,
   type IntegrationStatusBody,
 } from '@fortellis-admin/contracts';
+import { type ConnectionDocument } from '@fortellis-admin/connection-store';
 
 /** The body of `POST BACKEND_DEPROVISION_URL`: the connection's ids and organization. */
 export interface BackendDeprovisionRequest {

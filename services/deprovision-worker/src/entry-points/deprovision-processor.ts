@@ -2,23 +2,24 @@
 // ConnectionAccepted (report the activation when configured). Each step ends once in effect and
 // retries on its own: a failing report never repeats a finished clean-up.
 import { UnrecoverableError, type Job } from 'bullmq';
+import { contracts, JOB_NAMES } from '@fortellis-admin/contracts';
+import { type Logger } from '@fortellis-admin/service-kit';
 import {
   attemptWithToken,
   classifyHttpStep,
-  contracts,
   parseJobData,
-  JOB_NAMES,
   RetryLaterError,
   retryAfterOf,
   statusOf,
   type CallbackVerdict,
+  type HttpAttempt,
+  type OutsideCallRecorder,
+} from '@fortellis-admin/service-kit';
+import {
   type ConnectionDocument,
   type ConnectionRepository,
   type DeprovisionStep,
-  type HttpAttempt,
-  type Logger,
-  type OutsideCallRecorder,
-} from '@fortellis-admin/contracts';
+} from '@fortellis-admin/connection-store';
 import type { AccountDeprovisioner } from '../data-access/account-deprovisioner.ts';
 import type { IntegrationStatusClient } from '../data-access/integration-status-client.ts';
 import {

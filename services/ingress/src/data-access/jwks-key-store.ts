@@ -8,7 +8,8 @@ import {
   type FlattenedJWSInput,
 } from 'jose';
 import { request } from 'undici';
-import { AppError, ERROR_CODES, type Logger } from '@fortellis-admin/contracts';
+import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
+import { type Logger } from '@fortellis-admin/service-kit';
 
 export interface JwksKeyStoreOptions {
   url: string;

@@ -3,18 +3,20 @@
 import type { FastifyPluginAsync } from 'fastify';
 import {
   AppError,
-  CONNECTION_STATES,
   JOB_NAMES,
   jobIdFor,
   ContractViolationError,
   ERROR_CODES,
+  type RetryRequestedJob,
+  type ReviewDecidedJob,
+} from '@fortellis-admin/contracts';
+import {
+  CONNECTION_STATES,
   type ConnectionDocument,
   type ConnectionFilter,
   type ConnectionRepository,
   type ListCursor,
-  type RetryRequestedJob,
-  type ReviewDecidedJob,
-} from '@fortellis-admin/contracts';
+} from '@fortellis-admin/connection-store';
 import type { Registry } from 'prom-client';
 import type { JobPublisher } from '../data-access/job-publisher.ts';
 

@@ -1,6 +1,6 @@
 // Callback outcomes and backoff, case by case.
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, classifyCallback, parseRetryAfter } from '@fortellis-admin/contracts';
+import { backoffDelay, classifyCallback, parseRetryAfter } from '@fortellis-admin/service-kit';
 
 describe('classifyCallback', () => {
   it.each([

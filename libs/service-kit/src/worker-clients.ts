@@ -4,7 +4,7 @@ import { MongoClient } from 'mongodb';
 import { Queue, type Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { QueueName } from '../queues.ts';
+import type { QueueName } from '@fortellis-admin/contracts';
 import { instrumentQueue, startMonitoringServer } from './metrics.ts';
 
 export interface WorkerClients {

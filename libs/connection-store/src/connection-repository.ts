@@ -4,7 +4,7 @@
 // transactions, no change streams.
 import { randomUUID } from 'node:crypto';
 import type { Collection, Db, UpdateFilter } from 'mongodb';
-import type { ActivateRequest } from '../types.ts';
+import type { ActivateRequest } from '@fortellis-admin/contracts';
 import type { ConnectionLocks } from './connection-lock.ts';
 import {
   connectionKey,

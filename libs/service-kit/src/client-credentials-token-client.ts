@@ -1,7 +1,7 @@
 // OAuth client-credentials tokens (Fortellis identity, the integration platform's IdP): cached
 // until shortly before expiry, one refresh in flight at a time, invalidated when refused.
 import { request } from 'undici';
-import { AppError, ERROR_CODES } from '../errors.ts';
+import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
 
 export interface TokenClientOptions {
   tokenUrl: string;

@@ -3,13 +3,10 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
-import {
-  ConnectionLocks,
-  ConnectionRepository,
-  type ActivateRequest,
-} from '@fortellis-admin/contracts';
+import { type ActivateRequest } from '@fortellis-admin/contracts';
+import { ConnectionLocks, ConnectionRepository } from '@fortellis-admin/connection-store';
 import { createTestNamespace } from '@fortellis-admin/test-support';
-import { tutorialCurlPayload } from './fixtures.ts';
+import { tutorialCurlPayload } from '@fortellis-admin/test-support';
 
 const ns = createTestNamespace('repo');
 let mongo: MongoClient;

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { AppError, ERROR_CODES } from '../errors.ts';
+import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
 import { connectionKey } from './connection-states.ts';
 
 /** Deletes the lock only if it still holds our token. */

@@ -1,6 +1,7 @@
 // The one configuration loader: coercion, defaults, and one-line errors that name the variable.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, deepFreeze, loadEnv } from '@fortellis-admin/contracts';
+import { ConfigError } from '@fortellis-admin/contracts';
+import { deepFreeze, loadEnv } from '@fortellis-admin/service-kit';
 
 const schema = {
   type: 'object',

@@ -1,6 +1,6 @@
 // The life of a connection: its states, the transitions allowed between them, and the shape of
 // the document both workers keep in MongoDB. Pure: no I/O.
-import type { ActivateRequest } from '../types.ts';
+import type { ActivateRequest } from '@fortellis-admin/contracts';
 
 /**
  * - `received`: activation stored, not yet decided.

@@ -1,10 +1,8 @@
 // The one configuration loader: environment variables in, a validated, frozen object out.
 import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import type { ErrorObject } from 'ajv';
-import { ConfigError } from './errors.ts';
-import { DEFAULT_QUEUE_PREFIX } from './queues.ts';
-import { LOG_LEVELS } from './runtime/logger.ts';
-import { createAjv } from './validators.ts';
+import { ConfigError, createAjv, DEFAULT_QUEUE_PREFIX } from '@fortellis-admin/contracts';
+import { LOG_LEVELS } from './logger.ts';
 
 /**
  * The JSON Schema of a service's environment: one property per variable, each a string, integer,

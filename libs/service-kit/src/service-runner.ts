@@ -1,6 +1,6 @@
 // Runs a service's composition root: loads config, starts, and stops cleanly on SIGTERM/SIGINT.
 import type { Logger } from 'pino';
-import { ConfigError } from '../errors.ts';
+import { ConfigError } from '@fortellis-admin/contracts';
 
 /** What a started service hands back: how to stop it. */
 export interface RunningService {

@@ -2,7 +2,7 @@
 // takeover of a dead worker's jobs after the lock lapses, and failures logged without payloads.
 import { UnrecoverableError, Worker, type ConnectionOptions, type Processor } from 'bullmq';
 import type { Logger } from 'pino';
-import type { QueueName } from '../queues.ts';
+import type { QueueName } from '@fortellis-admin/contracts';
 import { createBackoffStrategy, type BackoffSettings } from './retry-policy.ts';
 
 export interface QueueWorkerOptions<R> {

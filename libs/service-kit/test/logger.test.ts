@@ -1,8 +1,8 @@
 // The service logger: JSON lines with the service name, secrets and personal data censored.
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '@fortellis-admin/contracts';
-import { tutorialCurlPayload } from './fixtures.ts';
+import { createLogger } from '@fortellis-admin/service-kit';
+import { tutorialCurlPayload } from '@fortellis-admin/test-support';
 
 function capture() {
   const lines: string[] = [];

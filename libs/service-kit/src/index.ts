@@ -1,0 +1,12 @@
+// The public surface of @fortellis-admin/service-kit: the runtime every service shares. Config
+// loading, logger, metrics, retry policy, HTTP and token clients, worker runner, shutdown.
+export * from './config-loader.ts';
+export * from './logger.ts';
+export * from './service-runner.ts';
+export * from './retry-policy.ts';
+export * from './client-credentials-token-client.ts';
+export * from './http-post.ts';
+export * from './worker-shutdown.ts';
+export * from './queue-worker.ts';
+export * from './worker-clients.ts';
+export * from './metrics.ts';
