@@ -1,6 +1,13 @@
 // Creates a BullMQ worker the way both workers run theirs: the retry backoff of this system,
 // takeover of a dead worker's jobs after the lock lapses, and failures logged without payloads.
-import { UnrecoverableError, Worker, type ConnectionOptions, type Processor } from 'bullmq';
+import {
+  UnrecoverableError,
+  Worker,
+  type ConnectionOptions,
+  type Job,
+  type Processor,
+} from 'bullmq';
+import { AppError } from '@fortellis-admin/contracts';
 import type { Logger } from 'pino';
 import type { QueueName } from '@fortellis-admin/contracts';
 import { createBackoffStrategy, type BackoffSettings } from './retry-policy.ts';
@@ -20,8 +27,49 @@ export interface QueueWorkerOptions<R> {
   logger: Logger;
 }
 
+/**
+ * What a use case may know of the job that carries its work, without BullMQ's types: use cases
+ * take this, and the entry point builds it with {@link jobContextOf}.
+ */
+export interface JobContext {
+  id: string;
+  name: string;
+  /** When the job was first published: where a retry horizon is counted from. */
+  publishedAt: Date;
+  /** 1 on the first attempt, 2 on the first retry, and so on. */
+  attempt: number;
+}
+
+export function jobContextOf(
+  job: Pick<Job, 'id' | 'name' | 'timestamp' | 'attemptsMade'>,
+): JobContext {
+  return {
+    id: job.id ?? '',
+    name: job.name,
+    publishedAt: new Date(job.timestamp),
+    attempt: job.attemptsMade + 1,
+  };
+}
+
+/**
+ * Ends a job for good when its processor throws a permanent {@link AppError} (bad data, an
+ * unknown connection, a refusal that retrying cannot change); any other error is retried with the
+ * queue's backoff. Use cases throw AppErrors and never import BullMQ.
+ */
+export function endPermanentFailures<R>(processor: Processor<unknown, R>): Processor<unknown, R> {
+  return async (job, token, signal) => {
+    try {
+      return await processor(job, token, signal);
+    } catch (error) {
+      if (error instanceof AppError && error.permanent)
+        throw new UnrecoverableError(error.message);
+      throw error;
+    }
+  };
+}
+
 export function createQueueWorker<R>(options: QueueWorkerOptions<R>): Worker<unknown, R> {
-  const worker = new Worker<unknown, R>(options.queue, options.processor, {
+  const worker = new Worker<unknown, R>(options.queue, endPermanentFailures(options.processor), {
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency,
