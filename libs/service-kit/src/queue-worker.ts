@@ -61,8 +61,7 @@ export function endPermanentFailures<R>(processor: Processor<unknown, R>): Proce
     try {
       return await processor(job, token, signal);
     } catch (error) {
-      if (error instanceof AppError && error.permanent)
-        throw new UnrecoverableError(error.message);
+      if (error instanceof AppError && error.permanent) throw new UnrecoverableError(error.message);
       throw error;
     }
   };

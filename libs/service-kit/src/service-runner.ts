@@ -2,6 +2,9 @@
 import type { Logger } from 'pino';
 import { ConfigError } from '@fortellis-admin/contracts';
 
+/** How long a process that hit an unhandled error may spend closing before it exits anyway. */
+export const FATAL_STOP_BOUND_MS = 5000;
+
 /** What a started service hands back: how to stop it. */
 export interface RunningService {
   /** Stops accepting work, finishes or releases what is in flight, closes connections. */
@@ -23,7 +26,9 @@ export interface ServiceDefinition<C> {
 /**
  * The body of every `main.ts`. A configuration error prints one line to stderr and exits 1;
  * a start failure is logged and exits 1; SIGTERM or SIGINT stops the service and exits 0
- * (or 1 if stopping failed or took longer than allowed).
+ * (or 1 if stopping failed or took longer than allowed). An uncaught exception or unhandled
+ * rejection is logged as fatal, the service is stopped within {@link FATAL_STOP_BOUND_MS}, and the
+ * process exits 1.
  */
 export async function runService<C>(definition: ServiceDefinition<C>): Promise<void> {
   let config: C;
@@ -37,7 +42,27 @@ export async function runService<C>(definition: ServiceDefinition<C>): Promise<v
     return;
   }
   const logger = definition.createLogger(config);
-  let running: RunningService;
+  const timeoutMs = definition.stopTimeoutMs?.(config) ?? 30_000;
+  let running: RunningService | undefined;
+  let stopping = false;
+
+  // A throw or rejection nothing handles leaves the process in an unknown state: log it, close what
+  // can be closed within a short bound, and exit non-zero so the orchestrator starts a clean one.
+  // Jobs in hand are released by their lapsing locks; nothing was acknowledged that is not stored.
+  const fatal = (kind: string, error: unknown): void => {
+    logger.fatal({ err: error, kind }, `${definition.name}: ${kind}: exiting`);
+    if (stopping || running === undefined) process.exit(1);
+    stopping = true;
+    const timer = setTimeout(() => process.exit(1), Math.min(timeoutMs, FATAL_STOP_BOUND_MS));
+    timer.unref();
+    running.stop().then(
+      () => process.exit(1),
+      () => process.exit(1),
+    );
+  };
+  process.on('uncaughtException', (error) => fatal('uncaughtException', error));
+  process.on('unhandledRejection', (reason) => fatal('unhandledRejection', reason));
+
   try {
     running = await definition.start(config, logger);
   } catch (error) {
@@ -45,9 +70,8 @@ export async function runService<C>(definition: ServiceDefinition<C>): Promise<v
     process.exit(1);
   }
   logger.info(`${definition.name} started`);
+  const started = running;
 
-  const timeoutMs = definition.stopTimeoutMs?.(config) ?? 30_000;
-  let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
@@ -57,7 +81,7 @@ export async function runService<C>(definition: ServiceDefinition<C>): Promise<v
       process.exit(1);
     }, timeoutMs);
     timer.unref();
-    running.stop().then(
+    started.stop().then(
       () => {
         logger.info(`${definition.name} stopped`);
         clearTimeout(timer);
