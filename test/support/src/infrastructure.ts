@@ -62,32 +62,56 @@ export async function resolveMongo(env: NodeJS.ProcessEnv = process.env): Promis
 }
 
 /**
- * Starts a private `redis-server` on a free loopback port, without persistence. Always a new one,
- * so a test may stop it to see how the system behaves without Redis.
+ * Starts a private `redis-server` on a free loopback port, configured as the ingress requires of
+ * any Redis it acknowledges on: every write appended to an AOF and fsynced before Redis answers
+ * (`appendfsync always`), data in a temporary folder removed at stop. Always a new one, so a test
+ * may stop it to see how the system behaves without Redis.
  */
 export async function startLocalRedis(): Promise<Endpoint> {
   const binary = findBinary('redis-server');
   if (binary === undefined) throw missing('redis-server');
-  return startListening(
-    'redis-server',
-    async (port) =>
-      startProcess(binary, [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--protected-mode',
-        'yes',
-        // BullMQ requires that Redis never evicts its keys.
-        '--maxmemory-policy',
-        'noeviction',
-      ]),
-    (port) => `redis://127.0.0.1:${port}`,
-  );
+  const dataDir = await mkdtemp(join(tmpdir(), 'redis-'));
+  try {
+    const endpoint = await startListening(
+      'redis-server',
+      async (port) => startProcess(binary, redisServerArgs(port, dataDir)),
+      (port) => `redis://127.0.0.1:${port}`,
+    );
+    return {
+      ...endpoint,
+      stop: async () => {
+        await endpoint.stop();
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** The arguments of a local `redis-server`: loopback only, durable AOF, never evicting. */
+export function redisServerArgs(port: number, dataDir: string): string[] {
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dataDir,
+    '--save',
+    '',
+    '--appendonly',
+    'yes',
+    // Redis fsyncs the AOF before it answers: an acknowledged job survives kill -9.
+    '--appendfsync',
+    'always',
+    '--protected-mode',
+    'yes',
+    // BullMQ requires that Redis never evicts its keys.
+    '--maxmemory-policy',
+    'noeviction',
+  ];
 }
 
 /**

@@ -1,6 +1,10 @@
-// Publishes jobs to the BullMQ queues and resolves only once Redis has stored them; fails fast
-// (within a bounded time) when Redis is unreachable instead of queueing commands in memory.
-import { Queue } from 'bullmq';
+// Publishes jobs to the BullMQ queues so that an acknowledgement is always true: a call resolves
+// only once Redis has stored its job (durably, when Redis runs with appendfsync always), rides out
+// Redis outages shorter than the hold window, and a call that is refused can never take effect
+// later, because every publish is fenced by a deadline that Redis itself checks.
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   AppError,
@@ -12,6 +16,9 @@ import {
   type JobPayloads,
   type QueueName,
 } from '@fortellis-admin/contracts';
+import type { Logger } from '@fortellis-admin/service-kit';
+import { checkAckDurability, type AckDurability, type DurabilityState } from './ack-durability.ts';
+import { RedisClock } from './redis-clock.ts';
 
 export interface PublishResult {
   jobId: string;
@@ -19,14 +26,34 @@ export interface PublishResult {
 }
 
 export interface JobPublisherOptions {
-  /** A connection with `enableOfflineQueue: false`, so commands fail at once while Redis is away. */
+  /** A connection with `enableOfflineQueue: false`, so nothing waits unsent in memory. */
   connection: Redis;
   prefix: string;
-  /** Upper bound on one publish. Default 1500 ms. */
-  timeoutMs?: number;
+  /** How long a publish may wait for Redis (an outage, a failover, a stall). Default 10 s. */
+  holdMs?: number;
+  /** What Redis must guarantee before a job is acknowledged. Default `fsync`. */
+  durability?: AckDurability;
   /** Told how long each stored publish took, in seconds. */
   onPublished?: (seconds: number) => void;
+  logger?: Logger;
 }
+
+/**
+ * Redis refuses a publish whose deadline (in Redis's own clock) has passed: it touches the key the
+ * publish's transaction watches, so the transaction's EXEC does nothing. The ingress gives up this
+ * long after that deadline, so whatever it refuses can no longer be stored: the margin covers the
+ * error of the clock-offset estimate (at most half a 50 ms round trip).
+ */
+export const FENCE_MARGIN_MS = 500;
+
+const FENCE_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if now > tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], '1', 'PX', 60000)
+  return 0
+end
+return 1`;
 
 interface PendingPublish {
   name: JobName;
@@ -34,37 +61,73 @@ interface PendingPublish {
   jobId: string;
   resolve: (result: PublishResult) => void;
   reject: (error: unknown) => void;
+  /** performance.now() and the wall clock when the call came in. */
   startedAt: number;
+  startedWallMs: number;
 }
 
+type Attempt =
+  | { kind: 'stored'; failures: ReadonlyMap<number, Error> }
+  | { kind: 'fenced' }
+  | { kind: 'error'; error: unknown };
+
+type FencedRedis = Redis & { ackFence(key: string, deadlineMs: number): Promise<number> };
+
 export class JobPublisher {
+  readonly #redis: FencedRedis;
+  readonly #prefix: string;
   readonly #queues: Map<QueueName, Queue>;
-  readonly #timeoutMs: number;
+  readonly #holdMs: number;
+  readonly #durability: AckDurability;
   readonly #onPublished: ((seconds: number) => void) | undefined;
+  readonly #logger: Logger | undefined;
+  readonly #clock: RedisClock;
   readonly #pending = new Map<QueueName, PendingPublish[]>();
+  #durabilityState: DurabilityState = 'unchecked';
+  #durabilityCheck: Promise<void> | undefined;
 
   constructor(options: JobPublisherOptions) {
-    this.#timeoutMs = options.timeoutMs ?? 1500;
+    this.#prefix = options.prefix;
+    this.#holdMs = options.holdMs ?? 10_000;
+    this.#durability = options.durability ?? 'fsync';
     this.#onPublished = options.onPublished;
+    this.#logger = options.logger;
+    const redis = options.connection as FencedRedis;
+    if (typeof redis.ackFence !== 'function')
+      redis.defineCommand('ackFence', { numberOfKeys: 1, lua: FENCE_SCRIPT });
+    this.#redis = redis;
+    this.#clock = new RedisClock(redis);
+    // Every (re)connection may be to another server (a restart, a failover): check it again.
+    redis.on('ready', () => {
+      this.#durabilityState = 'unchecked';
+      void this.#clock.sample();
+    });
     this.#queues = new Map(
-      Object.values(QUEUE_NAMES).map((name) => [
-        name,
-        new Queue(name, {
-          connection: options.connection,
+      Object.values(QUEUE_NAMES).map((name) => {
+        const queue = new Queue(name, {
+          connection: redis,
           prefix: options.prefix,
           skipVersionCheck: true,
-        }),
-      ]),
+        });
+        // The connection's own listener logs its errors, once, as structured lines.
+        queue.on('error', () => undefined);
+        return [name, queue];
+      }),
     );
+  }
+
+  /** Whether the connected Redis gives acknowledged jobs the durability asked for. */
+  get durability(): DurabilityState {
+    return this.#durabilityState;
   }
 
   /**
    * Adds the job under its derived id. A job whose id is already in the queue is not added again;
    * the call still succeeds, because the fact it carries is safely stored.
    *
-   * Publishes that arrive in the same turn of the event loop are sent to Redis together (one
-   * `addBulk`, one round trip, one MULTI/EXEC): under load this multiplies throughput, and each
-   * caller still resolves only once Redis has stored its job, or rejects if the batch failed.
+   * Publishes that arrive in the same turn of the event loop are sent to Redis together, in one
+   * fenced transaction: each caller resolves once Redis has stored its job, or rejects with
+   * QUEUE_UNAVAILABLE (503) when the hold window passed first, in which case it never happens.
    */
   publish<N extends JobName>(name: N, data: JobPayloads[N], jobId: string): Promise<PublishResult> {
     const queueName = QUEUE_OF_JOB[name];
@@ -75,7 +138,15 @@ export class JobPublisher {
         this.#pending.set(queueName, batch);
         setImmediate(() => void this.#flush(queueName));
       }
-      batch.push({ name, data, jobId, resolve, reject, startedAt: performance.now() });
+      batch.push({
+        name,
+        data,
+        jobId,
+        resolve,
+        reject,
+        startedAt: performance.now(),
+        startedWallMs: Date.now(),
+      });
     });
   }
 
@@ -83,47 +154,156 @@ export class JobPublisher {
     const batch = this.#pending.get(queueName) ?? [];
     this.#pending.delete(queueName);
     const queue = this.#queues.get(queueName);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`publish took longer than ${this.#timeoutMs} ms`)),
-        this.#timeoutMs,
-      );
-    });
-    try {
-      if (queue === undefined) throw new Error(`no queue ${queueName}`);
-      const jobs = batch.map((item) => ({
-        name: item.name,
-        data: item.data,
-        opts: { ...JOB_OPTIONS, jobId: item.jobId },
-      }));
-      await Promise.race([queue.addBulk(jobs), timeout]);
-      const now = performance.now();
-      for (const item of batch) {
-        this.#onPublished?.((now - item.startedAt) / 1000);
-        item.resolve({ jobId: item.jobId, queue: queueName });
+    const first = batch[0];
+    if (queue === undefined || first === undefined) return;
+    const giveUpAt = first.startedAt + this.#holdMs;
+    let deadline: number | undefined;
+    let lastProblem = 'Redis is unreachable';
+    for (;;) {
+      const remaining = giveUpAt - performance.now();
+      if (remaining <= 0) return this.#refuse(batch, lastProblem);
+      if (this.#redis.status !== 'ready') {
+        await delay(Math.min(50, remaining));
+        continue;
       }
-    } catch (error) {
-      const failure = new AppError(
-        ERROR_CODES.queueUnavailable,
-        'the request could not be stored, try again later',
-        {
-          httpStatus: 503,
-          cause: error,
-        },
-      );
-      for (const item of batch) item.reject(failure);
-    } finally {
-      clearTimeout(timer);
+      await this.#ensureDurabilityChecked();
+      if (this.#durabilityState === 'unchecked') {
+        await delay(Math.min(50, remaining));
+        continue;
+      }
+      if (this.#durabilityState === 'insufficient')
+        return this.#refuse(batch, 'Redis does not persist each write (appendfsync always)');
+      deadline ??= await this.#serverDeadline(first.startedWallMs);
+      if (deadline === undefined) {
+        await delay(Math.min(50, remaining));
+        continue;
+      }
+      const attempt = this.#send(queue, batch, deadline);
+      const outcome = await Promise.race([attempt, delay(remaining, 'timeout' as const)]);
+      if (outcome === 'timeout') {
+        // Whatever is still on the wire meets the fence when Redis runs it.
+        void attempt.then((late) => {
+          if (late.kind === 'stored')
+            this.#logger?.error(
+              { queue: queueName },
+              'a refused publish was stored (fence breached)',
+            );
+        });
+        return this.#refuse(batch, 'Redis did not answer within the hold window');
+      }
+      if (outcome.kind === 'fenced') return this.#refuse(batch, 'the hold window passed');
+      if (outcome.kind === 'stored') return this.#settle(queueName, batch, outcome.failures);
+      // Not sent, or the connection dropped with the outcome unknown: sending again is safe,
+      // because a job whose id is already stored is not added twice.
+      lastProblem = (outcome.error as Error).message;
+      await delay(Math.min(50, Math.max(0, giveUpAt - performance.now())));
     }
   }
 
-  /** Every queue of the system, for the operators' queue board. */
+  /** One fenced transaction: WATCH the fence key, run the fence, then MULTI, the adds, EXEC. */
+  async #send(
+    queue: Queue,
+    batch: readonly PendingPublish[],
+    deadlineMs: number,
+  ): Promise<Attempt> {
+    try {
+      // BullMQ's view of our connection, with its scripts defined on it (at once after the first).
+      const client = await queue.backend.client;
+      const fenceKey = `${this.#prefix}:ack-fence:${randomUUID()}`;
+      // These are written to the socket in this order, in one turn: nothing can come between them.
+      const watched = this.#redis.watch(fenceKey);
+      const fenced = this.#redis.ackFence(fenceKey, deadlineMs);
+      const multi = client.multi();
+      const adds = batch.map((item) =>
+        new Job(
+          queue,
+          item.name,
+          item.data,
+          { ...JOB_OPTIONS, jobId: item.jobId },
+          item.jobId,
+        ).addJob(multi),
+      );
+      const executed = multi.exec();
+      const [, , results] = await Promise.all([watched, fenced, executed, ...adds]);
+      if (results === null) return { kind: 'fenced' };
+      const failures = new Map<number, Error>();
+      results.forEach(([error], index) => {
+        if (error !== null) failures.set(index, error);
+      });
+      return { kind: 'stored', failures };
+    } catch (error) {
+      return { kind: 'error', error };
+    }
+  }
+
+  #settle(
+    queueName: QueueName,
+    batch: readonly PendingPublish[],
+    failures: ReadonlyMap<number, Error>,
+  ): void {
+    const now = performance.now();
+    batch.forEach((item, index) => {
+      const failure = failures.get(index);
+      if (failure !== undefined) {
+        item.reject(unavailable(failure));
+        return;
+      }
+      this.#onPublished?.((now - item.startedAt) / 1000);
+      item.resolve({ jobId: item.jobId, queue: queueName });
+    });
+  }
+
+  #refuse(batch: readonly PendingPublish[], reason: string): void {
+    this.#logger?.warn({ jobs: batch.length, reason }, 'publish refused: nothing was stored');
+    const failure = unavailable(new Error(reason));
+    for (const item of batch) item.reject(failure);
+  }
+
+  /** The Redis-clock deadline of a publish that started at `startedWallMs` (local clock). */
+  async #serverDeadline(startedWallMs: number): Promise<number | undefined> {
+    if (this.#clock.serverTimeAt(startedWallMs) === undefined) await this.#clock.sample();
+    const start = this.#clock.serverTimeAt(startedWallMs);
+    return start === undefined ? undefined : start + this.#holdMs - FENCE_MARGIN_MS;
+  }
+
+  async #ensureDurabilityChecked(): Promise<void> {
+    if (this.#durabilityState !== 'unchecked') return;
+    this.#durabilityCheck ??= checkAckDurability(this.#redis, this.#durability)
+      .then((state) => {
+        this.#durabilityState = state;
+        if (state === 'insufficient')
+          this.#logger?.error(
+            { durability: this.#durability },
+            'Redis does not persist each write: acknowledgements are refused until it does',
+          );
+        if (state === 'unverifiable')
+          this.#logger?.warn(
+            'Redis does not allow CONFIG GET: trusting that it runs with appendfsync always',
+          );
+      })
+      .catch(() => undefined)
+      .finally(() => (this.#durabilityCheck = undefined));
+    await this.#durabilityCheck;
+  }
+
+  /** Every queue of the system. */
   get queues(): Queue[] {
     return [...this.#queues.values()];
   }
 
   async close(): Promise<void> {
+    this.#clock.stop();
     await Promise.all([...this.#queues.values()].map((queue) => queue.close()));
   }
+}
+
+function unavailable(cause: unknown): AppError {
+  return new AppError(
+    ERROR_CODES.queueUnavailable,
+    'the request could not be stored, try again later',
+    {
+      httpStatus: 503,
+      cause,
+    },
+  );
 }
