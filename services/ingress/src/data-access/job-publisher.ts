@@ -118,11 +118,6 @@ export class JobPublisher {
     }
   }
 
-  /** Every queue of the system, for the operators' queue board. */
-  get queues(): Queue[] {
-    return [...this.#queues.values()];
-  }
-
   async close(): Promise<void> {
     await Promise.all([...this.#queues.values()].map((queue) => queue.close()));
   }
