@@ -34,7 +34,11 @@ export async function connectionPage(
   cursor?: string,
 ): Promise<{ items: ConnectionDocument[]; nextCursor: string | null }> {
   // The repository returns one more than asked when another page follows.
-  const page = await repo.list(filter, limit, cursor === undefined ? undefined : decodeCursor(cursor));
+  const page = await repo.list(
+    filter,
+    limit,
+    cursor === undefined ? undefined : decodeCursor(cursor),
+  );
   const items = page.slice(0, limit);
   const last = items.at(-1);
   return {

@@ -7,11 +7,7 @@ import {
   type ConnectionDocument,
   type ConnectionFilter,
 } from '@fortellis-admin/connection-store';
-import {
-  connectionPage,
-  DEFAULT_PAGE_SIZE,
-  MAX_PAGE_SIZE,
-} from '../domain/connection-pages.ts';
+import { connectionPage, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../domain/connection-pages.ts';
 import type { OperationsRepository } from '../domain/ports.ts';
 
 /** A connection as listed: what an operator scans for, without payload or internals. */
