@@ -4,6 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ingressEnvSchema } from '../services/ingress/src/config.ts';
+import { operationsEnvSchema } from '../services/operations/src/config.ts';
 import { approvalWorkerEnvSchema } from '../services/approval-worker/src/config.ts';
 import { deprovisionWorkerEnvSchema } from '../services/deprovision-worker/src/config.ts';
 
@@ -27,6 +28,7 @@ interface ServiceSchema extends ConditionalRequirement {
 
 export const SERVICE_SCHEMAS: Readonly<Record<string, ServiceSchema>> = {
   ingress: ingressEnvSchema,
+  operations: operationsEnvSchema,
   'approval-worker': approvalWorkerEnvSchema,
   'deprovision-worker': deprovisionWorkerEnvSchema,
 };
@@ -109,7 +111,7 @@ export function renderConfigTable(): string {
 
 export function renderEnvExample(): string {
   const lines = [
-    '# Settings of the three services, generated from their config schemas by `npm run docs:config`.',
+    '# Settings of the four services, generated from their config schemas by `npm run docs:config`.',
     '# Copy to .env for docker-compose (which sets REDIS_URL and MONGODB_URL to its own redis and',
     '# mongo) and fill in the required ones; commented lines show the defaults.',
     '',

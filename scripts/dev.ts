@@ -1,7 +1,8 @@
 // The local stack: resolves Redis and a MongoDB-wire server (env, Docker, or local binaries),
 // starts the simulator of the outside parties (unless FORTELLIS_ISSUER points at a real Fortellis),
-// then the three services; prints where everything listens and a command that sends a sample
-// activation. Ctrl-C stops everything.
+// then the four services (ingress, operations console, both workers); prints where everything
+// listens, a fresh operator token and a command that sends a sample activation. Ctrl-C stops
+// everything.
 import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { STACK_FILE } from './dev-stack-file.ts';
@@ -68,10 +69,16 @@ try {
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     HOST: '127.0.0.1',
     PORT: String(port),
+    OPS_HOST: '127.0.0.1',
     OPS_PORT: String(opsPort),
     OPS_API_TOKENS: opsToken,
   };
-  for (const name of ['ingress', 'approval-worker', 'deprovision-worker'] as ServiceName[]) {
+  for (const name of [
+    'ingress',
+    'operations',
+    'approval-worker',
+    'deprovision-worker',
+  ] as ServiceName[]) {
     const service = await startService(name, env);
     stoppables.push(service);
     relay(name, service);

@@ -2,8 +2,9 @@
 // Kubernetes manifests (rendered by kustomize for both overlays when the binary is installed, as
 // `npm run infra:install` does; else the base files as they are). Every variable a service's
 // config schema requires is provided; probes hit routes that exist (checked against the real
-// services); containers run as non-root; the ops port never leaves the cluster; image names and
-// ports agree everywhere. Also: the generated configuration reference is up to date.
+// services); containers run as non-root; the operations console never leaves the cluster and the
+// ingress gets neither MongoDB nor operator tokens; image names and ports agree everywhere. Also:
+// the generated configuration reference is up to date.
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,7 @@ import {
 } from '@fortellis-admin/test-support';
 import { isolatedServiceEnv } from '@fortellis-admin/test-support/in-vitest';
 import { loadIngressConfig } from '../../services/ingress/src/config.ts';
+import { loadOperationsConfig } from '../../services/operations/src/config.ts';
 import { loadApprovalWorkerConfig } from '../../services/approval-worker/src/config.ts';
 import { loadDeprovisionWorkerConfig } from '../../services/deprovision-worker/src/config.ts';
 import {
@@ -40,8 +42,12 @@ const SERVICES: Record<ServiceName, { load(env: Env): unknown; ports(env: Env): 
     load: loadIngressConfig,
     ports: (env) => {
       const config = loadIngressConfig(env);
-      return { http: String(config.http.port), ops: String(config.ops?.port) };
+      return { http: String(config.http.port), monitoring: String(config.monitoring.port) };
     },
+  },
+  operations: {
+    load: loadOperationsConfig,
+    ports: (env) => ({ ops: String(loadOperationsConfig(env).http.port) }),
   },
   'approval-worker': {
     load: loadApprovalWorkerConfig,
@@ -122,7 +128,8 @@ describe('deploy/Dockerfile', () => {
       const healthcheck = lines.find((line) => line.startsWith('HEALTHCHECK'));
       expect(healthcheck).toBeDefined();
       const env = dockerEnv(name);
-      const portVariable = name === 'ingress' ? 'PORT' : 'MONITORING_PORT';
+      const portVariable =
+        name === 'ingress' ? 'PORT' : name === 'operations' ? 'OPS_PORT' : 'MONITORING_PORT';
       expect(healthcheck).toContain(`process.env.${portVariable}`);
       expect(healthcheck).toContain('/health');
       // The image's ports are the service's defaults, and it exposes exactly those.
@@ -234,13 +241,14 @@ describe('deploy/Dockerfile', () => {
 function minimalEnv(name: ServiceName): Env {
   const common = { REDIS_URL: 'redis://r:6379', MONGODB_URL: 'mongodb://m:27017' };
   if (name === 'ingress') {
+    // Redis and the JWKS only: no MongoDB, no operator tokens.
     return {
-      ...common,
+      REDIS_URL: common.REDIS_URL,
       FORTELLIS_ISSUER: 'https://issuer.example',
       FORTELLIS_CLIENT_ID: 'c',
-      OPS_API_TOKENS: `ops=${'x'.repeat(32)}`,
     };
   }
+  if (name === 'operations') return { ...common, OPS_API_TOKENS: `ops=${'x'.repeat(32)}` };
   if (name === 'approval-worker') {
     return {
       ...common,
@@ -290,13 +298,19 @@ describe('docker-compose.yml', () => {
   });
 
   it.each(SERVICE_NAMES)(
-    '%s: its Dockerfile target and image, health-gated on Redis and MongoDB',
+    '%s: its Dockerfile target and image, health-gated on Redis and MongoDB (the ingress: Redis only)',
     (name) => {
       const service = compose.services[name]!;
       expect(service.build).toMatchObject({ dockerfile: 'deploy/Dockerfile', target: name });
       expect(service.image).toMatch(new RegExp(`^fortellis-admin/${name}:`));
       expect(service.depends_on?.redis?.condition).toBe('service_healthy');
-      expect(service.depends_on?.mongo?.condition).toBe('service_healthy');
+      if (name === 'ingress') {
+        expect(service.depends_on?.mongo).toBeUndefined();
+        expect(service.environment).not.toHaveProperty('MONGODB_URL');
+        expect(service.environment).not.toHaveProperty('OPS_API_TOKENS');
+      } else {
+        expect(service.depends_on?.mongo?.condition).toBe('service_healthy');
+      }
       expect(service.read_only).toBe(true);
       expect(service.cap_drop).toEqual(['ALL']);
     },
@@ -322,13 +336,17 @@ describe('docker-compose.yml', () => {
   );
 
   it('publishes the Fortellis-facing port, and the ops port on loopback only', () => {
-    const ports = compose.services.ingress!.ports!;
-    expect(ports).toContain('${INGRESS_HOST_PORT:-3000}:3000');
-    const ops = ports.find((port) => port.endsWith(':3001'));
+    const ingressPorts = compose.services.ingress!.ports!;
+    expect(ingressPorts).toEqual(['${INGRESS_HOST_PORT:-3000}:3000']);
+    const opsPorts = compose.services.operations!.ports!;
+    const ops = opsPorts.find((port) => port.endsWith(':3001'));
     expect(ops).toBe('${OPS_HOST_BIND:-127.0.0.1}:${OPS_HOST_PORT:-3001}:3001');
+    expect(opsPorts).toEqual([ops]);
     // The host-side variables are not the services' own: a PORT or OPS_PORT in .env cannot move
     // a listener away from the container port compose maps.
-    for (const port of ports) expect(port).not.toMatch(/\$\{(PORT|OPS_PORT|MONITORING_PORT)\b/);
+    for (const port of [...ingressPorts, ...opsPorts])
+      expect(port).not.toMatch(/\$\{(PORT|OPS_PORT|MONITORING_PORT)\b/);
+    expect(compose.services.ingress!.expose).toEqual(['9463']);
     expect(compose.services['approval-worker']!.expose).toEqual(['9464']);
     expect(compose.services['deprovision-worker']!.expose).toEqual(['9465']);
     expect(compose.services.simulator!.profiles).toEqual(['sim']);
@@ -538,6 +556,12 @@ describe.each(RENDERINGS)('Kubernetes manifests (%s)', (_overlay, manifests) => 
     expect(paths.sort()).toEqual(['/activate', '/deactivate']);
     const ops = services.find((doc) => doc.metadata.name === 'fortellis-admin-ops');
     expect(ops?.spec.type ?? 'ClusterIP').toBe('ClusterIP');
+    // The ops Service reaches the operations pods, on their ops port.
+    const operations = deploymentOf(manifests, 'operations');
+    expect(ops?.spec.selector).toEqual(operations.spec.selector.matchLabels);
+    expect(
+      (operations.spec.template.spec.containers[0] as Container).ports?.map((port) => port.name),
+    ).toContain(ops?.spec.ports[0].targetPort);
     for (const service of services) {
       expect(service.spec.type ?? 'ClusterIP', service.metadata.name).toBe('ClusterIP');
     }
@@ -562,6 +586,34 @@ describe.each(RENDERINGS)('Kubernetes manifests (%s)', (_overlay, manifests) => 
         ).filter((rule) => rule.ports.some((entry) => entry.port === port.name));
         expect(rules.length, port.name).toBeGreaterThan(0);
         for (const rule of rules) expect(rule.from?.length ?? 0, port.name).toBeGreaterThan(0);
+      }
+    }
+  });
+
+  it('the ingress gets neither MongoDB nor operator tokens; each monitoring port has a Service', () => {
+    const container = deploymentOf(manifests, 'ingress').spec.template.spec
+      .containers[0] as Container;
+    const names = (container.env ?? []).map((entry) => entry.name);
+    for (const name of ['MONGODB_URL', 'MONGODB_DATABASE', 'OPS_API_TOKENS', 'OPS_PORT']) {
+      expect(names, name).not.toContain(name);
+    }
+    const services = manifests.filter((doc) => doc.kind === 'Service');
+    for (const deployment of manifests.filter((doc) => doc.kind === 'Deployment')) {
+      const labels = deployment.spec.template.metadata.labels as Env;
+      const ports = (deployment.spec.template.spec.containers[0] as Container).ports ?? [];
+      for (const port of ports.filter((entry) => entry.name === 'monitoring')) {
+        expect(
+          services.some(
+            (service) =>
+              Object.entries(service.spec.selector as Env).every(
+                ([key, value]) => labels[key] === value,
+              ) &&
+              (service.spec.ports as { targetPort: string }[]).some(
+                (entry) => entry.targetPort === port.name,
+              ),
+          ),
+          deployment.metadata.name,
+        ).toBe(true);
       }
     }
   });

@@ -1,5 +1,5 @@
 // The README's "run the system" command: `npm run dev` brings the whole system up on this machine
-// (its own Redis and MongoDB-wire server, the simulator, the three services), the sample command
+// (its own Redis and MongoDB-wire server, the simulator, the four services), the sample command
 // it prints gets a 200 and the connection is accepted at the simulator, `npm run demo` goes
 // through, and Ctrl-C (SIGINT) leaves no process behind.
 import { execFile } from 'node:child_process';

@@ -1,5 +1,5 @@
-// Operators decide held connections through the operations API: the ingress process (with its
-// operations listener) and the approval worker process, against Redis, FerretDB and the simulator.
+// Operators decide held connections through the operations API: the ingress, operations and
+// approval worker processes, against Redis, FerretDB and the simulator.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FortellisCaller, startSimulator, type Simulator } from '@fortellis-admin/simulator';
 import {
@@ -13,6 +13,7 @@ import { isolatedServiceEnv } from '@fortellis-admin/test-support/in-vitest';
 const TOKEN = 'e2e-operator-token-0123456789';
 let sim: Simulator;
 let ingress: ManagedProcess;
+let operations: ManagedProcess;
 let approval: ManagedProcess;
 let ingressUrl: string;
 let opsUrl: string;
@@ -30,6 +31,7 @@ beforeAll(async () => {
     APPROVAL_DEFAULT_ACTION: 'review',
   };
   ingress = await startService('ingress', env);
+  operations = await startService('operations', env);
   approval = await startService('approval-worker', env);
   ingressUrl = `http://127.0.0.1:${port}`;
   opsUrl = `http://127.0.0.1:${opsPort}`;
@@ -37,6 +39,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await approval.stop();
+  await operations.stop();
   await ingress.stop();
   await sim.stop();
 });

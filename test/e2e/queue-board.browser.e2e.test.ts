@@ -1,5 +1,5 @@
 // A real browser (Debian's Chromium, driven by playwright-core) logs in to Bull Board on the
-// ingress's operations listener, sees the system's queues, opens the approval queue with the job
+// operations service, sees the system's queues, opens the approval queue with the job
 // a Fortellis activation left there, and saves a screenshot as a test artifact.
 import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -21,6 +21,7 @@ const ARTIFACTS = `${REPO_ROOT}test-artifacts`;
 const TOKEN = 'browser-operator-token-0123456789';
 let sim: Simulator;
 let ingress: ManagedProcess;
+let operations: ManagedProcess;
 let browser: Browser;
 let ingressUrl: string;
 let opsUrl: string;
@@ -34,13 +35,15 @@ beforeAll(async () => {
   sim = await startSimulator();
   const ns = createTestNamespace('e2e-board');
   const [port, opsPort] = [await freePort(), await freePort()];
-  ingress = await startService('ingress', {
+  const env = {
     ...sim.env(),
     ...isolatedServiceEnv(ns),
     PORT: String(port),
     OPS_PORT: String(opsPort),
     OPS_API_TOKENS: `dana=${TOKEN}`,
-  });
+  };
+  ingress = await startService('ingress', env);
+  operations = await startService('operations', env);
   ingressUrl = `http://127.0.0.1:${port}`;
   opsUrl = `http://127.0.0.1:${opsPort}`;
   // The flags keep a headless Chromium from reaching for Google's hosts on a closed network.
@@ -62,6 +65,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  await operations?.stop();
   await ingress?.stop();
   await sim?.stop();
 });

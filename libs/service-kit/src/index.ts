@@ -1,5 +1,6 @@
 // The public surface of @fortellis-admin/service-kit: the runtime every service shares. Config
-// loading, logger, metrics, retry policy, HTTP and token clients, worker runner, shutdown.
+// loading, logger, metrics, retry policy, HTTP error handler, HTTP and token clients, worker
+// runner, shutdown.
 export * from './config-loader.ts';
 export * from './logger.ts';
 export * from './service-runner.ts';
@@ -10,3 +11,4 @@ export * from './worker-shutdown.ts';
 export * from './queue-worker.ts';
 export * from './worker-clients.ts';
 export * from './metrics.ts';
+export * from './http-error-handler.ts';

@@ -23,7 +23,7 @@ export interface IngressDeps {
   readiness: Record<string, ReadinessCheck>;
   clock: { now(): Date };
   ids: { requestId(): string };
-  /** Prometheus series, when collected (served by the operations listener). */
+  /** Prometheus series, when collected (served by the monitoring listener). */
   metrics?: IngressMetrics;
 }
 

@@ -3,9 +3,11 @@ import {
   deepFreeze,
   LOG_LEVELS,
   loadEnv,
-  MONGO_ENV_PROPERTIES,
+  monitoringEnvProperties,
   REDIS_ENV_PROPERTIES,
 } from '@fortellis-admin/service-kit';
+
+const MONITORING_ENV_PROPERTIES = monitoringEnvProperties(9463);
 
 /** Environment variables of the ingress, with their defaults. */
 export const ingressEnvSchema = {
@@ -78,31 +80,17 @@ export const ingressEnvSchema = {
       minimum: 1000,
       default: 10_000,
     },
-    OPS_HOST: {
+    // The ingress's own listener for /health, /ready and /metrics, never the Fortellis-facing port.
+    MONITORING_HOST: {
+      ...MONITORING_ENV_PROPERTIES.MONITORING_HOST,
+      description: "Address of the service's own listener for /health, /ready and /metrics.",
+    },
+    MONITORING_PORT: {
+      ...MONITORING_ENV_PROPERTIES.MONITORING_PORT,
       description:
-        'Address of the operations listener (Bull Board, ops API, /metrics); default HOST. Never the Fortellis-facing port.',
-      type: 'string',
-      minLength: 1,
+        "Port of the service's own listener for /health, /ready and /metrics; 0 picks a free port.",
     },
-    OPS_PORT: {
-      description: 'Port of the operations listener.',
-      type: 'integer',
-      minimum: 0,
-      maximum: 65535,
-      default: 3001,
-    },
-    OPS_API_TOKENS: {
-      description:
-        'Operator tokens, name=token pairs separated by commas (several allow rotation), tokens of 24+ characters. Unset: no operations listener.',
-      type: 'string',
-      pattern: '^[A-Za-z0-9_.-]+=[^,=\\s]{24,}(,[A-Za-z0-9_.-]+=[^,=\\s]{24,})*$',
-      writeOnly: true,
-    },
-    ...MONGO_ENV_PROPERTIES,
   },
-  // The operations API reads the connections the workers keep in MongoDB.
-  if: { type: 'object', required: ['OPS_API_TOKENS'] },
-  then: { required: ['MONGODB_URL'] },
 } as const;
 
 /** Reads, validates and shapes the ingress configuration. Throws ConfigError naming a bad variable. */
@@ -123,18 +111,7 @@ export function loadIngressConfig(env: Readonly<Record<string, string | undefine
       audience: e.FORTELLIS_AUDIENCE,
       clientId: e.FORTELLIS_CLIENT_ID,
     },
-    ops:
-      e.OPS_API_TOKENS === undefined
-        ? undefined
-        : {
-            host: e.OPS_HOST ?? e.HOST,
-            port: e.OPS_PORT,
-            tokens: e.OPS_API_TOKENS.split(',').map((pair) => {
-              const at = pair.indexOf('=');
-              return { name: pair.slice(0, at), token: pair.slice(at + 1) };
-            }),
-            mongo: { url: e.MONGODB_URL ?? '', database: e.MONGODB_DATABASE },
-          },
+    monitoring: { host: e.MONITORING_HOST, port: e.MONITORING_PORT },
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   });

@@ -1,5 +1,5 @@
 // The ingress's Prometheus series: requests by route and status, refused tokens by reason, and
-// how long publishing a job takes. Served on the operations listener only.
+// how long publishing a job takes. Served on the monitoring listener, never the Fortellis port.
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { createMetricsRegistry } from '@fortellis-admin/service-kit';
 

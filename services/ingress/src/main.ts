@@ -1,48 +1,8 @@
 // Composition root of the ingress: configuration, logger, clients, wiring, signals.
-import type { Redis } from 'ioredis';
-import type { Registry } from 'prom-client';
-import { MongoClient } from 'mongodb';
-import { type Logger } from '@fortellis-admin/service-kit';
-import { createLogger, runService } from '@fortellis-admin/service-kit';
-import { ConnectionLocks, ConnectionRepository } from '@fortellis-admin/connection-store';
+import { createLogger, runService, startMonitoringServer } from '@fortellis-admin/service-kit';
 import { buildApp } from './app.ts';
-import { loadIngressConfig, type IngressConfig } from './config.ts';
+import { loadIngressConfig } from './config.ts';
 import { createProducerConnection, wireIngress } from './wiring.ts';
-import { buildOpsApp } from './ops-app.ts';
-import type { JobPublisher } from './data-access/job-publisher.ts';
-
-/** The operations listener: its own port, its own MongoDB client, operator tokens required. */
-async function startOps(
-  ops: NonNullable<IngressConfig['ops']>,
-  queuePrefix: string,
-  redis: Redis,
-  publisher: JobPublisher,
-  registry: Registry,
-  logger: Logger,
-): Promise<{ stop(): Promise<void> }> {
-  const mongo = new MongoClient(ops.mongo.url, { serverSelectionTimeoutMS: 5000 });
-  await mongo.connect();
-  const repo = new ConnectionRepository(
-    mongo.db(ops.mongo.database),
-    new ConnectionLocks(redis, { prefix: queuePrefix }),
-  );
-  const app = await buildOpsApp({
-    logger,
-    tokens: ops.tokens,
-    repo,
-    publisher,
-    queues: publisher.queues,
-    clock: { now: () => new Date() },
-    registry,
-  });
-  await app.listen({ host: ops.host, port: ops.port });
-  return {
-    stop: async () => {
-      await app.close();
-      await mongo.close();
-    },
-  };
-}
 
 await runService({
   name: 'ingress',
@@ -61,23 +21,24 @@ await runService({
     await keys.start();
     const { app } = await buildApp(deps);
     await app.listen({ host: config.http.host, port: config.http.port });
-    const ops =
-      config.ops === undefined
-        ? undefined
-        : await startOps(
-            config.ops,
-            config.redis.queuePrefix,
-            redis,
-            publisher,
-            metrics.registry,
-            logger,
-          );
-    if (ops === undefined)
-      logger.info('OPS_API_TOKENS is not set: the operations listener is not started');
+    // Its own listener for probes and scrapers: the Fortellis-facing port never serves /metrics.
+    const monitoring = await startMonitoringServer({
+      ...config.monitoring,
+      registry: metrics.registry,
+      ready: async () =>
+        Object.fromEntries(
+          await Promise.all(
+            Object.entries(deps.readiness).map(
+              async ([name, check]) => [name, await check().catch(() => false)] as const,
+            ),
+          ),
+        ),
+    });
+    logger.info({ monitoringPort: monitoring.port }, 'monitoring listener started');
     return {
       stop: async () => {
         await app.close();
-        await ops?.stop();
+        await monitoring.close();
         keys.stop();
         await publisher.close();
         redis.disconnect();

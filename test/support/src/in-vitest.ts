@@ -14,6 +14,7 @@ export function isolatedServiceEnv(ns: TestNamespace): Record<string, string> {
     MONGODB_DATABASE: ns.dbName,
     QUEUE_PREFIX: ns.queuePrefix,
     HOST: '127.0.0.1',
+    OPS_HOST: '127.0.0.1',
     MONITORING_HOST: '127.0.0.1',
   };
 }

@@ -10,6 +10,7 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** The entry point of each service. */
 export const SERVICE_ENTRIES = Object.freeze({
   ingress: `${REPO_ROOT}services/ingress/src/main.ts`,
+  operations: `${REPO_ROOT}services/operations/src/main.ts`,
   'approval-worker': `${REPO_ROOT}services/approval-worker/src/main.ts`,
   'deprovision-worker': `${REPO_ROOT}services/deprovision-worker/src/main.ts`,
 });

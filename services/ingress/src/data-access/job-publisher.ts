@@ -286,11 +286,6 @@ export class JobPublisher {
     await this.#durabilityCheck;
   }
 
-  /** Every queue of the system. */
-  get queues(): Queue[] {
-    return [...this.#queues.values()];
-  }
-
   async close(): Promise<void> {
     this.#clock.stop();
     await Promise.all([...this.#queues.values()].map((queue) => queue.close()));

@@ -1,61 +1,20 @@
-// The one error handler of the ingress: maps the AppError family and Fastify's own request errors
-// to `{code, message, error}`; 5xx details never reach the caller; auth failures are counted by reason.
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import {
-  AppError,
-  ERROR_CODES,
-  type ErrorCode,
-  type ErrorResponse,
-} from '@fortellis-admin/contracts';
+// The ingress's error handler: service-kit's shared mapping, plus refused Fortellis tokens
+// answered 403 and counted by reason.
+import type { FastifyInstance } from 'fastify';
+import { installHttpErrorHandler } from '@fortellis-admin/service-kit';
 import { AuthenticationError, type AuthFailureReason } from '../domain/token-verifier.ts';
 
 /** Counts of refused tokens by reason, since start. */
 export type AuthFailureCounts = Map<AuthFailureReason, number>;
-
-export function body(status: number, error: ErrorCode, message: string): ErrorResponse {
-  return { code: status, message, error };
-}
-
-/** Fastify's own errors for bad requests, with the answer each one gets. */
-const FASTIFY_ERRORS: Record<string, { status: number; error: ErrorCode; message: string }> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: {
-    status: 413,
-    error: ERROR_CODES.payloadTooLarge,
-    message: 'the request body is too large',
-  },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
-    status: 415,
-    error: ERROR_CODES.unsupportedMediaType,
-    message: 'unsupported Content-Type',
-  },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
-    status: 400,
-    error: ERROR_CODES.malformedJson,
-    message: 'the request body does not match its Content-Length',
-  },
-  FST_ERR_CTP_EMPTY_JSON_BODY: {
-    status: 400,
-    error: ERROR_CODES.malformedJson,
-    message: 'the request body is empty',
-  },
-};
-
-/**
- * Answers an AppError from a hook directly: for routes of plugins that install their own error
- * handler (Bull Board does), so the answer is still `{code, message, error}`.
- */
-export function replyWithAppError(reply: FastifyReply, error: AppError): FastifyReply {
-  const status = error.httpStatus ?? 500;
-  return reply.code(status).send(body(status, error.code, error.message));
-}
 
 export function installErrorHandler(
   app: FastifyInstance,
   authFailures: AuthFailureCounts,
   onAuthFailure?: (reason: AuthFailureReason) => void,
 ): void {
-  app.setErrorHandler((error: FastifyError | AppError | Error, request, reply) => {
-    if (error instanceof AuthenticationError) {
+  installHttpErrorHandler(app, {
+    answer: (error, request) => {
+      if (!(error instanceof AuthenticationError)) return undefined;
       const count = (authFailures.get(error.reason) ?? 0) + 1;
       authFailures.set(error.reason, count);
       onAuthFailure?.(error.reason);
@@ -63,45 +22,7 @@ export function installErrorHandler(
         { event: 'auth_failure', reason: error.reason, countForReason: count },
         'token refused',
       );
-      return reply.code(403).send(body(403, error.code, error.message));
-    }
-    if (error instanceof AppError && error.httpStatus !== undefined) {
-      if (error.httpStatus >= 500) {
-        request.log.error(
-          { err: error, cause: error.cause, error: error.code },
-          'request could not be served',
-        );
-      } else {
-        request.log.info({ error: error.code, problem: error.message }, 'request refused');
-      }
-      return reply.code(error.httpStatus).send(body(error.httpStatus, error.code, error.message));
-    }
-    const known =
-      'code' in error && typeof error.code === 'string' ? FASTIFY_ERRORS[error.code] : undefined;
-    if (known !== undefined) {
-      request.log.info({ error: known.error }, 'request refused');
-      return reply.code(known.status).send(body(known.status, known.error, known.message));
-    }
-    if (error instanceof SyntaxError || ('statusCode' in error && error.statusCode === 400)) {
-      // Fastify's JSON parser raises a SyntaxError-like 400 for malformed bodies.
-      request.log.info({ error: ERROR_CODES.malformedJson }, 'request refused');
-      return reply
-        .code(400)
-        .send(body(400, ERROR_CODES.malformedJson, 'the request body is not valid JSON'));
-    }
-    request.log.error({ err: error }, 'unexpected error');
-    return reply.code(500).send(body(500, ERROR_CODES.internal, 'internal error'));
+      return { status: 403, error: error.code, message: error.message };
+    },
   });
-
-  app.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .send(
-        body(
-          404,
-          ERROR_CODES.routeNotFound,
-          `no route ${request.method} ${request.url.split('?')[0]}`,
-        ),
-      ),
-  );
 }

@@ -9,10 +9,12 @@ import { Queue, Worker } from 'bullmq';
 import { JOB_NAMES, QUEUE_NAMES } from '@fortellis-admin/contracts';
 import { ConnectionLocks, ConnectionRepository } from '@fortellis-admin/connection-store';
 import { capturingLogger, createTestNamespace } from '@fortellis-admin/test-support';
+import { buildApp } from '../src/app.ts';
 import { JobPublisher } from '../src/data-access/job-publisher.ts';
-import { buildOpsApp } from '../src/ops-app.ts';
-import { SESSION_COOKIE, safeLanding } from '../src/entry-points/ops-login.ts';
-import { QUEUE_BOARD_PATH, refusedBoardAction } from '../src/entry-points/queue-board.ts';
+import { QUEUE_BOARD_PATH, refusedBoardAction } from '../src/domain/queue-board-actions.ts';
+import { safeLanding } from '../src/entry-points/login-page.ts';
+import { SESSION_COOKIE } from '../src/entry-points/login-routes.ts';
+import { createOperationsMetrics } from '../src/operations-metrics.ts';
 
 const ns = createTestNamespace('ops-session');
 const ALICE = 'alice-token-0123456789abcdef';
@@ -27,11 +29,13 @@ let mongo: MongoClient;
 let redis: Redis;
 let publisher: JobPublisher;
 let app: FastifyInstance;
-const log = capturingLogger('ingress');
+const log = capturingLogger('operations');
 
 async function build(withTokens = tokens): Promise<FastifyInstance> {
-  return buildOpsApp({
+  return buildApp({
     logger: log.logger,
+    metrics: createOperationsMetrics(),
+    readiness: {},
     tokens: withTokens,
     repo: new ConnectionRepository(
       mongo.db(ns.dbName),

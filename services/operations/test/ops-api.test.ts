@@ -10,8 +10,9 @@ import { ActivationGenerator } from '@fortellis-admin/simulator';
 import { capturingLogger, createTestNamespace } from '@fortellis-admin/test-support';
 import { Queue } from 'bullmq';
 import { QUEUE_NAMES } from '@fortellis-admin/contracts';
+import { buildApp } from '../src/app.ts';
 import { JobPublisher } from '../src/data-access/job-publisher.ts';
-import { buildOpsApp } from '../src/ops-app.ts';
+import { createOperationsMetrics } from '../src/operations-metrics.ts';
 
 const ns = createTestNamespace('ops');
 const ALICE = 'alice-token-0123456789abcdef';
@@ -57,11 +58,13 @@ beforeAll(async () => {
     connection: { url: inject('redisUrl') },
     prefix: ns.queuePrefix,
   });
-  app = await buildOpsApp({
+  app = await buildApp({
     publisher,
     queues: publisher.queues,
     clock: { now: () => new Date('2026-11-23T12:00:00Z') },
-    logger: capturingLogger('ingress').logger,
+    logger: capturingLogger('operations').logger,
+    metrics: createOperationsMetrics(),
+    readiness: {},
     tokens: [
       { name: 'alice', token: ALICE },
       { name: 'bob', token: BOB },

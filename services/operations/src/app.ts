@@ -1,0 +1,102 @@
+// Builds the operations application from its dependencies: no listen, no process handling. Every
+// route but the login form and the probes requires an operator: a bearer token (API, scrapers) or
+// the session cookie the login form sets (browser, Bull Board).
+import cookie from '@fastify/cookie';
+import swagger from '@fastify/swagger';
+import type { Queue } from 'bullmq';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { installHttpErrorHandler, type Logger } from '@fortellis-admin/service-kit';
+import { createOperatorAuthenticator, type OperatorToken } from './domain/operator-tokens.ts';
+import type { JobPublishing, OperationsRepository } from './domain/ports.ts';
+import { QUEUE_BOARD_PATH } from './domain/queue-board-actions.ts';
+import { connectionRequestRoutes } from './entry-points/connection-request-routes.ts';
+import { connectionRoutes } from './entry-points/connection-routes.ts';
+import { docsRoutes } from './entry-points/docs-routes.ts';
+import { healthRoutes, type ReadinessCheck } from './entry-points/health-routes.ts';
+import { loginRoutes } from './entry-points/login-routes.ts';
+import { metricsRoutes } from './entry-points/metrics-routes.ts';
+import { operatorAuthHook } from './entry-points/operator-auth-hook.ts';
+import { queueBoard } from './entry-points/queue-board.ts';
+import { retryRoutes } from './entry-points/retry-routes.ts';
+import { reviewRoutes } from './entry-points/review-routes.ts';
+import { contractViolationFormatter } from './entry-points/schema-errors.ts';
+import type { OperationsMetrics } from './operations-metrics.ts';
+
+export interface OperationsDeps {
+  logger: Logger;
+  tokens: readonly OperatorToken[];
+  repo: OperationsRepository;
+  publisher: JobPublishing;
+  /** Every queue of the system, shown read-write in Bull Board. */
+  queues: readonly Queue[];
+  clock: { now(): Date };
+  metrics: OperationsMetrics;
+  /** Each check must resolve true for /ready to answer 200. */
+  readiness: Record<string, ReadinessCheck>;
+}
+
+export async function buildApp(deps: OperationsDeps): Promise<FastifyInstance> {
+  // pino's Logger and Fastify's logger type differ only in generics; the instance is the same.
+  const loggerInstance: FastifyBaseLogger = deps.logger;
+  const app = Fastify({
+    loggerInstance,
+    bodyLimit: 16 * 1024,
+    // Unknown query parameters are refused, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+  installHttpErrorHandler(app);
+  app.addHook('onResponse', async (request, reply) => {
+    deps.metrics.request(request.routeOptions.url ?? 'unmatched', reply.statusCode);
+  });
+  // An action without a body (approve) may still be sent as JSON: an empty body is no body.
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, raw, done) => {
+    if ((raw as string).length === 0) done(null, undefined);
+    else void defaultJson(request, raw as string, done);
+  });
+  // The login form posts its fields urlencoded.
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    (_request, raw, done) => done(null, Object.fromEntries(new URLSearchParams(raw as string))),
+  );
+  await app.register(cookie);
+  const auth = createOperatorAuthenticator(deps.tokens, () => deps.clock.now());
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Fortellis Admin API: operations',
+        version: '1.0.0',
+        description:
+          'Connections, review decisions and retries. Every route needs an operator bearer token.',
+      },
+      components: { securitySchemes: { operatorToken: { type: 'http', scheme: 'bearer' } } },
+      security: [{ operatorToken: [] }],
+    },
+    // Bull Board's own routes are its UI's business, not part of the documented API.
+    transform: ({ schema, url }) => ({
+      schema: url.startsWith(QUEUE_BOARD_PATH) ? { ...schema, hide: true } : schema,
+      url,
+    }),
+  });
+  await app.register(healthRoutes, { checks: deps.readiness });
+  await app.register(loginRoutes, { auth, now: () => deps.clock.now() });
+  app.decorateRequest('operator', null);
+  await app.register(async (protectedScope) => {
+    protectedScope.addHook('onRequest', operatorAuthHook(auth));
+    await protectedScope.register(async (api) => {
+      api.setSchemaErrorFormatter(contractViolationFormatter);
+      const ports = { repo: deps.repo, publisher: deps.publisher, now: () => deps.clock.now() };
+      await api.register(connectionRoutes, { repo: deps.repo });
+      await api.register(reviewRoutes, ports);
+      await api.register(retryRoutes, ports);
+      await api.register(connectionRequestRoutes, ports);
+      await api.register(docsRoutes);
+      await api.register(metricsRoutes, { registry: deps.metrics.registry });
+    });
+    await protectedScope.register(queueBoard, { queues: deps.queues });
+  });
+  return app;
+}

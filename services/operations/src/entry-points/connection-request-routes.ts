@@ -1,0 +1,97 @@
+// What the tutorial's Admin API offered, done right: authenticated, from the durable store, and
+// a dismissal that tells Fortellis (a rejected callback) instead of silently dropping the request.
+import type { FastifyPluginAsync } from 'fastify';
+import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
+import { MAX_PAGE_SIZE } from '../domain/connection-pages.ts';
+import type { OperationsRepository } from '../domain/ports.ts';
+import { decideHeldConnection, type ReviewDecisionPorts } from '../domain/review-decision.ts';
+
+export type ConnectionRequestPorts = ReviewDecisionPorts & {
+  repo: Pick<OperationsRepository, 'list'>;
+};
+
+const DEFAULT_DISMISS_REASON = 'The provider declined this subscription.';
+
+export const connectionRequestRoutes: FastifyPluginAsync<ConnectionRequestPorts> = async (
+  app,
+  ports,
+) => {
+  const { repo } = ports;
+
+  app.get(
+    '/ops/connection-requests',
+    { schema: { summary: 'Activations waiting for review' } },
+    async () => {
+      const held = await repo.list({ state: 'pending_review' }, MAX_PAGE_SIZE);
+      return {
+        connectionRequests: held
+          .slice(0, MAX_PAGE_SIZE)
+          .map((c) => ({ ...c.activation, receivedAt: c.receivedAt?.toISOString() ?? null })),
+      };
+    },
+  );
+
+  app.get(
+    '/ops/deactivation-requests',
+    { schema: { summary: 'Deactivations and their step outcomes' } },
+    async () => {
+      const gone = await repo.list({ state: 'deactivated' }, MAX_PAGE_SIZE);
+      return {
+        deactivationRequests: gone.slice(0, MAX_PAGE_SIZE).map((c) => ({
+          connectionId: c.connectionId,
+          subscriptionId: c.subscriptionId ?? null,
+          receivedAt: c.deactivation?.receivedAt.toISOString() ?? null,
+          neverActivated: c.activation === undefined,
+          steps: Object.fromEntries(
+            Object.entries(c.steps ?? {}).map(([step, record]) => [
+              step,
+              record.status ?? 'pending',
+            ]),
+          ),
+        })),
+      };
+    },
+  );
+
+  app.post<{ Body: { subscriptionId: string; reason?: string } }>(
+    '/ops/connection-requests/dismiss',
+    {
+      schema: {
+        summary: 'Dismiss the waiting requests of a subscription (sends rejected)',
+        body: {
+          type: 'object',
+          required: ['subscriptionId'],
+          properties: {
+            subscriptionId: { type: 'string', minLength: 1 },
+            reason: { type: 'string', minLength: 1, maxLength: 500 },
+          },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { subscriptionId } = request.body;
+      const held = await repo.list({ state: 'pending_review', subscriptionId }, MAX_PAGE_SIZE);
+      if (held.length === 0) {
+        throw new AppError(
+          ERROR_CODES.notFound,
+          `no connection request of subscription ${subscriptionId} is waiting`,
+          { httpStatus: 404 },
+        );
+      }
+      const reason = request.body.reason ?? DEFAULT_DISMISS_REASON;
+      const dismissed = [];
+      for (const connection of held.slice(0, MAX_PAGE_SIZE)) {
+        const decided = await decideHeldConnection(ports, {
+          connectionId: connection.connectionId,
+          operator: request.operator ?? '',
+          action: 'reject',
+          requestId: request.id,
+          reason,
+        });
+        dismissed.push(decided.connectionId);
+      }
+      return reply.code(202).send({ subscriptionId, dismissed, status: 'queued' });
+    },
+  );
+};

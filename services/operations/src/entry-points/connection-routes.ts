@@ -1,0 +1,105 @@
+// The operations API's read side: list connections with filters and cursor pagination, and show
+// one connection with its decision, callback, deprovision steps and history.
+import type { FastifyPluginAsync } from 'fastify';
+import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
+import {
+  CONNECTION_STATES,
+  type ConnectionDocument,
+  type ConnectionFilter,
+} from '@fortellis-admin/connection-store';
+import { connectionPage, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../domain/connection-pages.ts';
+import type { OperationsRepository } from '../domain/ports.ts';
+
+/** A connection as listed: what an operator scans for, without payload or internals. */
+export function connectionSummary(connection: ConnectionDocument) {
+  return {
+    connectionId: connection.connectionId,
+    subscriptionId: connection.subscriptionId ?? null,
+    organizationId: connection.organizationId ?? null,
+    organizationName: connection.activation?.organizationInfo.name ?? null,
+    apiId: connection.apiId ?? null,
+    state: connection.state,
+    decision: connection.decision ?? null,
+    createdAt: connection.createdAt.toISOString(),
+    updatedAt: connection.updatedAt.toISOString(),
+  };
+}
+
+/** A connection in full, without the lease bookkeeping of the workers. */
+export function connectionDetail(connection: ConnectionDocument) {
+  const { _id: _key, callback, steps, ...rest } = connection;
+  const withoutLease = <T extends { leaseId?: string; leaseUntil?: Date }>(record: T) => {
+    const { leaseId: _leaseId, leaseUntil: _leaseUntil, ...kept } = record;
+    return kept;
+  };
+  return {
+    ...rest,
+    callback: callback === undefined ? null : withoutLease(callback),
+    steps: Object.fromEntries(
+      Object.entries(steps ?? {}).map(([step, record]) => [step, withoutLease(record)]),
+    ),
+  };
+}
+
+const listQuerySchema = {
+  type: 'object',
+  properties: {
+    state: { type: 'string', enum: CONNECTION_STATES },
+    subscriptionId: { type: 'string', minLength: 1 },
+    organizationId: { type: 'string', minLength: 1 },
+    apiId: { type: 'string', minLength: 1 },
+    limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE },
+    cursor: { type: 'string', minLength: 1 },
+  },
+  additionalProperties: false,
+} as const;
+
+interface ListQuery extends ConnectionFilter {
+  limit: number;
+  cursor?: string;
+}
+
+/** The `{connectionId}` path parameter of the routes about one connection. */
+export const connectionParamsSchema = {
+  type: 'object',
+  required: ['connectionId'],
+  properties: { connectionId: { type: 'string' } },
+} as const;
+
+export const connectionRoutes: FastifyPluginAsync<{
+  repo: Pick<OperationsRepository, 'list' | 'get'>;
+}> = async (app, { repo }) => {
+  app.get<{ Querystring: ListQuery }>(
+    '/ops/connections',
+    {
+      schema: {
+        summary: 'List connections, newest first, with filters and a cursor',
+        querystring: listQuerySchema,
+      },
+    },
+    async (request) => {
+      const { limit, cursor, ...filter } = request.query;
+      const page = await connectionPage(repo, filter, limit, cursor);
+      return { items: page.items.map(connectionSummary), nextCursor: page.nextCursor };
+    },
+  );
+
+  app.get<{ Params: { connectionId: string } }>(
+    '/ops/connections/:connectionId',
+    {
+      schema: {
+        summary: 'One connection: payload, decision, callback, steps, history',
+        params: connectionParamsSchema,
+      },
+    },
+    async (request) => {
+      const connection = await repo.get(request.params.connectionId);
+      if (connection === null) {
+        throw new AppError(ERROR_CODES.notFound, `no connection ${request.params.connectionId}`, {
+          httpStatus: 404,
+        });
+      }
+      return connectionDetail(connection);
+    },
+  );
+};

@@ -1,0 +1,26 @@
+// Liveness and readiness of the operations service, open to the probes (no operator token) and
+// left out of the OpenAPI document: /health (the process runs), /ready (its dependencies answer).
+import type { FastifyPluginAsync } from 'fastify';
+
+/** A readiness probe: resolves true when the dependency can serve. */
+export type ReadinessCheck = () => Promise<boolean>;
+
+export const healthRoutes: FastifyPluginAsync<{ checks: Record<string, ReadinessCheck> }> = async (
+  app,
+  { checks },
+) => {
+  app.get('/health', { schema: { hide: true } }, async () => ({ status: 'up' }));
+
+  app.get('/ready', { schema: { hide: true } }, async (_request, reply) => {
+    const entries = await Promise.all(
+      Object.entries(checks).map(async ([name, check]) => {
+        const ok = await check().catch(() => false);
+        return [name, ok ? 'up' : 'down'] as const;
+      }),
+    );
+    const ready = entries.every(([, state]) => state === 'up');
+    return reply
+      .code(ready ? 200 : 503)
+      .send({ status: ready ? 'ready' : 'not_ready', checks: Object.fromEntries(entries) });
+  });
+};

@@ -1,0 +1,102 @@
+// The operations process: starts with a valid environment, serves its probes without a token and
+// everything else only to operators, counts its requests in its own metrics, stops on SIGTERM,
+// and refuses a bad environment.
+import { describe, expect, inject, it } from 'vitest';
+import {
+  createTestNamespace,
+  freePort,
+  runServiceToExit,
+  startService,
+} from '@fortellis-admin/test-support';
+
+const ns = createTestNamespace('operations-main');
+const TOKEN = 'ops-token-0123456789abcdef0123';
+
+function validEnv(port: number): NodeJS.ProcessEnv {
+  return {
+    REDIS_URL: inject('redisUrl'),
+    MONGODB_URL: inject('mongoUrl'),
+    MONGODB_DATABASE: ns.dbName,
+    QUEUE_PREFIX: ns.queuePrefix,
+    OPS_HOST: '127.0.0.1',
+    OPS_PORT: String(port),
+    OPS_API_TOKENS: `alice=${TOKEN}`,
+  };
+}
+
+describe('operations main', () => {
+  it('starts with a valid environment, answers /health and /ready, and exits 0 on SIGTERM', async () => {
+    const port = await freePort();
+    const service = await startService('operations', validEnv(port));
+    try {
+      const health = await fetch(`http://127.0.0.1:${port}/health`);
+      expect(health.status).toBe(200);
+      expect(await health.json()).toEqual({ status: 'up' });
+      const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toEqual({
+        status: 'ready',
+        checks: { redis: 'up', mongodb: 'up' },
+      });
+    } finally {
+      await service.stop();
+    }
+    expect(service.child.exitCode).toBe(0);
+    expect(service.output()).toContain('"msg":"operations stopped"');
+    expect(service.output()).not.toContain(TOKEN);
+  });
+
+  it('serves the operations API and its own metrics to operators only', async () => {
+    const port = await freePort();
+    const service = await startService('operations', validEnv(port));
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      const auth = { authorization: `Bearer ${TOKEN}` };
+      const ops = await fetch(`${base}/ops/connections`, { headers: auth });
+      expect(ops.status).toBe(200);
+      expect(await ops.json()).toEqual({ items: [], nextCursor: null });
+      expect((await fetch(`${base}/ops/connections`)).status).toBe(401);
+      expect((await fetch(`${base}/metrics`)).status).toBe(401);
+      const scrape = async () => (await fetch(`${base}/metrics`, { headers: auth })).text();
+      // The request is counted when its response has finished, which may be just after the
+      // client has it.
+      await expect
+        .poll(scrape)
+        .toMatch(
+          /^http_requests_total\{route="\/ops\/connections",status="200",service="operations"\} 1$/m,
+        );
+      const metrics = await scrape();
+      expect(metrics).toMatch(
+        /^http_requests_total\{route="\/ops\/connections",status="401",service="operations"\} 1$/m,
+      );
+      expect(metrics).toContain('process_cpu_user_seconds_total{service="operations"}');
+    } finally {
+      await service.stop();
+    }
+    expect(service.output()).not.toContain(TOKEN);
+  });
+
+  it.each(['REDIS_URL', 'MONGODB_URL', 'OPS_API_TOKENS'])(
+    'refuses to start without %s, with one line naming it',
+    async (variable) => {
+      const env = validEnv(0);
+      delete env[variable];
+      const result = await runServiceToExit('operations', env);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        `operations: invalid configuration: ${variable} is required but not set\n`,
+      );
+      expect(result.stdout).toBe('');
+    },
+  );
+
+  it('refuses malformed operator tokens without echoing them', async () => {
+    const result = await runServiceToExit('operations', {
+      ...validEnv(0),
+      OPS_API_TOKENS: 'alice=short',
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^operations: invalid configuration: OPS_API_TOKENS must match/);
+    expect(result.stderr).not.toContain('short');
+  });
+});
