@@ -6,6 +6,7 @@ import {
   monitoringEnvProperties,
   REDIS_ENV_PROPERTIES,
 } from '@fortellis-admin/service-kit';
+import { ACK_DURABILITIES } from './data-access/ack-durability.ts';
 
 const MONITORING_ENV_PROPERTIES = monitoringEnvProperties(9463);
 
@@ -45,6 +46,21 @@ export const ingressEnvSchema = {
       default: false,
     },
     ...REDIS_ENV_PROPERTIES,
+    ACK_DURABILITY: {
+      description:
+        'What Redis must guarantee before a call is acknowledged: fsync (Redis runs appendonly yes and appendfsync always, checked on every connection; calls are refused otherwise) or none (development and benchmarks only: a Redis crash may lose acknowledged calls).',
+      type: 'string',
+      enum: ACK_DURABILITIES,
+      default: 'fsync',
+    },
+    PUBLISH_HOLD_MS: {
+      description:
+        'How long a call may wait for Redis (an outage, a failover, a stall) before it is refused with 503; a refused call never takes effect.',
+      type: 'integer',
+      minimum: 1000,
+      maximum: 60_000,
+      default: 10_000,
+    },
     FORTELLIS_ISSUER: {
       description:
         'Issuer (iss) of Fortellis tokens, e.g. https://identity.fortellis.io/oauth2/aus1p1ixy7YL8cMq02p7.',
@@ -78,7 +94,8 @@ export const ingressEnvSchema = {
       description: 'On SIGTERM, how long in-flight work may take before the process exits anyway.',
       type: 'integer',
       minimum: 1000,
-      default: 10_000,
+      // Longer than PUBLISH_HOLD_MS's default, so that calls held for Redis are answered.
+      default: 15_000,
     },
     // The ingress's own listener for /health, /ready and /metrics, never the Fortellis-facing port.
     MONITORING_HOST: {
@@ -105,6 +122,7 @@ export function loadIngressConfig(env: Readonly<Record<string, string | undefine
       trustProxy: e.TRUST_PROXY,
     },
     redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
+    acknowledgement: { durability: e.ACK_DURABILITY, holdMs: e.PUBLISH_HOLD_MS },
     fortellis: {
       issuer: e.FORTELLIS_ISSUER,
       jwksUrl: e.FORTELLIS_JWKS_URL ?? `${e.FORTELLIS_ISSUER.replace(/\/+$/, '')}/v1/keys`,

@@ -11,8 +11,8 @@ import { TokenVerifier } from './domain/token-verifier.ts';
 import { createIngressMetrics, type IngressMetrics } from './ingress-metrics.ts';
 
 /**
- * The producer connection fails fast: while Redis is away, commands error at once instead of
- * waiting in memory, so the caller gets 503 and nothing is acknowledged that was not stored.
+ * The producer connection never queues commands in memory while Redis is away: the publisher
+ * decides how long a call waits for Redis (the hold window) and knows what was never sent.
  */
 export function createProducerConnection(url: string, logger: Logger): Redis {
   const redis = new Redis(url, {
@@ -20,7 +20,8 @@ export function createProducerConnection(url: string, logger: Logger): Redis {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: 1000,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+    // Reconnect quickly: calls wait for Redis only as long as the hold window.
+    retryStrategy: (attempt) => Math.min(attempt * 100, 500),
   });
   redis.on('error', (error) =>
     logger.warn({ err: { message: error.message } }, 'redis connection error'),
@@ -56,7 +57,10 @@ export function wireIngress(
   const publisher = new JobPublisher({
     connection: redis,
     prefix: config.redis.queuePrefix,
+    holdMs: config.acknowledgement.holdMs,
+    durability: config.acknowledgement.durability,
     onPublished: (seconds) => metrics.enqueued(seconds),
+    logger,
   });
   return {
     keys,
@@ -69,7 +73,9 @@ export function wireIngress(
       verifier,
       publisher,
       readiness: {
-        redis: async () => (await redis.ping()) === 'PONG',
+        // Not ready either while the connected Redis would not keep what the ingress acknowledges.
+        redis: async () =>
+          (await redis.ping()) === 'PONG' && (await publisher.checkDurability()) !== 'insufficient',
         jwks: async () => keys.loaded,
       },
       clock: { now: () => new Date() },

@@ -25,6 +25,8 @@ export async function startHarness(options: {
   basePath?: string;
   publicBaseUrl?: string;
   loadKeys?: boolean;
+  /** PUBLISH_HOLD_MS: how long a call waits for Redis before it is refused. */
+  holdMs?: number;
 }): Promise<Harness> {
   const config = loadIngressConfig({
     REDIS_URL: options.redisUrl,
@@ -33,6 +35,7 @@ export async function startHarness(options: {
     ...(options.basePath === undefined ? {} : { BASE_PATH: options.basePath }),
     ...(options.publicBaseUrl === undefined ? {} : { PUBLIC_BASE_URL: options.publicBaseUrl }),
     LOG_LEVEL: 'info',
+    ...(options.holdMs === undefined ? {} : { PUBLISH_HOLD_MS: String(options.holdMs) }),
   });
   const { logger, lines: logs } = capturingLogger('ingress');
   const redis = createProducerConnection(config.redis.url, logger);

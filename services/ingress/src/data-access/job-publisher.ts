@@ -85,6 +85,7 @@ export class JobPublisher {
   readonly #pending = new Map<QueueName, PendingPublish[]>();
   #durabilityState: DurabilityState = 'unchecked';
   #durabilityCheck: Promise<void> | undefined;
+  #closed = false;
 
   constructor(options: JobPublisherOptions) {
     this.#prefix = options.prefix;
@@ -118,6 +119,12 @@ export class JobPublisher {
 
   /** Whether the connected Redis gives acknowledged jobs the durability asked for. */
   get durability(): DurabilityState {
+    return this.#durabilityState;
+  }
+
+  /** Asks the connected Redis, unless it was asked since the connection was made. */
+  async checkDurability(): Promise<DurabilityState> {
+    await this.#ensureDurabilityChecked();
     return this.#durabilityState;
   }
 
@@ -162,6 +169,9 @@ export class JobPublisher {
     for (;;) {
       const remaining = giveUpAt - performance.now();
       if (remaining <= 0) return this.#refuse(batch, lastProblem);
+      // Closed, or disconnected for good: nothing will bring Redis back to this publisher.
+      if (this.#closed || this.#redis.status === 'end')
+        return this.#refuse(batch, 'the publisher is closed');
       if (this.#redis.status !== 'ready') {
         await delay(Math.min(50, remaining));
         continue;
@@ -179,7 +189,15 @@ export class JobPublisher {
         continue;
       }
       const attempt = this.#send(queue, batch, deadline);
-      const outcome = await Promise.race([attempt, delay(remaining, 'timeout' as const)]);
+      const giveUp = new AbortController();
+      const outcome = await Promise.race([
+        attempt,
+        delay(remaining, 'timeout' as const, { signal: giveUp.signal }).catch(
+          () => 'timeout' as const,
+        ),
+      ]);
+      // A pending timer of up to the hold window would otherwise keep a stopping process alive.
+      giveUp.abort();
       if (outcome === 'timeout') {
         // Whatever is still on the wire meets the fence when Redis runs it.
         void attempt.then((late) => {
@@ -287,6 +305,7 @@ export class JobPublisher {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     this.#clock.stop();
     await Promise.all([...this.#queues.values()].map((queue) => queue.close()));
   }
