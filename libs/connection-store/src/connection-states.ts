@@ -1,5 +1,5 @@
 // The life of a connection: its states, the transitions allowed between them, and the shape of
-// the document both workers keep in MongoDB. Pure: no I/O.
+// the document the services keep in MongoDB. Pure: no I/O. The rules are in connection-state-machine.ts.
 import type { ActivateRequest } from '@fortellis-admin/contracts';
 
 /**
@@ -37,11 +37,6 @@ export const TRANSITIONS: Readonly<Record<ConnectionState, readonly ConnectionSt
     callback_failed: ['approved', 'rejected', 'deactivated'],
     deactivated: [],
   });
-
-/** The states a transition to `to` may start from. */
-export function statesLeadingTo(to: ConnectionState): ConnectionState[] {
-  return CONNECTION_STATES.filter((from) => TRANSITIONS[from].includes(to));
-}
 
 export type DecisionAction = 'approve' | 'reject' | 'review';
 

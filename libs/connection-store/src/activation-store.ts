@@ -1,0 +1,209 @@
+// Writes of a connection's activation and decision: storing an activation once, moving it through
+// the state machine, recording decisions, the announcement of an acceptance and operators' actions.
+import type { ActivateRequest } from '@fortellis-admin/contracts';
+import { isDuplicateKey, type ConnectionCollection } from './connection-collection.ts';
+import {
+  allowedStarts,
+  decisionEvent,
+  historyEntry,
+  repeatedActivation,
+  stateAfterDecision,
+} from './connection-state-machine.ts';
+import {
+  connectionKey,
+  type ConnectionDocument,
+  type ConnectionState,
+  type Decision,
+} from './connection-states.ts';
+
+export type RecordActivationResult =
+  | { kind: 'created'; connection: ConnectionDocument }
+  | { kind: 'existing'; connection: ConnectionDocument }
+  /** The connection was deactivated (or tombstoned) before this activation: never to be accepted. */
+  | { kind: 'stale'; connection: ConnectionDocument };
+
+export interface ActivationRecord {
+  activation: ActivateRequest;
+  requestId: string;
+  receivedAt: Date;
+}
+
+/** A move through the state machine: its history event, and what else it sets or clears. */
+export interface TransitionChange {
+  event: string;
+  by: string;
+  detail?: string;
+  set?: Partial<ConnectionDocument>;
+  unset?: string[];
+}
+
+export class ActivationStore {
+  readonly #c: ConnectionCollection;
+
+  constructor(connections: ConnectionCollection) {
+    this.#c = connections;
+  }
+
+  /**
+   * Stores an activation once. A redelivery finds the existing document; an activation for a
+   * connection already deactivated is recorded in its history (once) and reported stale.
+   */
+  recordActivation(record: ActivationRecord): Promise<RecordActivationResult> {
+    return this.#c.withLock(record.activation.connectionId, async () => {
+      const key = connectionKey(record.activation.connectionId);
+      const now = this.#c.now();
+      const previous = await this.#c.collection
+        .find(
+          { subscriptionId: record.activation.subscriptionId, _id: { $ne: key } },
+          { projection: { _id: 1 } },
+        )
+        .sort({ createdAt: 1 })
+        .toArray();
+      const document: ConnectionDocument = {
+        _id: key,
+        connectionId: record.activation.connectionId,
+        ...activationFields(record),
+        state: 'received',
+        version: 1,
+        previousConnectionIds: previous.map((p) => p._id),
+        history: [
+          historyEntry({
+            at: now,
+            event: 'activation_received',
+            to: 'received',
+            by: 'ingress',
+            detail: `request ${record.requestId}`,
+          }),
+        ],
+        createdAt: now,
+        updatedAt: now,
+      };
+      try {
+        await this.#c.collection.insertOne(document);
+        return { kind: 'created', connection: document };
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error;
+      }
+      const existing = await this.#c.get(key);
+      if (existing === null)
+        throw new Error(`connection ${key} vanished after a duplicate-key insert`);
+      const meaning = repeatedActivation(existing);
+      if (meaning === 'existing') return { kind: 'existing', connection: existing };
+      if (meaning === 'stale') return { kind: 'stale', connection: existing };
+      // A tombstone receives its activation late: keep the payload for the record, never act on it.
+      const updated = await this.#c.apply(existing, {
+        $set: { ...activationFields(record), updatedAt: now },
+        $inc: { version: 1 },
+        $push: {
+          history: historyEntry({
+            at: now,
+            event: 'stale_activation',
+            by: 'approval-worker',
+            detail: `request ${record.requestId}: connection already deactivated`,
+          }),
+        },
+      });
+      return { kind: 'stale', connection: updated ?? existing };
+    });
+  }
+
+  /**
+   * Moves a connection from one of `from` to `to`, setting `set`. Returns the updated document, or
+   * null when the connection was not in an expected state (someone else acted first).
+   */
+  transition(
+    connectionId: string,
+    from: readonly ConnectionState[],
+    to: ConnectionState,
+    change: TransitionChange,
+  ): Promise<ConnectionDocument | null> {
+    return this.#c.withLock(connectionId, async () => {
+      const expected = allowedStarts(from, to);
+      if (expected.length === 0) return null;
+      const now = this.#c.now();
+      const current = await this.#c.get(connectionId);
+      if (current === null || !expected.includes(current.state)) return null;
+      return this.#c.apply(current, {
+        $set: { ...change.set, state: to, updatedAt: now },
+        $inc: { version: 1 },
+        $push: {
+          history: historyEntry({
+            at: now,
+            event: change.event,
+            from: current.state,
+            to,
+            by: change.by,
+            detail: change.detail,
+          }),
+        },
+        ...(change.unset === undefined || change.unset.length === 0
+          ? {}
+          : { $unset: Object.fromEntries(change.unset.map((field) => [field, ''])) }),
+      });
+    });
+  }
+
+  /** Records a decision: `received` (or `pending_review` for an operator) → the decided state. */
+  decide(
+    connectionId: string,
+    decision: Decision,
+    from: readonly ConnectionState[],
+  ): Promise<ConnectionDocument | null> {
+    return this.transition(connectionId, from, stateAfterDecision(decision.action), {
+      event: decisionEvent(decision.action),
+      by: decision.decidedBy,
+      detail: `${decision.ruleId}${decision.reason === undefined ? '' : `: ${decision.reason}`}`,
+      set: { decision },
+      unset: ['callback'],
+    });
+  }
+
+  /** Marks that the ConnectionAccepted job was published. */
+  markAcceptanceAnnounced(connectionId: string): Promise<void> {
+    return this.#c.withLock(connectionId, async () => {
+      await this.#c.collection.updateOne(
+        { _id: connectionKey(connectionId) },
+        { $set: { acceptanceAnnounced: true } },
+      );
+    });
+  }
+
+  /**
+   * Records an operator's action in the history, if the connection is in one of `expected`.
+   * Returns the connection, `conflict` with its current state, or null when it does not exist.
+   */
+  recordOperatorAction(
+    connectionId: string,
+    action: { event: string; by: string; detail?: string },
+    expected: readonly ConnectionState[],
+  ): Promise<
+    | { kind: 'recorded'; connection: ConnectionDocument }
+    | { kind: 'conflict'; state: ConnectionState }
+    | null
+  > {
+    return this.#c.withLock(connectionId, async () => {
+      const current = await this.#c.get(connectionId);
+      if (current === null) return null;
+      if (!expected.includes(current.state)) return { kind: 'conflict', state: current.state };
+      const now = this.#c.now();
+      const updated = await this.#c.apply(current, {
+        $set: { updatedAt: now },
+        $inc: { version: 1 },
+        $push: { history: historyEntry({ at: now, ...action }) },
+      });
+      return updated === null ? null : { kind: 'recorded', connection: updated };
+    });
+  }
+}
+
+/** The fields of a connection that come from its activation. */
+function activationFields(record: ActivationRecord) {
+  return {
+    subscriptionId: record.activation.subscriptionId,
+    organizationId: record.activation.organizationInfo.id,
+    apiId: record.activation.apiInfo.id,
+    activation: record.activation,
+    requestId: record.requestId,
+    receivedAt: record.receivedAt,
+  };
+}

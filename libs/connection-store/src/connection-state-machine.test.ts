@@ -1,0 +1,113 @@
+// The connection's rules, without a database: where each event leads and what a repeat means.
+import { describe, expect, it } from 'vitest';
+import {
+  allowedStarts,
+  callbackEvent,
+  callbackStatusFor,
+  decisionEvent,
+  deactivationChanges,
+  failedSteps,
+  historyEntry,
+  outcomeDetail,
+  repeatedActivation,
+  reopenedCallbackState,
+  stateAfterCallback,
+  stateAfterDecision,
+  statesLeadingTo,
+} from './connection-state-machine.ts';
+import { CONNECTION_STATES, type Decision } from './connection-states.ts';
+import { tutorialCurlPayload } from '@fortellis-admin/test-support';
+
+const decision = (action: Decision['action']): Decision => ({
+  action,
+  ruleId: 'r1',
+  decidedBy: 'rules',
+  decidedAt: new Date(0),
+});
+
+describe('the connection state machine', () => {
+  it('lets every live state be deactivated, and nothing leave deactivated', () => {
+    expect(statesLeadingTo('deactivated')).toEqual(
+      CONNECTION_STATES.filter((state) => state !== 'deactivated'),
+    );
+    for (const to of CONNECTION_STATES) expect(statesLeadingTo(to)).not.toContain('deactivated');
+  });
+
+  it('keeps only the expected starts the machine allows: accepted cannot be approved again', () => {
+    expect(allowedStarts(['received', 'accepted'], 'approved')).toEqual(['received']);
+    expect(allowedStarts(['accepted'], 'approved')).toEqual([]);
+  });
+
+  it('sends each decision to its state and names it in the history', () => {
+    expect(stateAfterDecision('approve')).toBe('approved');
+    expect(stateAfterDecision('reject')).toBe('rejected');
+    expect(stateAfterDecision('review')).toBe('pending_review');
+    expect(decisionEvent('approve')).toBe('decided_approve');
+    expect(decisionEvent('review')).toBe('held_for_review');
+  });
+
+  it('sends accepted for an approval and rejected for a rejection', () => {
+    expect(callbackStatusFor('approved')).toBe('accepted');
+    expect(callbackStatusFor('rejected')).toBe('rejected');
+  });
+
+  it('moves an acknowledged callback to accepted or rejection_sent, a failed one to callback_failed', () => {
+    expect(stateAfterCallback('approved', 'acknowledged')).toBe('accepted');
+    expect(stateAfterCallback('rejected', 'acknowledged')).toBe('rejection_sent');
+    expect(stateAfterCallback('approved', 'failed')).toBe('callback_failed');
+    expect(callbackEvent('approved', 'acknowledged')).toBe('callback_accepted_acknowledged');
+    expect(callbackEvent('rejected', 'acknowledged')).toBe('callback_rejected_acknowledged');
+    expect(callbackEvent('rejected', 'failed')).toBe('callback_failed');
+  });
+
+  it('reopens a failed callback to the decided state, and nothing else', () => {
+    expect(reopenedCallbackState({ state: 'callback_failed', decision: decision('approve') })).toBe(
+      'approved',
+    );
+    expect(reopenedCallbackState({ state: 'callback_failed', decision: decision('reject') })).toBe(
+      'rejected',
+    );
+    expect(reopenedCallbackState({ state: 'accepted', decision: decision('approve') })).toBeNull();
+    expect(
+      reopenedCallbackState({ state: 'callback_failed', decision: decision('review') }),
+    ).toBeNull();
+    expect(reopenedCallbackState(null)).toBeNull();
+  });
+
+  it('lists the deprovision steps that failed, not those done or still to do', () => {
+    expect(
+      failedSteps({
+        steps: {
+          cleanup: { status: 'done', attempts: 1 },
+          deactivationReport: { status: 'failed', attempts: 3 },
+          activationReport: { attempts: 1 },
+        },
+      }),
+    ).toEqual(['deactivationReport']);
+    expect(failedSteps(null)).toEqual([]);
+  });
+
+  it('reads a repeated activation as the same one, and one after a deactivation as stale', () => {
+    expect(repeatedActivation({ state: 'accepted', activation: tutorialCurlPayload })).toBe(
+      'existing',
+    );
+    expect(repeatedActivation({ state: 'deactivated', activation: tutorialCurlPayload })).toBe(
+      'stale',
+    );
+    expect(repeatedActivation({ state: 'deactivated' })).toBe('stale-first');
+    expect(deactivationChanges({ state: 'accepted' })).toBe(true);
+    expect(deactivationChanges({ state: 'deactivated' })).toBe(false);
+  });
+
+  it('writes history details only when there is something to say', () => {
+    expect(historyEntry({ at: new Date(0), event: 'e', by: 'b', detail: '' })).toEqual({
+      at: new Date(0),
+      event: 'e',
+      by: 'b',
+    });
+    expect(outcomeDetail({ httpStatus: 503, error: 'down', note: 'gave up after 60 s' })).toBe(
+      'HTTP 503: down: gave up after 60 s',
+    );
+    expect(outcomeDetail({})).toBe('');
+  });
+});

@@ -1,0 +1,129 @@
+// The rules of a connection's life, as pure functions: which state each event leads to, what a
+// repeated or late activation means, what an operator may reopen, and the history entries that
+// record it all. The repository only stores what these decide.
+import {
+  CONNECTION_STATES,
+  TRANSITIONS,
+  type ConnectionDocument,
+  type ConnectionState,
+  type DecisionAction,
+  type DeprovisionStep,
+  type HistoryEntry,
+} from './connection-states.ts';
+
+/** The states a transition to `to` may start from. */
+export function statesLeadingTo(to: ConnectionState): ConnectionState[] {
+  return CONNECTION_STATES.filter((from) => TRANSITIONS[from].includes(to));
+}
+
+/** Of the states a caller expects, those from which the machine allows a move to `to`. */
+export function allowedStarts(
+  expected: readonly ConnectionState[],
+  to: ConnectionState,
+): ConnectionState[] {
+  const allowed = statesLeadingTo(to);
+  return expected.filter((state) => allowed.includes(state));
+}
+
+/** The state a decision leads to. */
+export function stateAfterDecision(action: DecisionAction): ConnectionState {
+  if (action === 'approve') return 'approved';
+  if (action === 'reject') return 'rejected';
+  return 'pending_review';
+}
+
+/** The history event of a decision. */
+export function decisionEvent(action: DecisionAction): string {
+  return action === 'review' ? 'held_for_review' : `decided_${action}`;
+}
+
+/** The states whose callback is still to be sent, and the status each sends. */
+export type CallbackDueState = 'approved' | 'rejected';
+
+export function callbackStatusFor(state: CallbackDueState): 'accepted' | 'rejected' {
+  return state === 'approved' ? 'accepted' : 'rejected';
+}
+
+/** Where a callback's end leads: acknowledged (accepted / rejection_sent) or failed. */
+export function stateAfterCallback(
+  from: CallbackDueState,
+  outcome: 'acknowledged' | 'failed',
+): ConnectionState {
+  if (outcome === 'failed') return 'callback_failed';
+  return from === 'approved' ? 'accepted' : 'rejection_sent';
+}
+
+export function callbackEvent(from: CallbackDueState, outcome: 'acknowledged' | 'failed'): string {
+  return outcome === 'failed'
+    ? 'callback_failed'
+    : `callback_${callbackStatusFor(from)}_acknowledged`;
+}
+
+/**
+ * Where a failed callback goes back to when an operator reopens it: the decided state, so the
+ * same callback is sent again. Null when the connection's callback has not failed.
+ */
+export function reopenedCallbackState(
+  connection: Pick<ConnectionDocument, 'state' | 'decision'> | null,
+): CallbackDueState | null {
+  const action = connection?.decision?.action;
+  if (connection?.state !== 'callback_failed') return null;
+  if (action === 'approve') return 'approved';
+  if (action === 'reject') return 'rejected';
+  return null;
+}
+
+/** The deprovision steps that ended failed, which an operator may reopen. */
+export function failedSteps(
+  connection: Pick<ConnectionDocument, 'steps'> | null,
+): DeprovisionStep[] {
+  return Object.entries(connection?.steps ?? {})
+    .filter(([, record]) => record.status === 'failed')
+    .map(([step]) => step as DeprovisionStep);
+}
+
+/**
+ * What an activation means for a connection already stored under its id: the same activation
+ * again (`existing`), or one that arrived after the connection was deactivated (`stale`: never to
+ * be acted on), which is recorded once (`stale-first`) when the connection had no activation yet
+ * (a tombstone written by an earlier deactivation).
+ */
+export function repeatedActivation(
+  existing: Pick<ConnectionDocument, 'state' | 'activation'>,
+): 'existing' | 'stale' | 'stale-first' {
+  if (existing.state !== 'deactivated') return 'existing';
+  return existing.activation === undefined ? 'stale-first' : 'stale';
+}
+
+/** A deactivation changes a connection unless it is already deactivated. */
+export function deactivationChanges(existing: Pick<ConnectionDocument, 'state'>): boolean {
+  return existing.state !== 'deactivated';
+}
+
+/** One history entry; `detail` only when there is one. */
+export function historyEntry(entry: {
+  at: Date;
+  event: string;
+  by: string;
+  from?: ConnectionState;
+  to?: ConnectionState;
+  detail?: string | undefined;
+}): HistoryEntry {
+  const { detail, ...rest } = entry;
+  return { ...rest, ...(detail === undefined || detail === '' ? {} : { detail }) };
+}
+
+/** The detail line of a finished outside call: `HTTP 503: reason: note`, parts as present. */
+export function outcomeDetail(parts: {
+  httpStatus?: number | undefined;
+  error?: string | undefined;
+  note?: string | undefined;
+}): string {
+  return [
+    parts.httpStatus === undefined ? undefined : `HTTP ${parts.httpStatus}`,
+    parts.error,
+    parts.note,
+  ]
+    .filter((part): part is string => part !== undefined)
+    .join(': ');
+}

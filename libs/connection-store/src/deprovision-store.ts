@@ -1,0 +1,223 @@
+// Writes of a deactivation: recording it from any state (a tombstone for a connection never seen),
+// and each deprovision step's lease, failed attempts, end, and an operator's reopening.
+import { randomUUID } from 'node:crypto';
+import { isDuplicateKey, type ConnectionCollection } from './connection-collection.ts';
+import {
+  deactivationChanges,
+  failedSteps,
+  historyEntry,
+  outcomeDetail,
+} from './connection-state-machine.ts';
+import {
+  connectionKey,
+  type ConnectionDocument,
+  type DeprovisionStep,
+  type StepRecord,
+} from './connection-states.ts';
+import {
+  acquireLease,
+  completeLease,
+  holdsLease,
+  leaseIsLive,
+  releaseLease,
+  reopenedFields,
+} from './outside-call-lease.ts';
+
+export type StepLease =
+  | { kind: 'acquired'; leaseId: string; connection: ConnectionDocument }
+  /** The step has already ended (done, failed or skipped): nothing to do. */
+  | { kind: 'finished'; record: StepRecord }
+  /** Another worker holds a live lease on the step. */
+  | { kind: 'busy' }
+  | { kind: 'unknown' };
+
+/** How a step ended, and what the party answered or why it was skipped. */
+export interface StepEnd {
+  status: 'done' | 'failed' | 'skipped';
+  httpStatus?: number;
+  body?: string;
+  error?: string;
+  note?: string;
+}
+
+const pathOf = (step: DeprovisionStep) => `steps.${step}`;
+
+export class DeprovisionStore {
+  readonly #c: ConnectionCollection;
+
+  constructor(connections: ConnectionCollection) {
+    this.#c = connections;
+  }
+
+  /**
+   * Records a deactivation from any state. For a connection never seen, writes a tombstone so a
+   * late activation cannot revive it. Idempotent: a repeat changes nothing. Returns the document.
+   */
+  recordDeactivation(
+    connectionId: string,
+    deactivation: { requestId: string; receivedAt: Date },
+  ): Promise<{ connection: ConnectionDocument; changed: boolean }> {
+    return this.#c.withLock(connectionId, async () => {
+      const key = connectionKey(connectionId);
+      const now = this.#c.now();
+      const recorded = { ...deactivation, recordedAt: now };
+      const detail = `request ${deactivation.requestId}`;
+      for (let attempt = 0; attempt < 5; attempt += 1) {
+        const current = await this.#c.get(key);
+        if (current === null) {
+          const tombstone: ConnectionDocument = {
+            _id: key,
+            connectionId,
+            state: 'deactivated',
+            version: 1,
+            tombstone: true,
+            deactivation: recorded,
+            history: [
+              historyEntry({
+                at: now,
+                event: 'deactivated_before_activation',
+                to: 'deactivated',
+                by: 'deprovision-worker',
+                detail,
+              }),
+            ],
+            createdAt: now,
+            updatedAt: now,
+          };
+          try {
+            await this.#c.collection.insertOne(tombstone);
+            return { connection: tombstone, changed: true };
+          } catch (error) {
+            if (!isDuplicateKey(error)) throw error;
+            continue;
+          }
+        }
+        if (!deactivationChanges(current)) return { connection: current, changed: false };
+        const updated = await this.#c.apply(current, {
+          $set: { state: 'deactivated', deactivation: recorded, updatedAt: now },
+          $inc: { version: 1 },
+          $push: {
+            history: historyEntry({
+              at: now,
+              event: 'deactivated',
+              from: current.state,
+              to: 'deactivated',
+              by: 'deprovision-worker',
+              detail,
+            }),
+          },
+        });
+        if (updated !== null) return { connection: updated, changed: true };
+      }
+      throw new Error(`could not record the deactivation of ${key}: the document kept changing`);
+    });
+  }
+
+  /** Takes the right to attempt a step, unless it has ended or another worker holds it. */
+  acquireStepLease(
+    connectionId: string,
+    step: DeprovisionStep,
+    leaseMs: number,
+  ): Promise<StepLease> {
+    return this.#c.withLock(connectionId, async () => {
+      const current = await this.#c.get(connectionId);
+      if (current === null) return { kind: 'unknown' };
+      const record = current.steps?.[step];
+      if (record?.status !== undefined) return { kind: 'finished', record };
+      const now = this.#c.now();
+      if (leaseIsLive(record, now)) return { kind: 'busy' };
+      const leaseId = randomUUID();
+      const updated = await this.#c.apply(
+        current,
+        acquireLease(pathOf(step), { leaseId, now, leaseMs }),
+      );
+      return updated === null
+        ? { kind: 'busy' }
+        : { kind: 'acquired', leaseId, connection: updated };
+    });
+  }
+
+  /** Records a failed attempt of a step and gives its lease back. */
+  releaseStepLease(
+    connectionId: string,
+    step: DeprovisionStep,
+    leaseId: string,
+    attempt: { status?: number; error: string },
+  ): Promise<void> {
+    return this.#c.withLock(connectionId, async () => {
+      const current = await this.#c.get(connectionId);
+      if (current === null || !holdsLease(current.steps?.[step], leaseId)) return;
+      await this.#c.apply(current, releaseLease(pathOf(step), attempt, this.#c.now()));
+    });
+  }
+
+  /**
+   * Ends a step: done, failed (with what the party answered) or skipped (with why). Under a lease,
+   * only its holder may end it; `leaseId` null ends a step that needed no attempt (skipped).
+   */
+  completeStep(
+    connectionId: string,
+    step: DeprovisionStep,
+    leaseId: string | null,
+    result: StepEnd,
+  ): Promise<boolean> {
+    return this.#c.withLock(connectionId, async () => {
+      const now = this.#c.now();
+      const current = await this.#c.get(connectionId);
+      const record = current?.steps?.[step];
+      const mayEnd = leaseId === null ? record?.status === undefined : holdsLease(record, leaseId);
+      if (current === null || !mayEnd) return false;
+      const path = pathOf(step);
+      const updated = await this.#c.apply(
+        current,
+        completeLease(
+          path,
+          {
+            httpStatus: result.httpStatus,
+            error: result.error,
+            body: result.body,
+            failed: result.status === 'failed',
+          },
+          now,
+          {
+            [`${path}.status`]: result.status,
+            ...(result.note === undefined ? {} : { [`${path}.note`]: result.note }),
+          },
+          historyEntry({
+            at: now,
+            event: `${step}_${result.status}`,
+            by: 'deprovision-worker',
+            detail: outcomeDetail(result),
+          }),
+        ),
+      );
+      return updated !== null;
+    });
+  }
+
+  /** Reopens the deprovision steps that failed, keeping their attempts. Returns the steps reopened. */
+  reopenFailedSteps(connectionId: string, by: string): Promise<DeprovisionStep[]> {
+    return this.#c.withLock(connectionId, async () => {
+      const current = await this.#c.get(connectionId);
+      const failed = failedSteps(current);
+      if (current === null || failed.length === 0) return [];
+      const now = this.#c.now();
+      await this.#c.apply(current, {
+        $set: { updatedAt: now },
+        $unset: Object.fromEntries(
+          failed.flatMap((step) => reopenedFields(pathOf(step), 'status')).map((f) => [f, '']),
+        ),
+        $inc: { version: 1 },
+        $push: {
+          history: historyEntry({
+            at: now,
+            event: 'operator_retry_steps',
+            by,
+            detail: failed.join(', '),
+          }),
+        },
+      });
+      return failed;
+    });
+  }
+}

@@ -1,0 +1,114 @@
+// The one lease of the system: the exclusive, expiring right of one worker to call an outside
+// party for a connection (the Fortellis callback, a deprovision step). The record it guards lives
+// at a path of the connection document (`callback`, `steps.cleanup`, ...): acquiring counts the
+// attempt, releasing records why the attempt failed, completing records how the call ended. Pure:
+// it decides and builds the updates; the stores apply them under the connection's lock.
+import type { UpdateFilter } from 'mongodb';
+import type { ConnectionDocument } from './connection-states.ts';
+
+/** What a leased record holds, whichever call it guards. */
+export interface LeasedRecord {
+  leaseUntil?: Date;
+  leaseId?: string;
+}
+
+/** Whether a lease on `record` may be taken now: a live lease of another holder says no. */
+export function leaseIsLive(record: LeasedRecord | undefined, now: Date): boolean {
+  return record?.leaseUntil !== undefined && record.leaseUntil > now;
+}
+
+/** Whether `leaseId` is the lease `record` holds now. */
+export function holdsLease(record: LeasedRecord | undefined, leaseId: string): boolean {
+  return record?.leaseId === leaseId;
+}
+
+type Update = UpdateFilter<ConnectionDocument>;
+
+/** Takes the lease: counts the attempt and stamps its start; `set` adds fields of the record. */
+export function acquireLease(
+  path: string,
+  lease: { leaseId: string; now: Date; leaseMs: number },
+  set: Record<string, unknown> = {},
+): Update {
+  return {
+    $set: {
+      ...set,
+      [`${path}.leaseUntil`]: new Date(lease.now.getTime() + lease.leaseMs),
+      [`${path}.leaseId`]: lease.leaseId,
+      [`${path}.lastAttemptAt`]: lease.now,
+      updatedAt: lease.now,
+    },
+    $inc: { [`${path}.attempts`]: 1, version: 1 },
+  };
+}
+
+/** Gives the lease back after a failed attempt, recording what went wrong. */
+export function releaseLease(
+  path: string,
+  attempt: { status?: number; error: string },
+  now: Date,
+): Update {
+  return {
+    $set: {
+      [`${path}.lastError`]: attempt.error,
+      ...(attempt.status === undefined ? {} : { [`${path}.lastStatus`]: attempt.status }),
+      updatedAt: now,
+    },
+    $unset: leaseFields(path),
+    $inc: { version: 1 },
+  };
+}
+
+/** What a call's end records: the HTTP status, the error, a failed answer's status and body. */
+export interface CallEnd {
+  httpStatus?: number | undefined;
+  error?: string | undefined;
+  /** The answer's body, kept (2,000 characters at most) when the call failed with an answer. */
+  body?: string | undefined;
+  failed: boolean;
+}
+
+/** The answer kept of a failed call: enough for an operator to see what the party said. */
+export const KEPT_RESPONSE_CHARS = 2000;
+
+/**
+ * Ends the call under the lease: `set` carries the record's own outcome fields (and, for the
+ * callback, the connection's new state); the lease is dropped.
+ */
+export function completeLease(
+  path: string,
+  end: CallEnd,
+  now: Date,
+  set: Record<string, unknown>,
+  history?: ConnectionDocument['history'][number],
+): Update {
+  return {
+    $set: {
+      ...set,
+      [`${path}.completedAt`]: now,
+      ...(end.httpStatus === undefined ? {} : { [`${path}.lastStatus`]: end.httpStatus }),
+      ...(end.error === undefined ? {} : { [`${path}.lastError`]: end.error }),
+      ...(end.failed && end.httpStatus !== undefined
+        ? {
+            [`${path}.response`]: {
+              status: end.httpStatus,
+              body: (end.body ?? '').slice(0, KEPT_RESPONSE_CHARS),
+            },
+          }
+        : {}),
+      updatedAt: now,
+    },
+    $unset: leaseFields(path),
+    $inc: { version: 1 },
+    ...(history === undefined ? {} : { $push: { history } }),
+  };
+}
+
+/** The fields of an ended call to clear when an operator reopens it; attempts are kept. */
+export function reopenedFields(path: string, outcomeField: string): string[] {
+  return [`${path}.${outcomeField}`, `${path}.completedAt`, `${path}.response`];
+}
+
+function leaseFields(path: string): Record<string, ''> {
+  return { [`${path}.leaseUntil`]: '', [`${path}.leaseId`]: '' };
+}
