@@ -20,7 +20,10 @@ import {
   type ProcessResult,
 } from './entry-points/approval-processor.ts';
 
+/** The use cases' ports, as the composition root has them: the whole repository and token client. */
 export interface ApprovalWorkerDeps extends ApprovalProcessorDeps {
+  repo: ConnectionRepository;
+  tokens: ClientCredentialsTokenClient;
   config: ApprovalWorkerConfig;
   /** A connection with `maxRetriesPerRequest: null`, as BullMQ workers require. */
   connection: ConnectionOptions;

@@ -85,7 +85,7 @@ export async function startApprovalHarness(options: {
   });
   const { repo } = deps;
   await repo.ensureIndexes();
-  const tokens = deps.tokens as ClientCredentialsTokenClient;
+  const tokens = deps.tokens;
   const workers: Array<Worker<unknown, ProcessResult>> = [];
   const addWorker = () => {
     const worker = buildWorker(deps);

@@ -1,0 +1,175 @@
+// In-memory fakes of the approval worker's ports, for its use cases' unit tests: a connection store
+// that follows the real state machine, a scripted Fortellis callback and token endpoint.
+import type { ActivateRequest, ConnectionAcceptedJob } from '@fortellis-admin/contracts';
+import {
+  callbackStatusFor,
+  connectionKey,
+  holdsLease,
+  leaseIsLive,
+  repeatedActivation,
+  stateAfterCallback,
+  stateAfterDecision,
+  type ConnectionDocument,
+} from '@fortellis-admin/connection-store';
+import { createLogger, type HttpAttempt, type JobContext } from '@fortellis-admin/service-kit';
+import type { ApprovalStore, ApprovalUseCaseDeps } from '../src/domain/approval-ports.ts';
+import { defaultPolicy, type ApprovalPolicy } from '../src/domain/approval-rules.ts';
+
+export class FakeStore implements ApprovalStore {
+  readonly docs = new Map<string, ConnectionDocument>();
+  readonly released: string[] = [];
+  announced = 0;
+  readonly now: () => Date;
+  constructor(now: () => Date) {
+    this.now = now;
+  }
+
+  get = async (id: string) => structuredClone(this.docs.get(connectionKey(id)) ?? null);
+
+  recordActivation: ApprovalStore['recordActivation'] = async (record) => {
+    const key = connectionKey(record.activation.connectionId);
+    const existing = this.docs.get(key);
+    if (existing !== undefined) {
+      const meaning = repeatedActivation(existing);
+      return {
+        kind: meaning === 'existing' ? 'existing' : 'stale',
+        connection: structuredClone(existing),
+      };
+    }
+    const doc: ConnectionDocument = {
+      _id: key,
+      connectionId: record.activation.connectionId,
+      subscriptionId: record.activation.subscriptionId,
+      state: 'received',
+      version: 1,
+      activation: record.activation,
+      requestId: record.requestId,
+      history: [],
+      createdAt: this.now(),
+      updatedAt: this.now(),
+    };
+    this.docs.set(key, doc);
+    return { kind: 'created', connection: structuredClone(doc) };
+  };
+
+  decide: ApprovalStore['decide'] = async (id, decision, from) => {
+    const doc = this.docs.get(connectionKey(id));
+    if (doc === undefined || !from.includes(doc.state)) return null;
+    doc.state = stateAfterDecision(decision.action);
+    doc.decision = decision;
+    delete doc.callback;
+    return structuredClone(doc);
+  };
+
+  acquireCallbackLease: ApprovalStore['acquireCallbackLease'] = async (id, state, leaseMs) => {
+    const doc = this.docs.get(connectionKey(id));
+    if (doc === undefined || doc.state !== state || leaseIsLive(doc.callback, this.now()))
+      return null;
+    const leaseId = `lease-${(doc.callback?.attempts ?? 0) + 1}`;
+    doc.callback = {
+      status: callbackStatusFor(state),
+      attempts: (doc.callback?.attempts ?? 0) + 1,
+      leaseId,
+      leaseUntil: new Date(this.now().getTime() + leaseMs),
+    };
+    return leaseId;
+  };
+
+  releaseCallbackLease: ApprovalStore['releaseCallbackLease'] = async (id, leaseId, attempt) => {
+    const doc = this.docs.get(connectionKey(id));
+    if (doc?.callback === undefined || !holdsLease(doc.callback, leaseId)) return;
+    this.released.push(attempt.error);
+    delete doc.callback.leaseId;
+    delete doc.callback.leaseUntil;
+  };
+
+  completeCallback: ApprovalStore['completeCallback'] = async (id, leaseId, from, result) => {
+    const doc = this.docs.get(connectionKey(id));
+    if (doc?.callback === undefined || doc.state !== from || !holdsLease(doc.callback, leaseId))
+      return null;
+    doc.state = stateAfterCallback(from, result.outcome);
+    doc.callback.outcome = result.outcome;
+    doc.callback.completedAt = this.now();
+    if (result.status !== undefined) doc.callback.lastStatus = result.status;
+    delete doc.callback.leaseId;
+    delete doc.callback.leaseUntil;
+    return structuredClone(doc);
+  };
+
+  markAcceptanceAnnounced: ApprovalStore['markAcceptanceAnnounced'] = async (id) => {
+    const doc = this.docs.get(connectionKey(id));
+    if (doc !== undefined) doc.acceptanceAnnounced = true;
+    this.announced += 1;
+  };
+}
+
+/** Fortellis's callback endpoint, answering from a script (then 200), recording what it got. */
+export class ScriptedCallbacks {
+  readonly sent: Array<{ connectionId: string; status: string; error?: string; token: string }> =
+    [];
+  readonly #script: HttpAttempt[] = [];
+  answer(...attempts: HttpAttempt[]): this {
+    this.#script.push(...attempts);
+    return this;
+  }
+  send: ApprovalUseCaseDeps['callbacks']['send'] = async (connectionId, body, token) => {
+    this.sent.push({ connectionId, token, ...body });
+    return this.#script.shift() ?? { answered: true, status: 200, body: 'OK' };
+  };
+}
+
+/** The callback's token endpoint: a new token after each refusal, or down. */
+export class FakeTokens {
+  issued = 0;
+  down = false;
+  token = async (): Promise<string> => {
+    if (this.down) throw new Error('token endpoint answered 503');
+    return `token-${this.issued || (this.issued = 1)}`;
+  };
+  invalidate = (): void => {
+    this.issued += 1;
+  };
+}
+
+export const answered = (status: number, retryAfter?: string): HttpAttempt => ({
+  answered: true,
+  status,
+  body: status === 200 ? 'OK' : `{"code":${status}}`,
+  ...(retryAfter === undefined ? {} : { retryAfter }),
+});
+
+export function fixture(policy: ApprovalPolicy = defaultPolicy('approve')) {
+  const now = new Date('2026-11-25T10:00:00Z');
+  const clock = { now: () => now };
+  const store = new FakeStore(clock.now);
+  const callbacks = new ScriptedCallbacks();
+  const tokens = new FakeTokens();
+  const announcements: ConnectionAcceptedJob[] = [];
+  const deps: ApprovalUseCaseDeps = {
+    repo: store,
+    policy,
+    callbacks,
+    tokens,
+    announceAccepted: async (job) => void announcements.push(job),
+    logger: createLogger('approval-worker', 'silent'),
+    clock,
+    settings: { retryHorizonMs: 60_000, callbackTimeoutMs: 1000 },
+  };
+  const job = (overrides: Partial<JobContext> = {}): JobContext => ({
+    id: 'activation-x',
+    name: 'ActivationReceived',
+    publishedAt: now,
+    attempt: 1,
+    ...overrides,
+  });
+  return { store, callbacks, tokens, announcements, deps, job, now };
+}
+
+export function activationJob(activation: ActivateRequest) {
+  return {
+    activation,
+    requestId: 'req-1',
+    receivedAt: '2026-11-25T09:59:59.000Z',
+    token: { jti: 'j', sub: 's' },
+  };
+}
