@@ -4,8 +4,11 @@ import type { ConnectionOptions, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import { QUEUE_NAMES } from '@fortellis-admin/contracts';
-import { type Logger } from '@fortellis-admin/service-kit';
-import { createQueueWorker, type OutsideCallRecorder } from '@fortellis-admin/service-kit';
+import {
+  createQueueWorker,
+  type Logger,
+  type OutsideCallRecorder,
+} from '@fortellis-admin/service-kit';
 import { ConnectionLocks, ConnectionRepository } from '@fortellis-admin/connection-store';
 import type { DeprovisionWorkerConfig } from './config.ts';
 import {
@@ -19,7 +22,9 @@ import {
   type DeprovisionResult,
 } from './entry-points/deprovision-processor.ts';
 
+/** The use cases' ports, as the composition root has them: the whole repository. */
 export interface DeprovisionWorkerDeps extends DeprovisionProcessorDeps {
+  repo: ConnectionRepository;
   config: DeprovisionWorkerConfig;
   /** A connection with `maxRetriesPerRequest: null`, as BullMQ workers require. */
   connection: ConnectionOptions;

@@ -1,13 +1,8 @@
 // Cleans up the provider's backend accounts of a connection. Two adapters ship: `http` calls the
 // provider's endpoint; `none` is the explicit choice of a provider with nothing to clean.
 import { postJson, type HttpAttempt } from '@fortellis-admin/service-kit';
+import type { AccountDeprovisioner } from '../domain/deprovision-ports.ts';
 import type { BackendDeprovisionRequest } from '../domain/deprovision-plan.ts';
-
-export interface AccountDeprovisioner {
-  readonly kind: 'http' | 'none';
-  /** One attempt; `undefined` means there is nothing to call (the `none` adapter). */
-  deprovision(request: BackendDeprovisionRequest): Promise<HttpAttempt | undefined>;
-}
 
 export class HttpAccountDeprovisioner implements AccountDeprovisioner {
   readonly kind = 'http';

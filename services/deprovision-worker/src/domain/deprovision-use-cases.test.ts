@@ -1,0 +1,227 @@
+// The deprovision worker's use cases with in-memory fakes of their ports: no Redis, no MongoDB, no
+// HTTP. Each step ends once; failures retry on their own without repeating finished steps.
+import { describe, expect, it } from 'vitest';
+import type { AppError } from '@fortellis-admin/contracts';
+import { type ActivateRequest } from '@fortellis-admin/contracts';
+import { RetryLaterError } from '@fortellis-admin/service-kit';
+import { tutorialCurlPayload } from '@fortellis-admin/test-support';
+import { answered, fixture } from '../../test/deprovision-fakes.ts';
+import { createDeprovisionUseCases } from './deprovision-use-cases.ts';
+
+const activation: ActivateRequest = structuredClone(tutorialCurlPayload);
+const id = activation.connectionId;
+const deactivation = {
+  connectionId: id,
+  requestId: 'req-9',
+  receivedAt: '2026-11-25T09:59:00.000Z',
+  token: { jti: 'j', sub: 's' },
+};
+
+function setUp(options: Parameters<typeof fixture>[0] = {}) {
+  const f = fixture(options);
+  const useCases = createDeprovisionUseCases(f.deps);
+  const deactivate = (overrides: Parameters<typeof f.job>[0] = {}) =>
+    useCases.handleDeactivation(deactivation, f.job(overrides), f.deps.logger);
+  return { ...f, useCases, deactivate };
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => error,
+  );
+}
+
+describe('a deactivation', () => {
+  it('records it, cleans up the backend account and reports the deactivation, once each', async () => {
+    const { store, backend, statusApi, deactivate } = setUp();
+    store.accepted(activation);
+    expect(await deactivate()).toEqual({
+      connectionId: id,
+      steps: { cleanup: 'done', deactivationReport: 'done' },
+    });
+    expect(backend.calls).toMatchObject([
+      { connectionId: id, subscriptionId: activation.subscriptionId },
+    ]);
+    expect(statusApi.reports).toHaveLength(1);
+    expect(statusApi.reports[0]?.body.events).toEqual([
+      { category: 'activation', action: 'deactivated integration', deactivation_event: true },
+    ]);
+    expect((await store.get(id))?.state).toBe('deactivated');
+  });
+
+  it('delivered again, it repeats no step', async () => {
+    const { store, backend, statusApi, deactivate } = setUp();
+    store.accepted(activation);
+    await deactivate();
+    expect((await deactivate({ attempt: 2 })).steps).toEqual({
+      cleanup: 'done',
+      deactivationReport: 'done',
+    });
+    expect(backend.calls).toHaveLength(1);
+    expect(statusApi.reports).toHaveLength(1);
+  });
+
+  it('for a connection never activated here, it writes a tombstone and skips both steps', async () => {
+    const { store, backend, statusApi, deactivate } = setUp();
+    expect((await deactivate()).steps).toEqual({
+      cleanup: 'skipped',
+      deactivationReport: 'skipped',
+    });
+    expect((await store.get(id))?.tombstone).toBe(true);
+    expect(backend.calls).toEqual([]);
+    expect(statusApi.reports).toEqual([]);
+  });
+
+  it('with the deprovisioner "none" it skips the clean-up; without a status API it skips the report', async () => {
+    const { store, backend, deactivate } = setUp({ status: false });
+    backend.kind = 'none';
+    store.accepted(activation);
+    expect((await deactivate()).steps).toEqual({
+      cleanup: 'skipped',
+      deactivationReport: 'skipped',
+    });
+    expect((await store.get(id))?.steps?.cleanup?.note).toContain('BACKEND_DEPROVISIONER is none');
+    expect((await store.get(id))?.steps?.deactivationReport?.note).toContain(
+      'INTEGRATION_STATUS_BASE_URL',
+    );
+  });
+});
+
+describe('a step that fails', () => {
+  it('when the backend answers 503, it gives the lease back and retries later with its Retry-After', async () => {
+    const { store, backend, deactivate } = setUp();
+    store.accepted(activation);
+    backend.answers.answer(answered(503, '3'));
+    const error = await rejection(deactivate());
+    expect(error).toBeInstanceOf(RetryLaterError);
+    expect((error as RetryLaterError).retryAfterMs).toBe(3000);
+    expect(store.released).toEqual([{ step: 'cleanup', error: 'HTTP 503' }]);
+    expect((await deactivate({ attempt: 2 })).steps.cleanup).toBe('done');
+  });
+
+  it('when the report fails after the clean-up, the retry reports without cleaning up again', async () => {
+    const { store, backend, statusApi, deactivate } = setUp();
+    store.accepted(activation);
+    statusApi.answers.answer({ answered: false, error: 'ConnectTimeoutError: timed out' });
+    expect(await rejection(deactivate())).toBeInstanceOf(RetryLaterError);
+    expect((await deactivate({ attempt: 2 })).steps).toEqual({
+      cleanup: 'done',
+      deactivationReport: 'done',
+    });
+    expect(backend.calls).toHaveLength(1);
+    expect(statusApi.reports).toHaveLength(2);
+  });
+
+  it('when it still fails past the horizon, it records it failed with a note and the job fails for good', async () => {
+    const { store, backend, deactivate, now, deps } = setUp();
+    store.accepted(activation);
+    backend.answers.answer(answered(500));
+    const error = await rejection(
+      deactivate({ publishedAt: new Date(now.getTime() - deps.settings.retryHorizonMs) }),
+    );
+    expect((error as AppError).permanent).toBe(true);
+    expect((error as AppError).message).toBe('steps failed: cleanup');
+    const cleanup = (await store.get(id))?.steps?.cleanup;
+    expect(cleanup?.status).toBe('failed');
+    expect(cleanup?.note).toBe('gave up after 60 s');
+    expect((await store.get(id))?.steps?.deactivationReport?.status).toBe('done');
+  });
+
+  it('when the backend refuses with 400, the step fails at once', async () => {
+    const { store, backend, deactivate } = setUp();
+    store.accepted(activation);
+    backend.answers.answer(answered(400));
+    expect(((await rejection(deactivate())) as AppError).permanent).toBe(true);
+    expect(backend.calls).toHaveLength(1);
+    expect((await store.get(id))?.steps?.cleanup?.lastStatus).toBe(400);
+  });
+
+  it('when the status API refuses the token once, it fetches a new one and reports', async () => {
+    const { store, statusApi, deactivate } = setUp();
+    store.accepted(activation);
+    statusApi.answers.answer(answered(401));
+    expect((await deactivate()).steps.deactivationReport).toBe('done');
+    expect(statusApi.reports.map((r) => r.token)).toEqual(['idp-1', 'idp-2']);
+  });
+
+  it('when the status token endpoint is down, it gives the lease back and the error goes to the queue', async () => {
+    const { store, statusApi, deactivate } = setUp();
+    store.accepted(activation);
+    statusApi.tokenDown = true;
+    expect(((await rejection(deactivate())) as Error).message).toBe(
+      'idp token endpoint answered 500',
+    );
+    expect(store.released).toEqual([
+      { step: 'deactivationReport', error: 'idp token endpoint answered 500' },
+    ]);
+  });
+
+  it('when another worker holds the step, it looks again later without calling', async () => {
+    const { store, backend, deactivate, deps } = setUp();
+    store.accepted(activation);
+    await store.recordDeactivation(id, { requestId: 'r', receivedAt: new Date() });
+    await store.acquireStepLease(id, 'cleanup', 10_000);
+    const error = await rejection(deactivate());
+    expect((error as RetryLaterError).retryAfterMs).toBe(deps.settings.httpTimeoutMs + 5000);
+    expect(backend.calls).toEqual([]);
+  });
+});
+
+describe('other jobs', () => {
+  it('an accepted connection is reported as activated only when configured', async () => {
+    for (const reportActivations of [false, true]) {
+      const { store, statusApi, useCases, job, deps } = setUp({ reportActivations });
+      store.accepted(activation);
+      const result = await useCases.handleAccepted(
+        {
+          connectionId: id,
+          subscriptionId: activation.subscriptionId,
+          acceptedAt: '2026-11-25T10:00:00.000Z',
+          requestId: 'r',
+        },
+        job({ name: 'ConnectionAccepted' }),
+        deps.logger,
+      );
+      expect(result.steps).toEqual(reportActivations ? { activationReport: 'done' } : {});
+      expect(statusApi.reports).toHaveLength(reportActivations ? 1 : 0);
+    }
+  });
+
+  it('an operator retry runs the steps again for a deactivated connection, and nothing otherwise', async () => {
+    const { store, backend, useCases, job, deps } = setUp();
+    store.accepted(activation);
+    const retry = {
+      connectionId: id,
+      actor: 'ops:a',
+      requestedAt: '2026-11-25T10:00:00.000Z',
+      requestId: 'r',
+    };
+    expect((await useCases.handleRetry(retry, job(), deps.logger)).steps).toEqual({});
+    expect(backend.calls).toEqual([]);
+    await store.recordDeactivation(id, { requestId: 'r', receivedAt: new Date() });
+    expect((await useCases.handleRetry(retry, job(), deps.logger)).steps).toEqual({
+      cleanup: 'done',
+      deactivationReport: 'done',
+    });
+  });
+
+  it('a retry for an unknown connection ends the job for good', async () => {
+    const { useCases, job, deps } = setUp();
+    const error = await rejection(
+      useCases.handleRetry(
+        {
+          connectionId: id,
+          actor: 'ops:a',
+          requestedAt: '2026-11-25T10:00:00.000Z',
+          requestId: 'r',
+        },
+        job(),
+        deps.logger,
+      ),
+    );
+    expect((error as AppError).permanent).toBe(true);
+  });
+});

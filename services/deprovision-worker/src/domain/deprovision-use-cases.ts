@@ -1,0 +1,156 @@
+// The deprovision worker's use cases, one per job: a deactivation (record it, clean up, report),
+// an accepted connection (report the activation, when configured), and an operator's retry of the
+// steps that failed. Each step runs once in effect (run-step.ts); a failed step fails the job.
+import {
+  AppError,
+  ERROR_CODES,
+  type ConnectionAcceptedJob,
+  type DeactivationReceivedJob,
+  type RetryRequestedJob,
+} from '@fortellis-admin/contracts';
+import type { ConnectionDocument } from '@fortellis-admin/connection-store';
+import {
+  attemptWithToken,
+  classifyHttpStep,
+  retryAfterOf,
+  statusOf,
+  type JobContext,
+  type Logger,
+} from '@fortellis-admin/service-kit';
+import type { DeprovisionResult, DeprovisionUseCaseDeps } from './deprovision-ports.ts';
+import { backendRequest, neverActivated, statusReport } from './deprovision-plan.ts';
+import { createStepRunner, type Performed } from './run-step.ts';
+
+export interface DeprovisionUseCases {
+  handleDeactivation(
+    data: DeactivationReceivedJob,
+    job: JobContext,
+    log: Logger,
+  ): Promise<DeprovisionResult>;
+  handleAccepted(
+    data: ConnectionAcceptedJob,
+    job: JobContext,
+    log: Logger,
+  ): Promise<DeprovisionResult>;
+  handleRetry(data: RetryRequestedJob, job: JobContext, log: Logger): Promise<DeprovisionResult>;
+}
+
+const is2xx = (status: number) => status >= 200 && status < 300;
+
+export function createDeprovisionUseCases(deps: DeprovisionUseCaseDeps): DeprovisionUseCases {
+  const { repo } = deps;
+  const runStep = createStepRunner(deps);
+
+  function cleanUp(connection: ConnectionDocument): () => Promise<Performed> {
+    return async () => {
+      if (deps.deprovisioner.kind === 'none')
+        return { skipped: 'BACKEND_DEPROVISIONER is none: no backend accounts to clean up' };
+      if (neverActivated(connection))
+        return { skipped: 'never activated: nothing was provisioned' };
+      const attempt = await deps.deprovisioner.deprovision(backendRequest(connection));
+      if (attempt === undefined) return { skipped: 'the deprovisioner has nothing to call' };
+      return {
+        attempt,
+        verdict: classifyHttpStep(statusOf(attempt), retryAfterOf(attempt), {
+          isSuccess: is2xx,
+          reauthenticateOn: [],
+          reauthenticated: false,
+        }),
+      };
+    };
+  }
+
+  function report(
+    connection: ConnectionDocument,
+    kind: 'deactivation' | 'activation',
+  ): () => Promise<Performed> {
+    return async () => {
+      const status = deps.status;
+      if (status === undefined)
+        return { skipped: 'INTEGRATION_STATUS_BASE_URL is not set: not reported' };
+      if (neverActivated(connection)) return { skipped: 'never activated: nothing to report' };
+      const body = statusReport(kind, status);
+      return attemptWithToken(
+        status.client.tokens,
+        (token) => status.client.report(body, token),
+        (attempt, reauthenticated) =>
+          classifyHttpStep(statusOf(attempt), retryAfterOf(attempt), {
+            isSuccess: (s) => s === 204,
+            reauthenticateOn: [401],
+            reauthenticated,
+          }),
+      );
+    };
+  }
+
+  /** Clean-up then report; steps already ended are not repeated. A failed step fails the job. */
+  async function runDeactivationSteps(
+    connection: ConnectionDocument,
+    job: JobContext,
+    log: Logger,
+  ): Promise<DeprovisionResult> {
+    const connectionId = connection.connectionId;
+    const steps: DeprovisionResult['steps'] = {};
+    steps.cleanup = await runStep(connectionId, 'cleanup', job, log, cleanUp(connection));
+    steps.deactivationReport = await runStep(
+      connectionId,
+      'deactivationReport',
+      job,
+      log,
+      report(connection, 'deactivation'),
+    );
+    const failed = Object.entries(steps)
+      .filter(([, outcome]) => outcome === 'failed')
+      .map(([step]) => step);
+    // A failed step stays visible to operators in the queue's failed set; finished steps are kept.
+    if (failed.length > 0) throw permanent(`steps failed: ${failed.join(', ')}`);
+    return { connectionId, steps };
+  }
+
+  async function known(connectionId: string): Promise<ConnectionDocument> {
+    const connection = await repo.get(connectionId);
+    if (connection === null)
+      throw new AppError(ERROR_CODES.notFound, `connection ${connectionId} is unknown`, {
+        permanent: true,
+      });
+    return connection;
+  }
+
+  return {
+    async handleDeactivation(data, job, log) {
+      const { connection, changed } = await repo.recordDeactivation(data.connectionId, {
+        requestId: data.requestId,
+        receivedAt: new Date(data.receivedAt),
+      });
+      log.info({ tombstone: connection.tombstone === true, changed }, 'deactivation recorded');
+      return runDeactivationSteps(connection, job, log);
+    },
+
+    async handleAccepted(data, job, log) {
+      if (deps.status?.reportActivations !== true)
+        return { connectionId: data.connectionId, steps: {} };
+      const connection = await known(data.connectionId);
+      const outcome = await runStep(
+        data.connectionId,
+        'activationReport',
+        job,
+        log,
+        report(connection, 'activation'),
+      );
+      if (outcome === 'failed') throw permanent('activation report failed');
+      return { connectionId: data.connectionId, steps: { activationReport: outcome } };
+    },
+
+    async handleRetry(data, job, log) {
+      const connection = await known(data.connectionId);
+      if (connection.state !== 'deactivated')
+        return { connectionId: connection.connectionId, steps: {} };
+      log.info({ actor: data.actor }, 'retrying deprovision steps');
+      return runDeactivationSteps(connection, job, log);
+    },
+  };
+}
+
+function permanent(message: string): AppError {
+  return new AppError(ERROR_CODES.upstreamFailed, message, { permanent: true });
+}
