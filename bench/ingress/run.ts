@@ -144,6 +144,9 @@ const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) :
 
 const sim = await startSimulator();
 const redis = process.env.REDIS_URL === undefined ? await startLocalRedis() : await resolveRedis();
+// What the durable acknowledgement costs: the same ingress against a Redis without an AOF, with
+// ACK_DURABILITY=none, measured in the same alternating rounds.
+const volatileRedis = await startLocalRedis({ durable: false });
 const generator = new ActivationGenerator(31337);
 // 5 000 realistic payloads, each sent with a new connectionId every time it is used: every call
 // is a distinct activation (a new job, never deduplicated), however many calls the runs make,
@@ -182,6 +185,18 @@ const ingress = await startService('ingress', {
     process.env.INGRESS_NODE_OPTIONS ?? '--max-semi-space-size=16 --max-old-space-size=160',
 });
 
+const volatilePort = await freePort();
+const volatileIngress = await startService('ingress', {
+  ...sim.env(),
+  REDIS_URL: volatileRedis.url,
+  ACK_DURABILITY: 'none',
+  QUEUE_PREFIX: `bench-${Date.now()}`,
+  HOST: '127.0.0.1',
+  PORT: String(volatilePort),
+  NODE_OPTIONS:
+    process.env.INGRESS_NODE_OPTIONS ?? '--max-semi-space-size=16 --max-old-space-size=160',
+});
+
 const durationMs = seconds * 1000;
 try {
   process.stdout.write(`warming up…\n`);
@@ -199,6 +214,13 @@ try {
     3000,
     ingress,
   );
+  await load(
+    `http://127.0.0.1:${volatilePort}`,
+    '/activate',
+    (i) => ({ body: bodyFor(i), token: reused }),
+    3000,
+    volatileIngress,
+  );
 
   let offset = 0;
   const distinct = (token: (i: number) => string | undefined) => (i: number) => {
@@ -209,6 +231,7 @@ try {
   };
   const ceilings: RunResult[] = [];
   const reusedRuns: RunResult[] = [];
+  const volatileRuns: RunResult[] = [];
   for (let round = 1; round <= rounds; round += 1) {
     ceilings.push(
       await load(
@@ -228,12 +251,22 @@ try {
         ingress,
       ),
     );
+    volatileRuns.push(
+      await load(
+        `http://127.0.0.1:${volatilePort}`,
+        '/activate',
+        distinct(() => reused),
+        durationMs,
+        volatileIngress,
+      ),
+    );
     process.stdout.write(
-      `round ${round}: bare ${fmt(ceilings.at(-1)!.rps, 0)} req/s, ingress (reused token) ${fmt(reusedRuns.at(-1)!.rps, 0)} req/s, ratio ${fmt(reusedRuns.at(-1)!.rps / ceilings.at(-1)!.rps, 2)}; server CPU per request: bare ${fmt(ceilings.at(-1)!.cpuUsPerRequest, 0)} µs, ingress ${fmt(reusedRuns.at(-1)!.cpuUsPerRequest, 0)} µs\n`,
+      `round ${round}: volatile ingress (ACK_DURABILITY=none, no AOF) ${fmt(volatileRuns.at(-1)!.rps, 0)} req/s, ${fmt(volatileRuns.at(-1)!.cpuUsPerRequest, 0)} µs/req; bare ${fmt(ceilings.at(-1)!.rps, 0)} req/s, ingress (reused token) ${fmt(reusedRuns.at(-1)!.rps, 0)} req/s, ratio ${fmt(reusedRuns.at(-1)!.rps / ceilings.at(-1)!.rps, 2)}; server CPU per request: bare ${fmt(ceilings.at(-1)!.cpuUsPerRequest, 0)} µs, ingress ${fmt(reusedRuns.at(-1)!.cpuUsPerRequest, 0)} µs\n`,
     );
   }
   const ceiling = median(ceilings);
   const reusedRun = median(reusedRuns);
+  const volatileRun = median(volatileRuns);
   const freshRun = await load(
     `http://127.0.0.1:${ingressPort}`,
     '/activate',
@@ -254,11 +287,12 @@ try {
   const rows = [
     ['bare Fastify route (ceiling)', ceiling, peakRssMb(bare)],
     ['ingress, token reused', reusedRun, Number.NaN],
+    ['ingress, token reused, not durable (no AOF)', volatileRun, peakRssMb(volatileIngress)],
     ['ingress, fresh token per call', freshRun, Number.NaN],
     [`ingress, reused, paced at ${halfRate}/s (half)`, halfRun, peakRssMb(ingress)],
   ] as const;
   process.stdout.write(
-    `\nloopback, ${connections} connections, ${seconds} s per run, medians of ${rounds} alternating rounds for the first two rows, Node ${process.version}\n`,
+    `\nloopback, ${connections} connections, ${seconds} s per run, medians of ${rounds} alternating rounds for the first three rows, Node ${process.version}\n`,
   );
   process.stdout.write(
     `${'run'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)} ${'ratio'.padStart(6)} ${'CPU µs/req'.padStart(11)}\n`,
@@ -280,7 +314,9 @@ try {
     );
 } finally {
   await ingress.stop();
+  await volatileIngress.stop();
   await bare.stop();
   await redis.stop();
+  await volatileRedis.stop();
   await sim.stop();
 }

@@ -118,8 +118,8 @@ export async function pacedRun(
     adminApiUrl: stack.ingressUrl,
     token: () => stack.sim.identity.mint(stack.sim.providerClient.clientId),
     seed: options.seed,
-    // Fortellis documents no timeout: give the ingress its whole hold window and more.
-    timeoutMs: 25_000,
+    // Fortellis documents no timeout: give the ingress time to learn what a stalled Redis did.
+    timeoutMs: 60_000,
   });
   try {
     const warmUp = await caller.activateMany({ count: options.deactivate, concurrency: 8 });
@@ -147,6 +147,8 @@ export interface Verdict {
   calls: number;
   ok: number;
   refused: number;
+  /** No answer at all (the caller's own timeout): neither a promise nor a refusal. */
+  unanswered: number;
   /** Answered 200, yet no callback (activation) or no cleanup or report (deactivation). */
   lost: string[];
   /** More than one callback, cleanup or report for one call. */
@@ -207,15 +209,17 @@ export async function judge(
     calls: run.activations.length + run.deactivations.length,
     ok: activated.length + deactivated.length,
     refused: 0,
+    unanswered: [...run.activations, ...run.deactivations].filter((r) => r.status === 0).length,
     lost: [],
     duplicated: [],
     phantom: [],
     stuck: [],
   };
-  verdict.refused = verdict.calls - verdict.ok;
+  verdict.refused = verdict.calls - verdict.ok - verdict.unanswered;
   for (const call of run.activations) {
     const id = call.connectionId;
     const sent = callbacks.get(id.toLowerCase()) ?? 0;
+    if (call.status === 0) continue;
     if (call.status !== 200) {
       if (documents.has(id.toLowerCase()) || sent > 0) verdict.phantom.push(`activate ${id}`);
       continue;
@@ -228,6 +232,7 @@ export async function judge(
     const id = call.connectionId;
     const doc = documents.get(id.toLowerCase());
     const cleaned = cleanups.get(id.toLowerCase()) ?? 0;
+    if (call.status === 0) continue;
     if (call.status !== 200) {
       if (doc?.state === 'deactivated' || cleaned > 0) verdict.phantom.push(`deactivate ${id}`);
       continue;

@@ -113,6 +113,7 @@ describe('the promise under faults', () => {
         expect(verdict.duplicated).toEqual([]);
         expect(verdict.phantom).toEqual([]);
         expect(verdict.stuck).toEqual([]);
+        expect(verdict.unanswered).toBe(0);
         if (scenario.allAcknowledged) expect(verdict.refused).toBe(0);
       },
     );

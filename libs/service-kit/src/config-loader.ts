@@ -106,6 +106,24 @@ export const MONGO_ENV_PROPERTIES = {
   },
 } as const;
 
+/** Settings every service has: its log level, and how long a clean stop may take (per service). */
+export function runtimeEnvProperties<const Ms extends number>(shutdownTimeoutMs: Ms) {
+  return {
+    LOG_LEVEL: {
+      description: 'pino log level.',
+      type: 'string',
+      enum: LOG_LEVELS,
+      default: 'info',
+    },
+    SHUTDOWN_TIMEOUT_MS: {
+      description: 'On SIGTERM, how long in-flight work may take before the process exits anyway.',
+      type: 'integer',
+      minimum: 1000,
+      default: shutdownTimeoutMs,
+    },
+  } as const;
+}
+
 /** Settings of a queue worker process: concurrency, job lock, logging, shutdown bound. */
 export const WORKER_ENV_PROPERTIES = {
   WORKER_CONCURRENCY: {
@@ -122,13 +140,7 @@ export const WORKER_ENV_PROPERTIES = {
     minimum: 1000,
     default: 30_000,
   },
-  LOG_LEVEL: { description: 'pino log level.', type: 'string', enum: LOG_LEVELS, default: 'info' },
-  SHUTDOWN_TIMEOUT_MS: {
-    description: 'On SIGTERM, how long in-flight work may take before the process exits anyway.',
-    type: 'integer',
-    minimum: 1000,
-    default: 30_000,
-  },
+  ...runtimeEnvProperties(30_000),
 } as const;
 
 /** The worker's own listener for /health, /ready and /metrics, on its default port. */

@@ -12,3 +12,4 @@ export * from './queue-worker.ts';
 export * from './worker-clients.ts';
 export * from './metrics.ts';
 export * from './http-error-handler.ts';
+export * from './health-routes.ts';

@@ -1,13 +1,12 @@
 // Builds the ingress Fastify application from its dependencies: no listen, no process handling.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Logger } from '@fortellis-admin/service-kit';
+import { healthRoutes, type Logger, type ReadinessCheck } from '@fortellis-admin/service-kit';
 import type { IngressConfig } from './config.ts';
 import type { IngressMetrics } from './ingress-metrics.ts';
 import type { JobPublisher } from './data-access/job-publisher.ts';
 import type { TokenVerifier } from './domain/token-verifier.ts';
 import { adminRoutes } from './entry-points/admin-routes.ts';
 import { installErrorHandler, type AuthFailureCounts } from './entry-points/error-handler.ts';
-import { registerHealthRoutes, type ReadinessCheck } from './entry-points/health-routes.ts';
 
 /** Fortellis' Admin API bodies are a few KiB; anything over this is refused with 413. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -74,7 +73,7 @@ export async function buildApp(deps: IngressDeps): Promise<IngressApp> {
 
   const authFailures: AuthFailureCounts = new Map();
   installErrorHandler(app, authFailures, (reason) => deps.metrics?.authFailure(reason));
-  await app.register(registerHealthRoutes, { checks: deps.readiness });
+  await app.register(healthRoutes, { checks: deps.readiness });
   const basePath = deps.config.http.basePath;
   await app.register(adminRoutes, {
     prefix: basePath,

@@ -1,8 +1,8 @@
 // The ingress configuration: the only file of this service that reads process.env.
 import {
   deepFreeze,
-  LOG_LEVELS,
   loadEnv,
+  runtimeEnvProperties,
   monitoringEnvProperties,
   REDIS_ENV_PROPERTIES,
 } from '@fortellis-admin/service-kit';
@@ -84,19 +84,8 @@ export const ingressEnvSchema = {
       type: 'string',
       minLength: 1,
     },
-    LOG_LEVEL: {
-      description: 'pino log level.',
-      type: 'string',
-      enum: LOG_LEVELS,
-      default: 'info',
-    },
-    SHUTDOWN_TIMEOUT_MS: {
-      description: 'On SIGTERM, how long in-flight work may take before the process exits anyway.',
-      type: 'integer',
-      minimum: 1000,
-      // Longer than PUBLISH_HOLD_MS's default, so that calls held for Redis are answered.
-      default: 15_000,
-    },
+    // Longer than PUBLISH_HOLD_MS's default, so that calls held for Redis are answered.
+    ...runtimeEnvProperties(15_000),
     // The ingress's own listener for /health, /ready and /metrics, never the Fortellis-facing port.
     MONITORING_HOST: {
       ...MONITORING_ENV_PROPERTIES.MONITORING_HOST,

@@ -137,12 +137,11 @@ describe('durability of what Redis acknowledges', () => {
     const { redis, publisher, inspect, logs } = await setUp({ holdMs: 2000 });
     const admin = new Redis(redis.url);
     await admin.config('SET', 'appendfsync', 'everysec');
-    // The check runs once per connection: make the publisher reconnect.
-    await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    // Nothing was published yet: the publisher asks Redis on its first publish.
     admin.disconnect();
     const call = publishOne(publisher);
     expect(await call.settled).toBe(503);
-    expect(publisher.durability).toBe('insufficient');
+    expect(await publisher.checkDurability()).toBe('insufficient');
     expect((await inspect()).has(call.jobId)).toBe(false);
     expect(logs.join('\n')).toContain('Redis does not persist each write');
   });

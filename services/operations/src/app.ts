@@ -5,14 +5,18 @@ import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import type { Queue } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { installHttpErrorHandler, type Logger } from '@fortellis-admin/service-kit';
+import {
+  healthRoutes,
+  installHttpErrorHandler,
+  type Logger,
+  type ReadinessCheck,
+} from '@fortellis-admin/service-kit';
 import { createOperatorAuthenticator, type OperatorToken } from './domain/operator-tokens.ts';
 import type { JobPublishing, OperationsRepository } from './domain/ports.ts';
 import { QUEUE_BOARD_PATH } from './domain/queue-board-actions.ts';
 import { connectionRequestRoutes } from './entry-points/connection-request-routes.ts';
 import { connectionRoutes } from './entry-points/connection-routes.ts';
 import { docsRoutes } from './entry-points/docs-routes.ts';
-import { healthRoutes, type ReadinessCheck } from './entry-points/health-routes.ts';
 import { loginRoutes } from './entry-points/login-routes.ts';
 import { metricsRoutes } from './entry-points/metrics-routes.ts';
 import { operatorAuthHook } from './entry-points/operator-auth-hook.ts';

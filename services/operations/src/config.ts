@@ -1,8 +1,8 @@
 // The operations service configuration: the only file of this service that reads process.env.
 import {
   deepFreeze,
-  LOG_LEVELS,
   loadEnv,
+  runtimeEnvProperties,
   MONGO_ENV_PROPERTIES,
   REDIS_ENV_PROPERTIES,
 } from '@fortellis-admin/service-kit';
@@ -36,18 +36,7 @@ export const operationsEnvSchema = {
     ...REDIS_ENV_PROPERTIES,
     // The operations API reads the connections the workers keep in MongoDB.
     ...MONGO_ENV_PROPERTIES,
-    LOG_LEVEL: {
-      description: 'pino log level.',
-      type: 'string',
-      enum: LOG_LEVELS,
-      default: 'info',
-    },
-    SHUTDOWN_TIMEOUT_MS: {
-      description: 'On SIGTERM, how long in-flight work may take before the process exits anyway.',
-      type: 'integer',
-      minimum: 1000,
-      default: 10_000,
-    },
+    ...runtimeEnvProperties(10_000),
   },
 } as const;
 

@@ -67,31 +67,23 @@ export async function resolveMongo(env: NodeJS.ProcessEnv = process.env): Promis
  * (`appendfsync always`), data in a temporary folder removed at stop. Always a new one, so a test
  * may stop it to see how the system behaves without Redis.
  */
-export async function startLocalRedis(): Promise<Endpoint> {
+export async function startLocalRedis(options: { durable?: boolean } = {}): Promise<Endpoint> {
   const binary = findBinary('redis-server');
   if (binary === undefined) throw missing('redis-server');
-  const dataDir = await mkdtemp(join(tmpdir(), 'redis-'));
-  try {
-    const endpoint = await startListening(
+  return inTemporaryFolder('redis-', (dataDir) =>
+    startListening(
       'redis-server',
-      async (port) => startProcess(binary, redisServerArgs(port, dataDir)),
+      async (port) => startProcess(binary, redisServerArgs(port, dataDir, options.durable ?? true)),
       (port) => `redis://127.0.0.1:${port}`,
-    );
-    return {
-      ...endpoint,
-      stop: async () => {
-        await endpoint.stop();
-        await rm(dataDir, { recursive: true, force: true });
-      },
-    };
-  } catch (error) {
-    await rm(dataDir, { recursive: true, force: true });
-    throw error;
-  }
+    ),
+  );
 }
 
-/** The arguments of a local `redis-server`: loopback only, durable AOF, never evicting. */
-export function redisServerArgs(port: number, dataDir: string): string[] {
+/**
+ * The arguments of a local `redis-server`: loopback only, never evicting, and (unless `durable` is
+ * false, for measuring what durability costs) an AOF fsynced on every write.
+ */
+export function redisServerArgs(port: number, dataDir: string, durable = true): string[] {
   return [
     '--port',
     String(port),
@@ -102,7 +94,7 @@ export function redisServerArgs(port: number, dataDir: string): string[] {
     '--save',
     '',
     '--appendonly',
-    'yes',
+    durable ? 'yes' : 'no',
     // Redis fsyncs the AOF before it answers: an acknowledged job survives kill -9.
     '--appendfsync',
     'always',
@@ -121,9 +113,8 @@ export function redisServerArgs(port: number, dataDir: string): string[] {
 export async function startLocalFerretDb(): Promise<Endpoint> {
   const binary = findFerretDb();
   if (binary === undefined) throw missing('ferretdb');
-  const dataDir = await mkdtemp(join(tmpdir(), 'ferretdb-'));
-  try {
-    const endpoint = await startListening(
+  return inTemporaryFolder('ferretdb-', (dataDir) =>
+    startListening(
       'ferretdb',
       async (port) =>
         startProcess(
@@ -141,7 +132,18 @@ export async function startLocalFerretDb(): Promise<Endpoint> {
           { env: { ...process.env, DO_NOT_TRACK: '1', FERRETDB_TELEMETRY: 'disable' } },
         ),
       (port) => `mongodb://127.0.0.1:${port}/`,
-    );
+    ),
+  );
+}
+
+/** Starts a server whose data lives in a new temporary folder, removed when it stops (or fails to). */
+async function inTemporaryFolder(
+  prefix: string,
+  start: (dataDir: string) => Promise<Endpoint>,
+): Promise<Endpoint> {
+  const dataDir = await mkdtemp(join(tmpdir(), prefix));
+  try {
+    const endpoint = await start(dataDir);
     return {
       ...endpoint,
       stop: async () => {

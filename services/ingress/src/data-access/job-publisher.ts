@@ -46,6 +46,15 @@ export interface JobPublisherOptions {
  */
 export const FENCE_MARGIN_MS = 500;
 
+/**
+ * How long, in hold windows, a call waits to learn the outcome of an attempt that may have reached
+ * Redis (sent, then no answer): refusing it earlier could refuse a job that is stored.
+ */
+export const UNKNOWN_OUTCOME_FACTOR = 6;
+
+/** The error of a command ioredis never wrote: it cannot have run. */
+const NOT_SENT = 'enableOfflineQueue options is false';
+
 const FENCE_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -164,58 +173,88 @@ export class JobPublisher {
     const first = batch[0];
     if (queue === undefined || first === undefined) return;
     const giveUpAt = first.startedAt + this.#holdMs;
+    const learnBy = first.startedAt + this.#holdMs * UNKNOWN_OUTCOME_FACTOR;
     let deadline: number | undefined;
     let lastProblem = 'Redis is unreachable';
+    // Set once an attempt may have reached Redis without our learning how it ended: until we learn
+    // it, the call cannot be refused, because the jobs may be stored.
+    let outcomeUnknown = false;
+    let inFlight: Promise<Attempt> | undefined;
     for (;;) {
-      const remaining = giveUpAt - performance.now();
-      if (remaining <= 0) return this.#refuse(batch, lastProblem);
+      const now = performance.now();
       // Closed, or disconnected for good: nothing will bring Redis back to this publisher.
       if (this.#closed || this.#redis.status === 'end')
         return this.#refuse(batch, 'the publisher is closed');
-      if (this.#redis.status !== 'ready') {
-        await delay(Math.min(50, remaining));
+      if (inFlight === undefined) {
+        if (now >= giveUpAt && !outcomeUnknown) return this.#refuse(batch, lastProblem);
+        if (now >= learnBy) return this.#refuseUnknown(queueName, batch);
+        if (this.#redis.status !== 'ready') {
+          await delay(50);
+          continue;
+        }
+        if (now >= giveUpAt) {
+          // Past the deadline no attempt of ours can store anything any more (the fence), and the
+          // dropped connection can run nothing more: what is stored now is the outcome.
+          const stored = await within(this.#storedJobIds(queue, batch), learnBy - now);
+          if (stored === undefined) continue;
+          return this.#settleKnown(queueName, batch, stored);
+        }
+        await within(this.#ensureDurabilityChecked(), giveUpAt - now);
+        if (this.#durabilityState === 'unchecked') continue;
+        if (this.#durabilityState === 'insufficient')
+          return this.#refuse(batch, 'Redis does not persist each write (appendfsync always)');
+        deadline ??= await within(this.#serverDeadline(first.startedWallMs), giveUpAt - now);
+        if (deadline === undefined) {
+          await delay(50);
+          continue;
+        }
+        inFlight = this.#send(queue, batch, deadline);
+      }
+      // Before the hold window has passed, wait for the answer until then; after it, an attempt on
+      // the wire is waited for until its answer comes (a stalled Redis answers once it runs again,
+      // and refuses it if the deadline has passed), or the connection drops.
+      const outcome = await within(inFlight, (now < giveUpAt ? giveUpAt : learnBy) - now);
+      if (outcome === undefined) {
+        if (performance.now() >= learnBy) return this.#refuseUnknown(queueName, batch);
         continue;
       }
-      await this.#ensureDurabilityChecked();
-      if (this.#durabilityState === 'unchecked') {
-        await delay(Math.min(50, remaining));
-        continue;
-      }
-      if (this.#durabilityState === 'insufficient')
-        return this.#refuse(batch, 'Redis does not persist each write (appendfsync always)');
-      deadline ??= await this.#serverDeadline(first.startedWallMs);
-      if (deadline === undefined) {
-        await delay(Math.min(50, remaining));
-        continue;
-      }
-      const attempt = this.#send(queue, batch, deadline);
-      const giveUp = new AbortController();
-      const outcome = await Promise.race([
-        attempt,
-        delay(remaining, 'timeout' as const, { signal: giveUp.signal }).catch(
-          () => 'timeout' as const,
-        ),
-      ]);
-      // A pending timer of up to the hold window would otherwise keep a stopping process alive.
-      giveUp.abort();
-      if (outcome === 'timeout') {
-        // Whatever is still on the wire meets the fence when Redis runs it.
-        void attempt.then((late) => {
-          if (late.kind === 'stored')
-            this.#logger?.error(
-              { queue: queueName },
-              'a refused publish was stored (fence breached)',
-            );
-        });
-        return this.#refuse(batch, 'Redis did not answer within the hold window');
-      }
+      inFlight = undefined;
       if (outcome.kind === 'fenced') return this.#refuse(batch, 'the hold window passed');
       if (outcome.kind === 'stored') return this.#settle(queueName, batch, outcome.failures);
-      // Not sent, or the connection dropped with the outcome unknown: sending again is safe,
-      // because a job whose id is already stored is not added twice.
       lastProblem = (outcome.error as Error).message;
-      await delay(Math.min(50, Math.max(0, giveUpAt - performance.now())));
+      // Only a command that was never written is known not to have run. Sending again is safe
+      // either way: a job whose id is already stored is not added twice.
+      if (!lastProblem.includes(NOT_SENT)) outcomeUnknown = true;
+      await delay(50);
     }
+  }
+
+  /** The ids of the batch's jobs that Redis holds. */
+  async #storedJobIds(queue: Queue, batch: readonly PendingPublish[]): Promise<Set<string>> {
+    const exists = await Promise.all(
+      batch.map(async (item) => (await this.#redis.exists(queue.toKey(item.jobId))) === 1),
+    );
+    return new Set(batch.filter((_item, index) => exists[index]).map((item) => item.jobId));
+  }
+
+  #settleKnown(queueName: QueueName, batch: readonly PendingPublish[], stored: Set<string>): void {
+    const failures = new Map<number, Error>();
+    batch.forEach((item, index) => {
+      if (!stored.has(item.jobId)) failures.set(index, new Error('not stored in the hold window'));
+    });
+    this.#settle(queueName, batch, failures);
+  }
+
+  /**
+   * Redis stayed away past every bound while an attempt's outcome was unknown. The caller is
+   * refused, but the jobs may be stored: said loudly, for operators to reconcile.
+   */
+  #refuseUnknown(queueName: QueueName, batch: readonly PendingPublish[]): void {
+    this.#logger?.error(
+      { queue: queueName, jobIds: batch.map((item) => item.jobId) },
+      'publish outcome unknown: Redis did not come back; the jobs may be stored',
+    );
+    this.#refuse(batch, 'Redis did not come back');
   }
 
   /** One fenced transaction: WATCH the fence key, run the fence, then MULTI, the adds, EXEC. */
@@ -320,4 +359,17 @@ function unavailable(cause: unknown): AppError {
       cause,
     },
   );
+}
+
+/** The promise's value, or undefined once `ms` have passed; the timer never outlives the race. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  const timer = new AbortController();
+  try {
+    return await Promise.race([
+      promise,
+      delay(Math.max(0, ms), undefined, { signal: timer.signal }).catch(() => undefined),
+    ]);
+  } finally {
+    timer.abort();
+  }
 }
