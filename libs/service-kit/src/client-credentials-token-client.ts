@@ -67,9 +67,10 @@ export class ClientCredentialsTokenClient {
           'content-type': 'application/x-www-form-urlencoded',
           accept: 'application/json',
         },
+        // `scope` only when given: `anonymous` is Fortellis's scope, unknown to other identity servers.
         body: new URLSearchParams({
           grant_type: 'client_credentials',
-          scope: this.#options.scope ?? 'anonymous',
+          ...(this.#options.scope === undefined ? {} : { scope: this.#options.scope }),
         }).toString(),
         headersTimeout: this.#options.timeoutMs,
         bodyTimeout: this.#options.timeoutMs,

@@ -1,6 +1,11 @@
 // In-memory fakes of the approval worker's ports, for its use cases' unit tests: a connection store
 // that follows the real state machine, a scripted Fortellis callback and token endpoint.
-import type { ActivateRequest, ConnectionAcceptedJob } from '@fortellis-admin/contracts';
+import {
+  AppError,
+  ERROR_CODES,
+  type ActivateRequest,
+  type ConnectionAcceptedJob,
+} from '@fortellis-admin/contracts';
 import {
   callbackStatusFor,
   connectionKey,
@@ -122,7 +127,12 @@ export class ScriptedCallbacks {
 export class FakeTokens {
   issued = 0;
   down = false;
+  refused = false;
   token = async (): Promise<string> => {
+    if (this.refused)
+      throw new AppError(ERROR_CODES.upstreamFailed, 'token endpoint answered 401', {
+        permanent: true,
+      });
     if (this.down) throw new Error('token endpoint answered 503');
     return `token-${this.issued || (this.issued = 1)}`;
   };

@@ -1,6 +1,11 @@
 // In-memory fakes of the deprovision worker's ports, for its use cases' unit tests: a connection
 // store with the real lease rules, a scripted backend and status API.
-import type { ActivateRequest, IntegrationStatusBody } from '@fortellis-admin/contracts';
+import {
+  AppError,
+  ERROR_CODES,
+  type ActivateRequest,
+  type IntegrationStatusBody,
+} from '@fortellis-admin/contracts';
 import {
   connectionKey,
   holdsLease,
@@ -134,8 +139,13 @@ export class FakeStatusApi implements StatusReporter {
   readonly answers = new Scripted({ answered: true, status: 204, body: '' });
   #issued = 1;
   tokenDown = false;
+  tokenRefused = false;
   readonly tokens = {
     token: async () => {
+      if (this.tokenRefused)
+        throw new AppError(ERROR_CODES.upstreamFailed, 'token endpoint answered 401', {
+          permanent: true,
+        });
       if (this.tokenDown) throw new Error('idp token endpoint answered 500');
       return `idp-${this.#issued}`;
     },

@@ -78,10 +78,24 @@ export function createAdvanceConnection(deps: ApprovalUseCaseDeps): AdvanceConne
           classifyCallback(statusOf(answer), retryAfterOf(answer), reauthenticated),
       );
     } catch (error) {
-      // The token endpoint failed: give the lease back and let the queue retry.
-      await repo.releaseCallbackLease(connectionId, leaseId, {
-        error: `token: ${(error as Error).message}`,
-      });
+      // The token endpoint failed: the callback was not sent. Retry like any failed attempt, and
+      // give up visibly (callback_failed, which operators can retry) past the same horizon.
+      const reason = `token: ${(error as Error).message}`;
+      const elapsed = deps.clock.now().getTime() - job.publishedAt.getTime();
+      // A refused client (400/401 from the token endpoint) will not heal by retrying either.
+      const refused = error instanceof AppError && error.permanent;
+      if (refused || elapsed >= deps.settings.retryHorizonMs) {
+        await repo.completeCallback(connectionId, leaseId, from, {
+          outcome: 'failed',
+          error: reason,
+        });
+        throw permanent(
+          refused
+            ? `callback token refused: ${(error as Error).message}`
+            : `callback token still failing after ${Math.round(elapsed / 1000)} s: giving up`,
+        );
+      }
+      await repo.releaseCallbackLease(connectionId, leaseId, { error: reason });
       throw error;
     }
     const { attempt, verdict } = outcome;

@@ -55,7 +55,7 @@ describe('decide', () => {
     ['organizationInfo.id', { equals: '2529A384-AEE3-4B9A-AF35-ED08E77DEE15' }],
     ['organizationInfo.countryCode', { oneOf: ['ca', 'us'] }],
     ['appInfo.id', { oneOf: ['f83eaff0-3f88-4ebd-9fc8-25f051632968'] }],
-    ['appInfo.appOrgId', { pattern: '^2059d5f5-' }],
+    ['appInfo.appOrgId', { pattern: '^2059d5f5-.*$' }],
     ['userInfo.domain', { equals: 'dealer.example.com' }],
   ])('matches %s (%j), case-insensitively', (field, matcher) => {
     expect(
@@ -67,6 +67,7 @@ describe('decide', () => {
     ['apiInfo.id', { equals: 'v2-repair-orders' }],
     ['organizationInfo.countryCode', { oneOf: ['CA', 'MX'] }],
     ['userInfo.domain', { pattern: '^example\\.com$' }],
+    ['userInfo.domain', { pattern: '^example\\.com$|^dealer\\.example$' }],
   ])('does not match %s (%j)', (field, matcher) => {
     expect(
       decide(policy([{ id: 'r', when: { [field]: matcher }, action: 'approve' }]), activation)
@@ -182,13 +183,31 @@ describe('compilePolicy refuses an invalid file with the exact problem', () => {
     expect(message).toContain(expected);
   });
 
-  it('names a pattern that is not a regular expression', () => {
+  it('names the rule of a pattern that is not anchored or not a regular expression', () => {
     expect(
       problem({
         rules: [{ id: 'x', when: { 'apiInfo.id': { pattern: '([' } }, action: 'approve' }],
       }),
-    ).toContain('/rules/0/when/apiInfo.id/pattern is not a valid regular expression');
+    ).toContain(
+      'rule "x" (/rules/0/when/apiInfo.id) pattern must be anchored: start with ^ and end with $',
+    );
+    expect(
+      problem({
+        rules: [{ id: 'y', when: { 'apiInfo.id': { pattern: '^([$' } }, action: 'approve' }],
+      }),
+    ).toContain('rule "y" (/rules/0/when/apiInfo.id) pattern is not a valid regular expression');
   });
+
+  it.each(['example\\.com', '^example\\.com', 'example\\.com$', '^example\\.com\\$'])(
+    'refuses the unanchored pattern %s, naming the rule',
+    (pattern) => {
+      expect(
+        problem({
+          rules: [{ id: 'domains', when: { 'userInfo.domain': { pattern } }, action: 'approve' }],
+        }),
+      ).toContain('rule "domains" (/rules/0/when/userInfo.domain) pattern must be anchored');
+    },
+  );
 
   it('refuses a rule id used twice', () => {
     const rule = { id: 'dup', when: { 'apiInfo.id': { equals: 'a' } }, action: 'approve' };

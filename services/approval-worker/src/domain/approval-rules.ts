@@ -133,7 +133,7 @@ export function compilePolicy(
     ids.add(rule.id);
     const conditions = Object.entries(rule.when).map(([field, matcher]) => ({
       field: field as RuleField,
-      matches: compileMatcher(matcher, `/rules/${index}/when/${field}`, source),
+      matches: compileMatcher(matcher, `rule "${rule.id}" (/rules/${index}/when/${field})`, source),
     }));
     return {
       id: rule.id,
@@ -151,7 +151,7 @@ export function compilePolicy(
 
 function compileMatcher(
   matcher: { equals?: string; oneOf?: string[]; pattern?: string },
-  pointer: string,
+  where: string,
   source: string,
 ): Matcher {
   // Ids, domains and country codes compare case-insensitively.
@@ -163,13 +163,21 @@ function compileMatcher(
     const expected = new Set(matcher.oneOf.map((v) => v.toLowerCase()));
     return (value) => expected.has(value.toLowerCase());
   }
+  const pattern = matcher.pattern ?? '';
+  // Unanchored, `example\.com` would also match `badexample.com.evil`: every pattern must say
+  // where it starts and ends.
+  if (!pattern.startsWith('^') || !pattern.endsWith('$') || pattern.endsWith('\\$'))
+    throw new ConfigError(
+      'APPROVAL_RULES_FILE',
+      `(${source}) is invalid: ${where} pattern must be anchored: start with ^ and end with $, e.g. ^example\\.com$`,
+    );
   try {
-    const regex = new RegExp(matcher.pattern ?? '', 'iu');
+    const regex = new RegExp(pattern, 'iu');
     return (value) => regex.test(value);
   } catch (error) {
     throw new ConfigError(
       'APPROVAL_RULES_FILE',
-      `(${source}) is invalid: ${pointer}/pattern is not a valid regular expression (${(error as Error).message})`,
+      `(${source}) is invalid: ${where} pattern is not a valid regular expression (${(error as Error).message})`,
     );
   }
 }

@@ -148,6 +148,33 @@ describe('the callback', () => {
     expect((await store.get(id))?.callback?.leaseId).toBeUndefined();
   });
 
+  it('when the token endpoint is still down past the retry horizon, it records callback_failed for operators to retry', async () => {
+    const { useCases, tokens, store, deps, job, now } = setUp();
+    tokens.down = true;
+    const error = await rejection(
+      useCases.handleActivation(
+        activationJob(activation),
+        job({ publishedAt: new Date(now.getTime() - deps.settings.retryHorizonMs) }),
+        deps.logger,
+      ),
+    );
+    expect((error as AppError).permanent).toBe(true);
+    expect((error as AppError).message).toContain('callback token still failing');
+    const connection = await store.get(id);
+    expect(connection?.state).toBe('callback_failed');
+    expect(connection?.callback?.outcome).toBe('failed');
+  });
+
+  it('when the token endpoint refuses our client, the callback fails for good at once', async () => {
+    const { activate, tokens, store, callbacks } = setUp();
+    tokens.refused = true;
+    const error = await rejection(activate());
+    expect((error as AppError).permanent).toBe(true);
+    expect((error as AppError).message).toBe('callback token refused: token endpoint answered 401');
+    expect((await store.get(id))?.state).toBe('callback_failed');
+    expect(callbacks.sent).toEqual([]);
+  });
+
   it('when another run holds a live lease, it looks again later without calling', async () => {
     const { activate, store, callbacks, deps } = setUp();
     await store.recordActivation({ activation, requestId: 'r', receivedAt: new Date() });

@@ -159,6 +159,16 @@ describe('a step that fails', () => {
     ]);
   });
 
+  it('when the status token endpoint refuses our client, the report ends failed and the job fails for good', async () => {
+    const { store, statusApi, deactivate } = setUp();
+    store.accepted(activation);
+    statusApi.tokenRefused = true;
+    const error = await rejection(deactivate());
+    expect((error as AppError).message).toBe('steps failed: deactivationReport');
+    expect((await store.get(id))?.steps?.deactivationReport?.status).toBe('failed');
+    expect((await store.get(id))?.steps?.cleanup?.status).toBe('done');
+  });
+
   it('when another worker holds the step, it looks again later without calling', async () => {
     const { store, backend, deactivate, deps } = setUp();
     store.accepted(activation);

@@ -47,6 +47,15 @@ export function createStepRunner(deps: DeprovisionUseCaseDeps): RunStep {
     try {
       performed = await perform();
     } catch (error) {
+      // A refusal that retrying cannot heal (the token endpoint refusing our client) ends the step
+      // failed, visibly; anything else gives the lease back for the queue to retry.
+      if (error instanceof AppError && error.permanent) {
+        await repo.completeStep(connectionId, step, lease.leaseId, {
+          status: 'failed',
+          error: (error as Error).message,
+        });
+        return 'failed';
+      }
       await repo.releaseStepLease(connectionId, step, lease.leaseId, {
         error: (error as Error).message,
       });
