@@ -14,6 +14,7 @@ import {
   stateAfterCallback,
   stateAfterDecision,
   statesLeadingTo,
+  wasAccepted,
 } from './connection-state-machine.ts';
 import { CONNECTION_STATES, type Decision } from './connection-states.ts';
 import { tutorialCurlPayload } from '@fortellis-admin/test-support';
@@ -95,6 +96,16 @@ describe('the connection state machine', () => {
       'stale',
     );
     expect(repeatedActivation({ state: 'deactivated' })).toBe('stale-first');
+    expect(
+      wasAccepted({ callback: { status: 'accepted', attempts: 1, outcome: 'acknowledged' } }),
+    ).toBe(true);
+    expect(
+      wasAccepted({ callback: { status: 'rejected', attempts: 1, outcome: 'acknowledged' } }),
+    ).toBe(false);
+    expect(wasAccepted({ callback: { status: 'accepted', attempts: 3, outcome: 'failed' } })).toBe(
+      false,
+    );
+    expect(wasAccepted({})).toBe(false);
     expect(deactivationChanges({ state: 'accepted' })).toBe(true);
     expect(deactivationChanges({ state: 'deactivated' })).toBe(false);
   });

@@ -95,6 +95,17 @@ export function repeatedActivation(
   return existing.activation === undefined ? 'stale-first' : 'stale';
 }
 
+/**
+ * Whether Fortellis acknowledged an `accepted` callback for the connection: only then did the buyer
+ * get the API, so only then is there a backend account to clean up and an integration to report
+ * as ended.
+ */
+export function wasAccepted(connection: Pick<ConnectionDocument, 'callback'>): boolean {
+  return (
+    connection.callback?.status === 'accepted' && connection.callback.outcome === 'acknowledged'
+  );
+}
+
 /** A deactivation changes a connection unless it is already deactivated. */
 export function deactivationChanges(existing: Pick<ConnectionDocument, 'state'>): boolean {
   return existing.state !== 'deactivated';

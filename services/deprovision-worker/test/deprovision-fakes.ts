@@ -41,6 +41,7 @@ export class FakeStore implements DeprovisionStore {
       state: 'accepted',
       version: 1,
       activation,
+      callback: { status: 'accepted', attempts: 1, outcome: 'acknowledged' },
       history: [],
       createdAt: this.now(),
       updatedAt: this.now(),

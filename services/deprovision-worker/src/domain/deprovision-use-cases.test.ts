@@ -90,6 +90,53 @@ describe('a deactivation', () => {
   });
 });
 
+describe('what a deactivation owes', () => {
+  it('for a connection never accepted (rejected, held, or its callback failed), it cleans up nothing and reports nothing', async () => {
+    const { store, backend, statusApi, deactivate } = setUp();
+    store.accepted(activation);
+    const doc = store.docs.get(id.toLowerCase());
+    if (doc === undefined) throw new Error('no connection');
+    doc.state = 'rejection_sent';
+    doc.callback = { status: 'rejected', attempts: 1, outcome: 'acknowledged' };
+    expect((await deactivate()).steps).toEqual({
+      cleanup: 'skipped',
+      deactivationReport: 'skipped',
+    });
+    expect(backend.calls).toEqual([]);
+    expect(statusApi.reports).toEqual([]);
+  });
+
+  it('with activation reports on, an activation not yet reported is skipped so that "deactivated" is the last word', async () => {
+    const { store, statusApi, deactivate, useCases, job, deps } = setUp({
+      reportActivations: true,
+    });
+    store.accepted(activation);
+    await deactivate();
+    const late = await useCases.handleAccepted(
+      {
+        connectionId: id,
+        subscriptionId: activation.subscriptionId,
+        acceptedAt: '2026-11-25T10:00:00.000Z',
+        requestId: 'r',
+      },
+      job({ name: 'ConnectionAccepted' }),
+      deps.logger,
+    );
+    expect(late.steps).toEqual({ activationReport: 'skipped' });
+    expect(statusApi.reports.map((r) => r.body.events[0]?.action)).toEqual([
+      'deactivated integration',
+    ]);
+  });
+
+  it('with an activation report being sent, the deactivation report waits for it', async () => {
+    const { store, statusApi, deactivate } = setUp({ reportActivations: true });
+    store.accepted(activation);
+    await store.acquireStepLease(id, 'activationReport', 10_000);
+    expect(await rejection(deactivate())).toBeInstanceOf(RetryLaterError);
+    expect(statusApi.reports).toEqual([]);
+  });
+});
+
 describe('a step that fails', () => {
   it('when the backend answers 503, it gives the lease back and retries later with its Retry-After', async () => {
     const { store, backend, deactivate } = setUp();

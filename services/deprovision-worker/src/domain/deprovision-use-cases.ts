@@ -8,11 +8,12 @@ import {
   type DeactivationReceivedJob,
   type RetryRequestedJob,
 } from '@fortellis-admin/contracts';
-import type { ConnectionDocument } from '@fortellis-admin/connection-store';
+import { wasAccepted, type ConnectionDocument } from '@fortellis-admin/connection-store';
 import {
   attemptWithToken,
   classifyHttpStep,
   retryAfterOf,
+  RetryLaterError,
   statusOf,
   type JobContext,
   type Logger,
@@ -40,6 +41,7 @@ const is2xx = (status: number) => status >= 200 && status < 300;
 export function createDeprovisionUseCases(deps: DeprovisionUseCaseDeps): DeprovisionUseCases {
   const { repo } = deps;
   const runStep = createStepRunner(deps);
+  const leaseMs = deps.settings.httpTimeoutMs + 5000;
 
   function cleanUp(connection: ConnectionDocument): () => Promise<Performed> {
     return async () => {
@@ -47,6 +49,8 @@ export function createDeprovisionUseCases(deps: DeprovisionUseCaseDeps): Deprovi
         return { skipped: 'BACKEND_DEPROVISIONER is none: no backend accounts to clean up' };
       if (neverActivated(connection))
         return { skipped: 'never activated: nothing was provisioned' };
+      if (!wasAccepted(connection))
+        return { skipped: 'never accepted: the buyer never had the API, nothing was provisioned' };
       const attempt = await deps.deprovisioner.deprovision(backendRequest(connection));
       if (attempt === undefined) return { skipped: 'the deprovisioner has nothing to call' };
       return {
@@ -69,6 +73,8 @@ export function createDeprovisionUseCases(deps: DeprovisionUseCaseDeps): Deprovi
       if (status === undefined)
         return { skipped: 'INTEGRATION_STATUS_BASE_URL is not set: not reported' };
       if (neverActivated(connection)) return { skipped: 'never activated: nothing to report' };
+      if (!wasAccepted(connection))
+        return { skipped: 'never accepted: no integration was activated' };
       const body = statusReport(kind, status);
       return attemptWithToken(
         status.client.tokens,
@@ -92,6 +98,7 @@ export function createDeprovisionUseCases(deps: DeprovisionUseCaseDeps): Deprovi
     const connectionId = connection.connectionId;
     const steps: DeprovisionResult['steps'] = {};
     steps.cleanup = await runStep(connectionId, 'cleanup', job, log, cleanUp(connection));
+    await settleActivationReport(connectionId);
     steps.deactivationReport = await runStep(
       connectionId,
       'deactivationReport',
@@ -105,6 +112,25 @@ export function createDeprovisionUseCases(deps: DeprovisionUseCaseDeps): Deprovi
     // A failed step stays visible to operators in the queue's failed set; finished steps are kept.
     if (failed.length > 0) throw permanent(`steps failed: ${failed.join(', ')}`);
     return { connectionId, steps };
+  }
+
+  /**
+   * "Deactivated integration" must be the last word: an activation report not yet sent is skipped,
+   * and one being sent right now is waited for.
+   */
+  async function settleActivationReport(connectionId: string): Promise<void> {
+    if (deps.status?.reportActivations !== true) return;
+    const lease = await repo.acquireStepLease(connectionId, 'activationReport', leaseMs);
+    if (lease.kind === 'busy')
+      throw new RetryLaterError(
+        'the activation report is being sent: report the deactivation after it',
+        leaseMs,
+      );
+    if (lease.kind === 'acquired')
+      await repo.completeStep(connectionId, 'activationReport', lease.leaseId, {
+        status: 'skipped',
+        note: 'deactivated before the activation was reported',
+      });
   }
 
   async function known(connectionId: string): Promise<ConnectionDocument> {
