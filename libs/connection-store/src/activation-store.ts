@@ -7,6 +7,7 @@ import {
   decisionEvent,
   historyEntry,
   repeatedActivation,
+  reviewRequestOutcome,
   stateAfterDecision,
 } from './connection-state-machine.ts';
 import {
@@ -14,6 +15,7 @@ import {
   type ConnectionDocument,
   type ConnectionState,
   type Decision,
+  type ReviewRequestRecord,
 } from './connection-states.ts';
 
 export type RecordActivationResult =
@@ -165,6 +167,55 @@ export class ActivationStore {
         { _id: connectionKey(connectionId) },
         { $set: { acceptanceAnnounced: true } },
       );
+    });
+  }
+
+  /**
+   * Records an operator's decision on a held connection, once: the same decision again is a repeat,
+   * another one (or one for a connection no longer held) a conflict with what was taken. Null when
+   * the connection does not exist.
+   */
+  recordReviewRequest(
+    connectionId: string,
+    request: ReviewRequestRecord,
+  ): Promise<
+    | { kind: 'recorded' | 'repeated'; connection: ConnectionDocument }
+    | {
+        kind: 'conflict';
+        state: ConnectionState;
+        taken: ReviewRequestRecord | Decision | undefined;
+      }
+    | null
+  > {
+    return this.#c.withLock(connectionId, async () => {
+      const current = await this.#c.get(connectionId);
+      if (current === null) return null;
+      switch (reviewRequestOutcome(current, request)) {
+        case 'repeat':
+          return { kind: 'repeated', connection: current };
+        case 'conflict':
+          return {
+            kind: 'conflict',
+            state: current.state,
+            taken: current.reviewRequest ?? current.decision,
+          };
+        case 'record':
+          break;
+      }
+      const now = this.#c.now();
+      const updated = await this.#c.apply(current, {
+        $set: { reviewRequest: request, updatedAt: now },
+        $inc: { version: 1 },
+        $push: {
+          history: historyEntry({
+            at: now,
+            event: `operator_${request.action}_requested`,
+            by: request.by,
+            detail: request.reason,
+          }),
+        },
+      });
+      return updated === null ? null : { kind: 'recorded', connection: updated };
     });
   }
 

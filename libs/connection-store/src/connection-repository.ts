@@ -38,6 +38,8 @@ export class ConnectionRepository {
   readonly decide: ActivationStore['decide'] = (...args) => this.activations.decide(...args);
   readonly markAcceptanceAnnounced: ActivationStore['markAcceptanceAnnounced'] = (connectionId) =>
     this.activations.markAcceptanceAnnounced(connectionId);
+  readonly recordReviewRequest: ActivationStore['recordReviewRequest'] = (...args) =>
+    this.activations.recordReviewRequest(...args);
   readonly recordOperatorAction: ActivationStore['recordOperatorAction'] = (...args) =>
     this.activations.recordOperatorAction(...args);
 

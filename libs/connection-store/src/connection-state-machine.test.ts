@@ -13,6 +13,7 @@ import {
   reopenedCallbackState,
   stateAfterCallback,
   stateAfterDecision,
+  reviewRequestOutcome,
   statesLeadingTo,
   wasAccepted,
 } from './connection-state-machine.ts';
@@ -108,6 +109,27 @@ describe('the connection state machine', () => {
     expect(wasAccepted({})).toBe(false);
     expect(deactivationChanges({ state: 'accepted' })).toBe(true);
     expect(deactivationChanges({ state: 'deactivated' })).toBe(false);
+  });
+
+  it('records the first review decision, takes the same one again as a repeat, and refuses any other', () => {
+    const taken = { action: 'approve' as const, by: 'ops:alice', at: new Date(0) };
+    expect(reviewRequestOutcome({ state: 'pending_review' }, { action: 'approve' })).toBe('record');
+    expect(
+      reviewRequestOutcome(
+        { state: 'pending_review', reviewRequest: taken },
+        { action: 'approve' },
+      ),
+    ).toBe('repeat');
+    expect(
+      reviewRequestOutcome(
+        { state: 'pending_review', reviewRequest: taken },
+        { action: 'reject', reason: 'no' },
+      ),
+    ).toBe('conflict');
+    expect(
+      reviewRequestOutcome({ state: 'accepted', reviewRequest: taken }, { action: 'approve' }),
+    ).toBe('conflict');
+    expect(reviewRequestOutcome({ state: 'received' }, { action: 'approve' })).toBe('conflict');
   });
 
   it('writes history details only when there is something to say', () => {

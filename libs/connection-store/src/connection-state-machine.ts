@@ -9,6 +9,7 @@ import {
   type DecisionAction,
   type DeprovisionStep,
   type HistoryEntry,
+  type ReviewRequestRecord,
 } from './connection-states.ts';
 
 /** The states a transition to `to` may start from. */
@@ -104,6 +105,21 @@ export function wasAccepted(connection: Pick<ConnectionDocument, 'callback'>): b
   return (
     connection.callback?.status === 'accepted' && connection.callback.outcome === 'acknowledged'
   );
+}
+
+/**
+ * What an operator's review decision means for a connection: the first one for a held connection is
+ * recorded; the same one again, while it is still held, is a repeat (a double click); any other,
+ * or any decision once the connection has moved on, is a conflict, answered with what was taken.
+ */
+export function reviewRequestOutcome(
+  connection: Pick<ConnectionDocument, 'state' | 'reviewRequest'>,
+  request: Pick<ReviewRequestRecord, 'action' | 'reason'>,
+): 'record' | 'repeat' | 'conflict' {
+  if (connection.state !== 'pending_review') return 'conflict';
+  const taken = connection.reviewRequest;
+  if (taken === undefined) return 'record';
+  return taken.action === request.action && taken.reason === request.reason ? 'repeat' : 'conflict';
 }
 
 /** A deactivation changes a connection unless it is already deactivated. */

@@ -50,6 +50,14 @@ export interface Decision {
   decidedAt: Date;
 }
 
+export interface ReviewRequestRecord {
+  action: 'approve' | 'reject';
+  reason?: string;
+  /** `ops:<token name>`. */
+  by: string;
+  at: Date;
+}
+
 export interface CallbackRecord {
   status: 'accepted' | 'rejected';
   attempts: number;
@@ -106,6 +114,8 @@ export interface ConnectionDocument {
   requestId?: string;
   receivedAt?: Date;
   decision?: Decision;
+  /** An operator's decision on a held connection, recorded before its ReviewDecided job. */
+  reviewRequest?: ReviewRequestRecord;
   callback?: CallbackRecord;
   /** True once the ConnectionAccepted job has been published. */
   acceptanceAnnounced?: boolean;

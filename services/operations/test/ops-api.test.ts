@@ -249,6 +249,26 @@ describe('deciding held connections', () => {
     });
   });
 
+  it('a second, different decision answers 409 with the decision already taken; the same one again is one job', async () => {
+    const held = seeded[1]!;
+    const conflicting = await post(`/ops/connections/${held.connectionId}/reject`, {
+      reason: 'Unknown dealer.',
+    });
+    expect(conflicting.statusCode).toBe(409);
+    expect(conflicting.json()).toEqual({
+      code: 409,
+      error: 'CONFLICT',
+      message: 'connection already has a review decision: approve by ops:alice',
+    });
+    expect((await post(`/ops/connections/${held.connectionId}/approve`)).statusCode).toBe(202);
+    const jobs = await approvalQueue.getJobs(['waiting']);
+    expect(jobs.map((job) => (job.data as { action: string }).action)).toEqual(['approve']);
+    const history = (await get(`/ops/connections/${held.connectionId}`)).json().history as Array<{
+      event: string;
+    }>;
+    expect(history.filter((entry) => entry.event.startsWith('operator_'))).toHaveLength(1);
+  });
+
   it('a reject needs a reason', async () => {
     const response = await post(`/ops/connections/${seeded[3]!.connectionId}/reject`, {});
     expect(response.statusCode).toBe(400);

@@ -10,7 +10,7 @@ import {
 import type { JobPublishing, OperationsRepository } from './ports.ts';
 
 export interface ReviewDecisionPorts {
-  repo: Pick<OperationsRepository, 'recordOperatorAction'>;
+  repo: Pick<OperationsRepository, 'recordReviewRequest'>;
   publisher: JobPublishing;
   now: () => Date;
 }
@@ -44,26 +44,29 @@ export async function decideHeldConnection(
 ): Promise<ReviewQueued> {
   const { connectionId, action, reason } = request;
   const actor = operatorActor(request.operator);
-  const recorded = await ports.repo.recordOperatorAction(
-    connectionId,
-    {
-      event: `operator_${action}_requested`,
-      by: actor,
-      ...(reason === undefined ? {} : { detail: reason }),
-    },
-    ['pending_review'],
-  );
+  const recorded = await ports.repo.recordReviewRequest(connectionId, {
+    action,
+    by: actor,
+    at: ports.now(),
+    ...(reason === undefined ? {} : { reason }),
+  });
   if (recorded === null)
     throw new AppError(ERROR_CODES.notFound, `no connection ${connectionId}`, {
       httpStatus: 404,
     });
   if (recorded.kind === 'conflict') {
+    const taken =
+      recorded.taken === undefined ? '' : `; already decided: ${describeTaken(recorded.taken)}`;
     throw new AppError(
       ERROR_CODES.conflict,
-      `connection is ${recorded.state}, not pending_review`,
+      recorded.state === 'pending_review'
+        ? `connection already has a review decision: ${describeTaken(recorded.taken)}`
+        : `connection is ${recorded.state}, not pending_review${taken}`,
       { httpStatus: 409 },
     );
   }
+  // A repeat (a double click) publishes again: the job id makes it one job, and a first publish
+  // that failed gets its second chance.
   const job: ReviewDecidedJob = {
     connectionId: recorded.connection.connectionId,
     action,
@@ -74,4 +77,13 @@ export async function decideHeldConnection(
   };
   await ports.publisher.publish(JOB_NAMES.reviewDecided, job, jobIdFor.reviewDecided(job));
   return { connectionId: job.connectionId, action, actor, status: 'queued' };
+}
+
+/** `reject by ops:alice (Unpaid invoices)`: what was decided, by whom, and why. */
+function describeTaken(
+  taken: { action: string; by?: string; decidedBy?: string; reason?: string } | undefined,
+): string {
+  if (taken === undefined) return 'unknown';
+  const by = taken.by ?? taken.decidedBy ?? 'unknown';
+  return `${taken.action} by ${by}${taken.reason === undefined ? '' : ` (${taken.reason})`}`;
 }
