@@ -13,3 +13,6 @@ export * from './worker-clients.ts';
 export * from './metrics.ts';
 export * from './http-error-handler.ts';
 export * from './health-routes.ts';
+export * from './job-publisher.ts';
+export * from './ack-durability.ts';
+export * from './redis-clock.ts';

@@ -1,9 +1,13 @@
 // Builds the ingress Fastify application from its dependencies: no listen, no process handling.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { healthRoutes, type Logger, type ReadinessCheck } from '@fortellis-admin/service-kit';
+import {
+  healthRoutes,
+  type JobPublisher,
+  type Logger,
+  type ReadinessCheck,
+} from '@fortellis-admin/service-kit';
 import type { IngressConfig } from './config.ts';
 import type { IngressMetrics } from './ingress-metrics.ts';
-import type { JobPublisher } from './data-access/job-publisher.ts';
 import type { TokenVerifier } from './domain/token-verifier.ts';
 import { adminRoutes } from './entry-points/admin-routes.ts';
 import { installErrorHandler, type AuthFailureCounts } from './entry-points/error-handler.ts';

@@ -3,10 +3,10 @@ import {
   deepFreeze,
   loadEnv,
   runtimeEnvProperties,
+  ACK_DURABILITIES,
   monitoringEnvProperties,
   REDIS_ENV_PROPERTIES,
 } from '@fortellis-admin/service-kit';
-import { ACK_DURABILITIES } from './data-access/ack-durability.ts';
 
 const MONITORING_ENV_PROPERTIES = monitoringEnvProperties(9463);
 

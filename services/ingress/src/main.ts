@@ -1,8 +1,13 @@
 // Composition root of the ingress: configuration, logger, clients, wiring, signals.
-import { createLogger, runService, startMonitoringServer } from '@fortellis-admin/service-kit';
+import {
+  createLogger,
+  createProducerConnection,
+  runService,
+  startMonitoringServer,
+} from '@fortellis-admin/service-kit';
 import { buildApp } from './app.ts';
 import { loadIngressConfig } from './config.ts';
-import { createProducerConnection, wireIngress } from './wiring.ts';
+import { wireIngress } from './wiring.ts';
 
 await runService({
   name: 'ingress',

@@ -1,33 +1,13 @@
-// Wires the ingress from its configuration: the fail-fast producer connection, the signing keys,
-// the token verifier, the publisher, and the readiness checks. Shared by main.ts and the tests.
+// Wires the ingress from its configuration: the signing keys, the token verifier, the publisher on
+// the producer connection, and the readiness checks. Shared by main.ts and the tests.
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import type { Logger } from '@fortellis-admin/service-kit';
+import type { Redis } from 'ioredis';
+import { JobPublisher, type Logger } from '@fortellis-admin/service-kit';
 import type { IngressDeps } from './app.ts';
 import type { IngressConfig } from './config.ts';
-import { JobPublisher } from './data-access/job-publisher.ts';
 import { JwksKeyStore } from './data-access/jwks-key-store.ts';
 import { TokenVerifier } from './domain/token-verifier.ts';
 import { createIngressMetrics, type IngressMetrics } from './ingress-metrics.ts';
-
-/**
- * The producer connection never queues commands in memory while Redis is away: the publisher
- * decides how long a call waits for Redis (the hold window) and knows what was never sent.
- */
-export function createProducerConnection(url: string, logger: Logger): Redis {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: 1000,
-    // Reconnect quickly: calls wait for Redis only as long as the hold window.
-    retryStrategy: (attempt) => Math.min(attempt * 100, 500),
-  });
-  redis.on('error', (error) =>
-    logger.warn({ err: { message: error.message } }, 'redis connection error'),
-  );
-  return redis;
-}
 
 export interface IngressWiring {
   deps: IngressDeps;

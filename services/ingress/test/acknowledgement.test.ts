@@ -13,9 +13,11 @@ import {
   startControllableRedis,
   type ControllableRedis,
 } from '@fortellis-admin/test-support';
-import { JobPublisher } from '../src/data-access/job-publisher.ts';
-import type { AckDurability } from '../src/data-access/ack-durability.ts';
-import { createProducerConnection } from '../src/wiring.ts';
+import {
+  createProducerConnection,
+  JobPublisher,
+  type AckDurability,
+} from '@fortellis-admin/service-kit';
 
 const generator = new ActivationGenerator(314);
 const opened: Array<() => Promise<void>> = [];

@@ -3,11 +3,12 @@
 import { Queue } from 'bullmq';
 import { QUEUE_NAMES, type QueueName } from '@fortellis-admin/contracts';
 import type { Simulator } from '@fortellis-admin/simulator';
+import { createProducerConnection } from '@fortellis-admin/service-kit';
 import { capturingLogger } from '@fortellis-admin/test-support';
 import { buildApp, type IngressApp } from '../src/app.ts';
 import { loadIngressConfig } from '../src/config.ts';
 import type { JwksKeyStore } from '../src/data-access/jwks-key-store.ts';
-import { createProducerConnection, wireIngress } from '../src/wiring.ts';
+import { wireIngress } from '../src/wiring.ts';
 
 export interface Harness extends IngressApp {
   keys: JwksKeyStore;

@@ -11,7 +11,7 @@ import { capturingLogger, createTestNamespace } from '@fortellis-admin/test-supp
 import { Queue } from 'bullmq';
 import { QUEUE_NAMES } from '@fortellis-admin/contracts';
 import { buildApp } from '../src/app.ts';
-import { JobPublisher } from '../src/data-access/job-publisher.ts';
+import { JobPublisher } from '@fortellis-admin/service-kit';
 import { createOperationsMetrics } from '../src/operations-metrics.ts';
 
 const ns = createTestNamespace('ops');

@@ -10,7 +10,7 @@ import { JOB_NAMES, QUEUE_NAMES } from '@fortellis-admin/contracts';
 import { ConnectionLocks, ConnectionRepository } from '@fortellis-admin/connection-store';
 import { capturingLogger, createTestNamespace } from '@fortellis-admin/test-support';
 import { buildApp } from '../src/app.ts';
-import { JobPublisher } from '../src/data-access/job-publisher.ts';
+import { JobPublisher } from '@fortellis-admin/service-kit';
 import { QUEUE_BOARD_PATH, refusedBoardAction } from '../src/domain/queue-board-actions.ts';
 import { safeLanding } from '../src/entry-points/login-page.ts';
 import { SESSION_COOKIE } from '../src/entry-points/login-routes.ts';

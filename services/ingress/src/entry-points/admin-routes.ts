@@ -18,8 +18,8 @@ import {
   deactivationLinks,
   type Receipt,
 } from '../domain/acknowledgement.ts';
+import type { JobPublisher } from '@fortellis-admin/service-kit';
 import type { TokenVerifier, VerifiedToken } from '../domain/token-verifier.ts';
-import type { JobPublisher } from '../data-access/job-publisher.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -5,7 +5,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import {
   AppError,
   ERROR_CODES,
@@ -16,7 +15,8 @@ import {
   type JobPayloads,
   type QueueName,
 } from '@fortellis-admin/contracts';
-import type { Logger } from '@fortellis-admin/service-kit';
+import type { Logger } from './logger.ts';
+import { Redis } from 'ioredis';
 import { checkAckDurability, type AckDurability, type DurabilityState } from './ack-durability.ts';
 import { RedisClock } from './redis-clock.ts';
 
@@ -124,6 +124,11 @@ export class JobPublisher {
         return [name, queue];
       }),
     );
+  }
+
+  /** Every queue of the system (for the operators' queue board). */
+  get queues(): Queue[] {
+    return [...this.#queues.values()];
   }
 
   /** Whether the connected Redis gives acknowledged jobs the durability asked for. */
@@ -372,4 +377,23 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined
   } finally {
     timer.abort();
   }
+}
+
+/**
+ * The connection a publisher needs: it never queues commands in memory while Redis is away (the
+ * publisher decides how long a call waits for Redis, and knows what was never sent), and it
+ * reconnects quickly, since calls wait for Redis only as long as the hold window.
+ */
+export function createProducerConnection(url: string, logger: Logger): Redis {
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1000,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 500),
+  });
+  redis.on('error', (error) =>
+    logger.warn({ err: { message: error.message } }, 'redis connection error'),
+  );
+  return redis;
 }
