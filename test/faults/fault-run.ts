@@ -1,5 +1,5 @@
-// The fault suite's harness: the three real services as processes against a Redis the test can
-// stall and kill, the MongoDB-wire server and the simulator; a paced run of activations and
+// The fault suite's harness: the three real services as processes against a Redis and a
+// MongoDB-wire server the test can stall and kill, and the simulator; a paced run of activations and
 // deactivations with a fault injected mid-run; and the verdict read from the simulator's records
 // and the database: lost, duplicated, phantom and stuck connections.
 import { setTimeout as delay } from 'node:timers/promises';
@@ -9,14 +9,17 @@ import {
   FortellisCaller,
   startSimulator,
   type CallResult,
+  type RecordedCall,
   type Simulator,
 } from '@fortellis-admin/simulator';
 import {
   createTestNamespace,
   freePort,
+  startControllableFerretDb,
   startControllableRedis,
   startService,
   type ControllableRedis,
+  type ControllableServer,
   type ManagedProcess,
   type ServiceName,
 } from '@fortellis-admin/test-support';
@@ -25,17 +28,23 @@ import {
 export interface FaultStack {
   sim: Simulator;
   redis: ControllableRedis;
+  /** The MongoDB-wire server (FerretDB on SQLite), private to the scenario. */
+  mongo: ControllableServer;
   connections: Collection<ConnectionDocument>;
   ingressUrl: string;
   service(name: ServiceName): ManagedProcess;
   /** SIGKILLs a service and starts it again with the same environment. */
   killAndRestart(name: ServiceName): Promise<void>;
+  /** Each SIGKILL of a service, when it was sent (ms since the epoch). */
+  readonly kills: { service: ServiceName; at: number }[];
   stop(): Promise<void>;
 }
 
-export async function startFaultStack(label: string, mongoUrl: string): Promise<FaultStack> {
+export async function startFaultStack(label: string): Promise<FaultStack> {
   const sim = await startSimulator();
   const redis = await startControllableRedis();
+  const mongoServer = await startControllableFerretDb();
+  const mongoUrl = mongoServer.url;
   const ns = createTestNamespace(label);
   const port = await freePort();
   const env: Record<string, string> = {
@@ -56,6 +65,8 @@ export async function startFaultStack(label: string, mongoUrl: string): Promise<
     RETRY_BACKOFF_MAX_MS: '2000',
     WORKER_LOCK_MS: '3000',
     WORKER_CONCURRENCY: '8',
+    RECONCILE_EVERY_MS: '2000',
+    RECONCILE_AFTER_MS: '5000',
     // startService waits for "<name> started", logged at info.
     LOG_LEVEL: 'info',
   };
@@ -67,9 +78,11 @@ export async function startFaultStack(label: string, mongoUrl: string): Promise<
     await start(name);
   const mongo = new MongoClient(mongoUrl);
   await mongo.connect();
+  const kills: FaultStack['kills'] = [];
   return {
     sim,
     redis,
+    mongo: mongoServer,
     connections: mongo.db(ns.dbName).collection<ConnectionDocument>('connections'),
     ingressUrl: `http://127.0.0.1:${port}`,
     service: (name) => {
@@ -77,17 +90,21 @@ export async function startFaultStack(label: string, mongoUrl: string): Promise<
       if (found === undefined) throw new Error(`${name} is not running`);
       return found;
     },
+    kills,
     killAndRestart: async (name) => {
       const running = services.get(name);
+      kills.push({ service: name, at: Date.now() });
       running?.child.kill('SIGKILL');
       await running?.stop();
       await start(name);
     },
     stop: async () => {
       redis.resume();
+      mongoServer.resume();
       for (const running of services.values()) await running.stop();
       await mongo.close();
       await redis.stop();
+      await mongoServer.stop();
       await sim.stop();
     },
   };
@@ -151,8 +168,15 @@ export interface Verdict {
   unanswered: number;
   /** Answered 200, yet no callback (activation) or no cleanup or report (deactivation). */
   lost: string[];
-  /** More than one callback, cleanup or report for one call. */
+  /** More than one callback, cleanup or report for one call, not explained by a call in doubt. */
   duplicated: string[];
+  /**
+   * A call repeated because the worker making it was SIGKILLed while it was on the wire (the
+   * first copy reached the party at most IN_DOUBT_MS before the kill, so nobody lived to learn its
+   * answer), repeated once with the same content after the lease expired. No process can tell
+   * whether such a call arrived; the README's Guarantees section says so.
+   */
+  repeatedInDoubt: string[];
   /** Answered non-200, yet with an effect. */
   phantom: string[];
   /** Left in a state that needs work nobody will do. */
@@ -165,6 +189,12 @@ const SETTLED: ConnectionState[] = [
   'callback_failed',
   'pending_review',
 ];
+
+/**
+ * How long before a worker's SIGKILL a call it made may have arrived and still be in doubt: the
+ * answer, then the ledger write that records it, take this long at most on a loaded machine.
+ */
+const IN_DOUBT_MS = 1000;
 
 /** Waits (up to `timeoutMs`) for the system to settle, then judges every call of the run. */
 export async function judge(
@@ -194,14 +224,26 @@ export async function judge(
   // Late effects of refused calls (a stalled write applied after the answer) land after settling.
   await delay(2000);
 
-  const callbacks = countBy(
+  const callbacks = groupBy(
     stack.sim.calls('callback').filter((c) => c.status === 200),
     (c) => (c.params.connectionId ?? '').toLowerCase(),
   );
-  const cleanups = countBy(
+  const cleanups = groupBy(
     stack.sim.calls('deprovision').filter((c) => c.status === 200),
     (c) => ((c.body as { connectionId?: string } | undefined)?.connectionId ?? '').toLowerCase(),
   );
+  const killedWhileOnTheWire = (worker: ServiceName, call: RecordedCall): boolean =>
+    stack.kills.some(
+      (kill) =>
+        kill.service === worker &&
+        kill.at >= call.at.getTime() &&
+        kill.at <= call.at.getTime() + IN_DOUBT_MS,
+    );
+  /** Two copies of one call: in doubt if the first was on the wire when its worker was killed. */
+  const repeatInDoubt = (worker: ServiceName, copies: RecordedCall[]): boolean =>
+    copies.length === 2 &&
+    JSON.stringify(copies[0]?.body) === JSON.stringify(copies[1]?.body) &&
+    killedWhileOnTheWire(worker, copies[0] as RecordedCall);
   const documents = new Map(
     (await stack.connections.find({}).toArray()).map((doc) => [doc._id, doc] as const),
   );
@@ -212,26 +254,33 @@ export async function judge(
     unanswered: [...run.activations, ...run.deactivations].filter((r) => r.status === 0).length,
     lost: [],
     duplicated: [],
+    repeatedInDoubt: [],
     phantom: [],
     stuck: [],
   };
   verdict.refused = verdict.calls - verdict.ok - verdict.unanswered;
   for (const call of run.activations) {
     const id = call.connectionId;
-    const sent = callbacks.get(id.toLowerCase()) ?? 0;
+    const copies = callbacks.get(id.toLowerCase()) ?? [];
+    const sent = copies.length;
     if (call.status === 0) continue;
     if (call.status !== 200) {
       if (documents.has(id.toLowerCase()) || sent > 0) verdict.phantom.push(`activate ${id}`);
       continue;
     }
     if (sent === 0) verdict.lost.push(`activate ${id}`);
-    if (sent > 1) verdict.duplicated.push(`activate ${id} (${sent} callbacks)`);
+    if (sent > 1)
+      (repeatInDoubt('approval-worker', copies)
+        ? verdict.repeatedInDoubt
+        : verdict.duplicated
+      ).push(`activate ${id} (${sent} callbacks)`);
   }
   let reportsExpected = 0;
   for (const call of run.deactivations) {
     const id = call.connectionId;
     const doc = documents.get(id.toLowerCase());
-    const cleaned = cleanups.get(id.toLowerCase()) ?? 0;
+    const cleanupCopies = cleanups.get(id.toLowerCase()) ?? [];
+    const cleaned = cleanupCopies.length;
     if (call.status === 0) continue;
     if (call.status !== 200) {
       if (doc?.state === 'deactivated' || cleaned > 0) verdict.phantom.push(`deactivate ${id}`);
@@ -240,11 +289,20 @@ export async function judge(
     reportsExpected += 1;
     if (cleaned === 0 || doc?.steps?.deactivationReport?.status !== 'done')
       verdict.lost.push(`deactivate ${id}`);
-    if (cleaned > 1) verdict.duplicated.push(`deactivate ${id} (${cleaned} cleanups)`);
+    if (cleaned > 1)
+      (repeatInDoubt('deprovision-worker', cleanupCopies)
+        ? verdict.repeatedInDoubt
+        : verdict.duplicated
+      ).push(`deactivate ${id} (${cleaned} cleanups)`);
   }
-  const reports = stack.sim.calls('status').filter((c) => c.status === 204).length;
-  if (reports > reportsExpected)
-    verdict.duplicated.push(`${reports - reportsExpected} status reports too many`);
+  // Reports name no connection: only their number can be judged, and the ones in doubt counted.
+  const reports = stack.sim.calls('status').filter((c) => c.status === 204);
+  const extra = reports.length - reportsExpected;
+  const reportsInDoubt = reports.filter((c) => killedWhileOnTheWire('deprovision-worker', c));
+  if (extra > 0)
+    (extra <= reportsInDoubt.length ? verdict.repeatedInDoubt : verdict.duplicated).push(
+      `${extra} status reports too many (${reportsInDoubt.length} in doubt)`,
+    );
   for (const doc of documents.values()) {
     const needsWork =
       ['received', 'approved', 'rejected'].includes(doc.state) ||
@@ -259,32 +317,34 @@ export async function judge(
 /** One row of the suite's table. */
 export function verdictRow(scenario: string, verdict: Verdict): string {
   return [
-    scenario.padEnd(46),
+    scenario.padEnd(50),
     String(verdict.calls).padStart(5),
     String(verdict.ok).padStart(5),
     String(verdict.refused).padStart(8),
     String(verdict.lost.length).padStart(5),
     String(verdict.duplicated.length).padStart(10),
+    String(verdict.repeatedInDoubt.length).padStart(8),
     String(verdict.phantom.length).padStart(7),
     String(verdict.stuck.length).padStart(5),
   ].join(' ');
 }
 
 export const VERDICT_HEADER = [
-  'scenario'.padEnd(46),
+  'scenario'.padEnd(50),
   'calls'.padStart(5),
   '200s'.padStart(5),
   'non-200s'.padStart(8),
   'lost'.padStart(5),
   'duplicated'.padStart(10),
+  'in doubt'.padStart(8),
   'phantom'.padStart(7),
   'stuck'.padStart(5),
 ].join(' ');
 
-function countBy<T>(items: readonly T[], key: (item: T) => string): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
-  return counts;
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item]);
+  return groups;
 }
 
 export async function until(

@@ -1,9 +1,11 @@
 // Writes of a connection's activation and decision: storing an activation once, moving it through
 // the state machine, recording decisions, the announcement of an acceptance and operators' actions.
+import { randomUUID } from 'node:crypto';
 import type { ActivateRequest } from '@fortellis-admin/contracts';
 import { isDuplicateKey, type ConnectionCollection } from './connection-collection.ts';
 import {
   allowedStarts,
+  callbackStatusFor,
   decisionEvent,
   historyEntry,
   repeatedActivation,
@@ -17,9 +19,11 @@ import {
   type Decision,
   type ReviewRequestRecord,
 } from './connection-states.ts';
+import type { AcquiredLease } from './outside-call-lease.ts';
 
 export type RecordActivationResult =
-  | { kind: 'created'; connection: ConnectionDocument }
+  /** Stored now; `lease` is the callback's, taken with the insert when the decision calls for one. */
+  | { kind: 'created'; connection: ConnectionDocument; lease?: AcquiredLease }
   | { kind: 'existing'; connection: ConnectionDocument }
   /** The connection was deactivated (or tombstoned) before this activation: never to be accepted. */
   | { kind: 'stale'; connection: ConnectionDocument };
@@ -28,6 +32,16 @@ export interface ActivationRecord {
   activation: ActivateRequest;
   requestId: string;
   receivedAt: Date;
+}
+
+/**
+ * The decision on an activation, made before it is stored (the rules are pure), so that one insert
+ * records the activation, its decision and, when a callback is due, the lease to send it.
+ */
+export interface DecidedActivation {
+  decision: Decision;
+  /** The callback lease's length, for a decision that calls for a callback. */
+  callbackLeaseMs: number;
 }
 
 /** A move through the state machine: its history event, and what else it sets or clears. */
@@ -47,45 +61,76 @@ export class ActivationStore {
   }
 
   /**
-   * Stores an activation once. A redelivery finds the existing document; an activation for a
-   * connection already deactivated is recorded in its history (once) and reported stale.
+   * Stores an activation once: one insert, with its decision and the callback's lease when
+   * `decided` is given. A redelivery finds the existing document; an activation for a connection
+   * already deactivated is recorded in its history (once) and reported stale. The insert needs no
+   * lock: the unique `_id` lets only one writer create the document, on every backend.
    */
-  recordActivation(record: ActivationRecord): Promise<RecordActivationResult> {
-    return this.#c.withLock(record.activation.connectionId, async () => {
-      const key = connectionKey(record.activation.connectionId);
-      const now = this.#c.now();
-      const previous = await this.#c.collection
-        .find(
-          { subscriptionId: record.activation.subscriptionId, _id: { $ne: key } },
-          { projection: { _id: 1 } },
-        )
-        .sort({ createdAt: 1 })
-        .toArray();
-      const document: ConnectionDocument = {
-        _id: key,
-        connectionId: record.activation.connectionId,
-        ...activationFields(record),
-        state: 'received',
-        version: 1,
-        previousConnectionIds: previous.map((p) => p._id),
-        history: [
-          historyEntry({
-            at: now,
-            event: 'activation_received',
-            to: 'received',
-            by: 'ingress',
-            detail: `request ${record.requestId}`,
-          }),
-        ],
-        createdAt: now,
-        updatedAt: now,
-      };
-      try {
-        await this.#c.collection.insertOne(document);
-        return { kind: 'created', connection: document };
-      } catch (error) {
-        if (!isDuplicateKey(error)) throw error;
+  async recordActivation(
+    record: ActivationRecord,
+    decided?: DecidedActivation,
+  ): Promise<RecordActivationResult> {
+    const key = connectionKey(record.activation.connectionId);
+    const now = this.#c.now();
+    const previous = await this.#c.collection
+      .find(
+        { subscriptionId: record.activation.subscriptionId, _id: { $ne: key } },
+        { projection: { _id: 1 } },
+      )
+      .sort({ createdAt: 1 })
+      .toArray();
+    const received = historyEntry({
+      at: now,
+      event: 'activation_received',
+      to: 'received',
+      by: 'ingress',
+      detail: `request ${record.requestId}`,
+    });
+    const document: ConnectionDocument = {
+      _id: key,
+      connectionId: record.activation.connectionId,
+      ...activationFields(record),
+      state: 'received',
+      version: 1,
+      previousConnectionIds: previous.map((p) => p._id),
+      history: [received],
+      createdAt: now,
+      updatedAt: now,
+    };
+    let lease: AcquiredLease | undefined;
+    if (decided !== undefined) {
+      const { decision } = decided;
+      const state = stateAfterDecision(decision.action);
+      document.state = state;
+      document.decision = decision;
+      document.history.push(
+        historyEntry({
+          at: now,
+          event: decisionEvent(decision.action),
+          from: 'received',
+          to: state,
+          by: decision.decidedBy,
+          detail: decisionDetail(decision),
+        }),
+      );
+      if (state === 'approved' || state === 'rejected') {
+        lease = { leaseId: randomUUID() };
+        document.callback = {
+          status: callbackStatusFor(state),
+          attempts: 1,
+          lastAttemptAt: now,
+          leaseUntil: new Date(now.getTime() + decided.callbackLeaseMs),
+          leaseId: lease.leaseId,
+        };
       }
+    }
+    try {
+      await this.#c.collection.insertOne(document);
+      return { kind: 'created', connection: document, ...(lease === undefined ? {} : { lease }) };
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+    }
+    return this.#c.withLock(record.activation.connectionId, async () => {
       const existing = await this.#c.get(key);
       if (existing === null)
         throw new Error(`connection ${key} vanished after a duplicate-key insert`);
@@ -154,20 +199,15 @@ export class ActivationStore {
     return this.transition(connectionId, from, stateAfterDecision(decision.action), {
       event: decisionEvent(decision.action),
       by: decision.decidedBy,
-      detail: `${decision.ruleId}${decision.reason === undefined ? '' : `: ${decision.reason}`}`,
+      detail: decisionDetail(decision),
       set: { decision },
       unset: ['callback'],
     });
   }
 
   /** Marks that the ConnectionAccepted job was published. */
-  markAcceptanceAnnounced(connectionId: string): Promise<void> {
-    return this.#c.withLock(connectionId, async () => {
-      await this.#c.collection.updateOne(
-        { _id: connectionKey(connectionId) },
-        { $set: { acceptanceAnnounced: true } },
-      );
-    });
+  async markAcceptanceAnnounced(connectionId: string): Promise<void> {
+    await this.#c.applyIf(connectionId, {}, { $set: { acceptanceAnnounced: true } });
   }
 
   /**
@@ -245,6 +285,11 @@ export class ActivationStore {
       return updated === null ? null : { kind: 'recorded', connection: updated };
     });
   }
+}
+
+/** The history detail of a decision: the rule (or `operator`) and the reason. */
+function decisionDetail(decision: Decision): string {
+  return `${decision.ruleId}${decision.reason === undefined ? '' : `: ${decision.reason}`}`;
 }
 
 /** The fields of a connection that come from its activation. */

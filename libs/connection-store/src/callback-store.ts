@@ -13,15 +13,24 @@ import {
 } from './connection-state-machine.ts';
 import type { ConnectionDocument } from './connection-states.ts';
 import {
+  acquired,
   acquireLease,
   completeLease,
-  holdsLease,
+  type AcquiredLease,
   leaseIsLive,
   releaseLease,
   reopenedFields,
 } from './outside-call-lease.ts';
 
 const PATH = 'callback';
+
+/** How a callback ended: acknowledged by Fortellis, or failed (with its answer or error). */
+export interface CallbackEnd {
+  outcome: 'acknowledged' | 'failed';
+  status?: number | undefined;
+  body?: string | undefined;
+  error?: string | undefined;
+}
 
 export class CallbackStore {
   readonly #c: ConnectionCollection;
@@ -33,14 +42,16 @@ export class CallbackStore {
   }
 
   /**
-   * Takes the exclusive right to send the callback for `state` for `leaseMs`. Returns the lease id,
-   * or null when the connection left that state or another worker holds a live lease.
+   * Takes the exclusive right to send the callback for `state` for `leaseMs`. Returns the lease
+   * (and the expired lease of an earlier attempt that never ended, whose outcome the caller must
+   * look up before calling again), or null when the connection left that state or another worker
+   * holds a live lease.
    */
   acquireCallbackLease(
     connectionId: string,
     state: CallbackDueState,
     leaseMs: number,
-  ): Promise<string | null> {
+  ): Promise<AcquiredLease | null> {
     return this.#c.withLock(connectionId, async () => {
       const now = this.#c.now();
       const current = await this.#c.get(connectionId);
@@ -55,63 +66,68 @@ export class CallbackStore {
           { [`${PATH}.status`]: callbackStatusFor(state) },
         ),
       );
-      return updated === null ? null : leaseId;
+      return updated === null ? null : acquired(leaseId, current.callback);
     });
   }
 
-  /** Records a failed attempt and gives the lease back. */
-  releaseCallbackLease(
+  /** Records a failed attempt and gives the lease back. One write, conditional on the lease. */
+  async releaseCallbackLease(
     connectionId: string,
     leaseId: string,
     attempt: { status?: number; error: string },
   ): Promise<void> {
-    return this.#c.withLock(connectionId, async () => {
-      const current = await this.#c.get(connectionId);
-      if (current === null || !holdsLease(current.callback, leaseId)) return;
-      await this.#c.apply(current, releaseLease(PATH, attempt, this.#c.now()));
-    });
+    await this.#c.applyIf(
+      connectionId,
+      { [`${PATH}.leaseId`]: leaseId },
+      releaseLease(PATH, attempt, this.#c.now()),
+    );
   }
 
-  /** Ends the callback under the lease: acknowledged (→ accepted / rejection_sent) or failed. */
+  /**
+   * Ends the callback under the lease: acknowledged (→ accepted / rejection_sent) or failed. One
+   * write, conditional on the state and the lease; `announced` records in the same write that the
+   * acceptance was already announced to the deprovision worker. Null when the lease is not held.
+   */
   completeCallback(
     connectionId: string,
     leaseId: string,
     from: CallbackDueState,
-    result: { outcome: 'acknowledged' | 'failed'; status?: number; body?: string; error?: string },
+    result: CallbackEnd,
+    options: { announced?: boolean } = {},
   ): Promise<ConnectionDocument | null> {
-    return this.#c.withLock(connectionId, async () => {
-      const now = this.#c.now();
-      const to = stateAfterCallback(from, result.outcome);
-      const current = await this.#c.get(connectionId);
-      if (current === null || current.state !== from || !holdsLease(current.callback, leaseId))
-        return null;
-      const history = historyEntry({
-        at: now,
-        event: callbackEvent(from, result.outcome),
-        from,
-        to,
-        by: 'approval-worker',
-        detail:
-          result.status === undefined
-            ? undefined
-            : `HTTP ${result.status}${result.error === undefined ? '' : `: ${result.error}`}`,
-      });
-      return this.#c.apply(
-        current,
-        completeLease(
-          PATH,
-          {
-            httpStatus: result.status,
-            error: result.error,
-            body: result.body,
-            failed: result.outcome === 'failed',
-          },
-          now,
-          { state: to, [`${PATH}.outcome`]: result.outcome },
-          history,
-        ),
-      );
+    const now = this.#c.now();
+    const to = stateAfterCallback(from, result.outcome);
+    const history = historyEntry({
+      at: now,
+      event: callbackEvent(from, result.outcome),
+      from,
+      to,
+      by: 'approval-worker',
+      detail:
+        result.status === undefined
+          ? undefined
+          : `HTTP ${result.status}${result.error === undefined ? '' : `: ${result.error}`}`,
     });
+    return this.#c.applyIf(
+      connectionId,
+      { state: from, [`${PATH}.leaseId`]: leaseId },
+      completeLease(
+        PATH,
+        {
+          httpStatus: result.status,
+          error: result.error,
+          body: result.body,
+          failed: result.outcome === 'failed',
+        },
+        now,
+        {
+          state: to,
+          [`${PATH}.outcome`]: result.outcome,
+          ...(options.announced === true ? { acceptanceAnnounced: true } : {}),
+        },
+        history,
+      ),
+    );
   }
 
   /**

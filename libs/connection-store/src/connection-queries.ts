@@ -1,5 +1,5 @@
 // Reading connections: one by id, and the operators' newest-first list with filters and a cursor;
-// and the indexes those reads (and the activation's look-up of earlier connections) are served by.
+// and the indexes every query of the repository is served by.
 import type { ConnectionCollection } from './connection-collection.ts';
 import type { ConnectionDocument, ConnectionState } from './connection-states.ts';
 
@@ -17,6 +17,34 @@ export interface ListCursor {
   id: string;
 }
 
+/** Which worker's work a stalled connection needs. */
+export type StalledWork = 'approval' | 'deprovision';
+
+/**
+ * The connections that need a worker's work, as a query: for the approval worker, a decision
+ * (`received`), a callback (`approved`, `rejected`) or the announcement of an acceptance; for the
+ * deprovision worker, a deactivation whose steps have not all ended. Served by the `state` index.
+ */
+export function stalledQuery(work: StalledWork, untouchedSince: Date): Record<string, unknown> {
+  const updatedAt = { $lt: untouchedSince };
+  if (work === 'approval') {
+    return {
+      $or: [
+        { state: { $in: ['received', 'approved', 'rejected'] }, updatedAt },
+        { state: 'accepted', acceptanceAnnounced: { $ne: true }, updatedAt },
+      ],
+    };
+  }
+  return {
+    state: 'deactivated',
+    updatedAt,
+    $or: [
+      { 'steps.cleanup.status': { $exists: false } },
+      { 'steps.deactivationReport.status': { $exists: false } },
+    ],
+  };
+}
+
 export class ConnectionQueries {
   readonly #connections: ConnectionCollection;
 
@@ -24,11 +52,49 @@ export class ConnectionQueries {
     this.#connections = connections;
   }
 
-  /** Creates the indexes the workers and operators query by. Idempotent. */
+  /**
+   * Creates the indexes the workers and operators query by. Idempotent. Every query the
+   * repository sends is served by one of these (or `_id`), its sort included:
+   * `test/index-coverage.test.ts` records them and fails on one that is not.
+   */
   async ensureIndexes(): Promise<void> {
     const { collection } = this.#connections;
-    await collection.createIndex({ subscriptionId: 1, createdAt: -1 }, { name: 'subscription' });
+    // Renamed when it gained `_id`, the list's tie-break: the old key under the old name goes.
+    const existing = await collection.indexes().catch(() => []);
+    if (existing.some((index) => index.name === 'subscription'))
+      await collection.dropIndex('subscription');
+    const newestFirst = { createdAt: -1, _id: -1 } as const;
+    // The activation's look-up of earlier connections, and the list by subscription.
+    await collection.createIndex(
+      { subscriptionId: 1, ...newestFirst },
+      { name: 'subscription_created' },
+    );
+    // The reconciler's stalled connections, oldest change first.
     await collection.createIndex({ state: 1, updatedAt: -1 }, { name: 'state' });
+    // The operators' newest-first list, unfiltered and by each filter it offers.
+    await collection.createIndex(newestFirst, { name: 'created' });
+    await collection.createIndex({ state: 1, ...newestFirst }, { name: 'state_created' });
+    await collection.createIndex(
+      { organizationId: 1, ...newestFirst },
+      { name: 'organization_created' },
+    );
+    await collection.createIndex({ apiId: 1, ...newestFirst }, { name: 'api_created' });
+  }
+
+  /**
+   * Connections that need `work` and have not changed since `untouchedSince`, oldest change
+   * first, at most `limit`: the reconciler's candidates.
+   */
+  findStalled(
+    work: StalledWork,
+    untouchedSince: Date,
+    limit: number,
+  ): Promise<ConnectionDocument[]> {
+    return this.#connections.collection
+      .find(stalledQuery(work, untouchedSince))
+      .sort({ updatedAt: 1 })
+      .limit(limit)
+      .toArray();
   }
 
   get(connectionId: string): Promise<ConnectionDocument | null> {

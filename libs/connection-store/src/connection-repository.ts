@@ -1,13 +1,18 @@
 // The connections collection as the services see it: one object over the stores split by concern
 // (queries, activations and decisions, the callback, deactivations and their steps). Every change
-// is one single-document update made while holding the connection's lock, so two workers or a
-// redelivered job can never both act. Works on MongoDB and on FerretDB: no transactions, no
-// change streams.
+// is one single-document update whose condition holds when it is written (atomic on MongoDB, under
+// the connection's lock on FerretDB: connection-collection.ts), so two workers or a redelivered job
+// can never both act. Works on MongoDB and on FerretDB: no transactions, no change streams.
 import type { Db } from 'mongodb';
+import type { Redis } from 'ioredis';
 import { ActivationStore } from './activation-store.ts';
 import { CallbackStore } from './callback-store.ts';
-import { ConnectionCollection } from './connection-collection.ts';
-import type { ConnectionLocks } from './connection-lock.ts';
+import {
+  ConnectionCollection,
+  detectWriteGuard,
+  type WriteGuard,
+} from './connection-collection.ts';
+import { ConnectionLocks } from './connection-lock.ts';
 import { ConnectionQueries } from './connection-queries.ts';
 import { DeprovisionStore } from './deprovision-store.ts';
 
@@ -17,22 +22,58 @@ export class ConnectionRepository {
   readonly callbacks: CallbackStore;
   readonly deprovisions: DeprovisionStore;
 
-  constructor(db: Db, locks: ConnectionLocks, now: () => Date = () => new Date()) {
-    const connections = new ConnectionCollection(db, locks, now);
+  readonly writeGuard: WriteGuard;
+
+  /** A repository whose writes are kept apart by `guard` (see `ConnectionRepository.open`). */
+  constructor(db: Db, guard: WriteGuard, now: () => Date = () => new Date()) {
+    this.writeGuard = guard;
+    const connections = new ConnectionCollection(db, guard, now);
     this.queries = new ConnectionQueries(connections);
     this.activations = new ActivationStore(connections);
     this.callbacks = new CallbackStore(connections, this.activations);
     this.deprovisions = new DeprovisionStore(connections);
   }
 
+  /**
+   * The repository for a service: asks the server what it is and pays the Redis lock only where
+   * conditional updates are not atomic (FerretDB), saying which in one log line.
+   */
+  static async open(
+    db: Db,
+    redis: Redis,
+    options: { prefix: string; logger: { info(fields: object, message: string): void } },
+  ): Promise<ConnectionRepository> {
+    const { guard, server } = await detectWriteGuard(
+      db,
+      new ConnectionLocks(redis, { prefix: options.prefix }),
+    );
+    options.logger.info(
+      { server, writes: guard.kind },
+      guard.kind === 'atomic'
+        ? 'connection writes: conditional updates, atomic on this server'
+        : "connection writes: a Redis lock around each (this server's updates are not atomic)",
+    );
+    return new ConnectionRepository(db, guard);
+  }
+
+  /** A repository whose every write holds the connection's Redis lock: right on any server. */
+  static locked(db: Db, redis: Redis, prefix: string): ConnectionRepository {
+    return new ConnectionRepository(db, {
+      kind: 'locked',
+      locks: new ConnectionLocks(redis, { prefix }),
+    });
+  }
+
   // Reads.
   readonly ensureIndexes: ConnectionQueries['ensureIndexes'] = () => this.queries.ensureIndexes();
   readonly get: ConnectionQueries['get'] = (connectionId) => this.queries.get(connectionId);
   readonly list: ConnectionQueries['list'] = (...args) => this.queries.list(...args);
+  readonly findStalled: ConnectionQueries['findStalled'] = (...args) =>
+    this.queries.findStalled(...args);
 
   // Activations, decisions, operators' actions.
-  readonly recordActivation: ActivationStore['recordActivation'] = (record) =>
-    this.activations.recordActivation(record);
+  readonly recordActivation: ActivationStore['recordActivation'] = (...args) =>
+    this.activations.recordActivation(...args);
   readonly transition: ActivationStore['transition'] = (...args) =>
     this.activations.transition(...args);
   readonly decide: ActivationStore['decide'] = (...args) => this.activations.decide(...args);
@@ -62,6 +103,8 @@ export class ConnectionRepository {
     this.deprovisions.releaseStepLease(...args);
   readonly completeStep: DeprovisionStore['completeStep'] = (...args) =>
     this.deprovisions.completeStep(...args);
+  readonly completeStepThenLease: DeprovisionStore['completeStepThenLease'] = (...args) =>
+    this.deprovisions.completeStepThenLease(...args);
   readonly reopenFailedSteps: DeprovisionStore['reopenFailedSteps'] = (...args) =>
     this.deprovisions.reopenFailedSteps(...args);
 }

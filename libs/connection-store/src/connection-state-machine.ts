@@ -84,6 +84,32 @@ export function failedSteps(
 }
 
 /**
+ * Whether an operator's retry requested at `requestedAt` reopens this connection's callback: it
+ * failed, and no later than the request (a retry job delivered again after a newer failure does
+ * not reopen that one).
+ */
+export function callbackFailedBefore(
+  connection: Pick<ConnectionDocument, 'state' | 'callback'>,
+  requestedAt: Date,
+): boolean {
+  const failedAt = connection.callback?.completedAt;
+  return (
+    connection.state === 'callback_failed' && (failedAt === undefined || failedAt <= requestedAt)
+  );
+}
+
+/** The failed deprovision steps an operator's retry requested at `requestedAt` reopens. */
+export function stepsFailedBefore(
+  connection: Pick<ConnectionDocument, 'steps'>,
+  requestedAt: Date,
+): DeprovisionStep[] {
+  return failedSteps(connection).filter((step) => {
+    const failedAt = connection.steps?.[step]?.completedAt;
+    return failedAt === undefined || failedAt <= requestedAt;
+  });
+}
+
+/**
  * What an activation means for a connection already stored under its id: the same activation
  * again (`existing`), or one that arrived after the connection was deactivated (`stale`: never to
  * be acted on), which is recorded once (`stale-first`) when the connection had no activation yet

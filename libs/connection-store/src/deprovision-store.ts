@@ -1,6 +1,7 @@
 // Writes of a deactivation: recording it from any state (a tombstone for a connection never seen),
 // and each deprovision step's lease, failed attempts, end, and an operator's reopening.
 import { randomUUID } from 'node:crypto';
+import type { Filter } from 'mongodb';
 import { isDuplicateKey, type ConnectionCollection } from './connection-collection.ts';
 import {
   deactivationChanges,
@@ -15,16 +16,17 @@ import {
   type StepRecord,
 } from './connection-states.ts';
 import {
+  acquired,
   acquireLease,
   completeLease,
-  holdsLease,
+  type AcquiredLease,
   leaseIsLive,
   releaseLease,
   reopenedFields,
 } from './outside-call-lease.ts';
 
 export type StepLease =
-  | { kind: 'acquired'; leaseId: string; connection: ConnectionDocument }
+  | ({ kind: 'acquired'; connection: ConnectionDocument } & AcquiredLease)
   /** The step has already ended (done, failed or skipped): nothing to do. */
   | { kind: 'finished'; record: StepRecord }
   /** Another worker holds a live lease on the step. */
@@ -42,6 +44,38 @@ export interface StepEnd {
 
 const pathOf = (step: DeprovisionStep) => `steps.${step}`;
 
+/** Who may end a step: the holder of its lease, or anyone for a step never attempted. */
+function endCondition(step: DeprovisionStep, leaseId: string | null): Filter<ConnectionDocument> {
+  return leaseId === null
+    ? { [`${pathOf(step)}.status`]: { $exists: false } }
+    : { [`${pathOf(step)}.leaseId`]: leaseId };
+}
+
+/** The write that ends a step: its status, what the party said, the history entry. */
+function stepEndUpdate(step: DeprovisionStep, result: StepEnd, now: Date) {
+  const path = pathOf(step);
+  return completeLease(
+    path,
+    {
+      httpStatus: result.httpStatus,
+      error: result.error,
+      body: result.body,
+      failed: result.status === 'failed',
+    },
+    now,
+    {
+      [`${path}.status`]: result.status,
+      ...(result.note === undefined ? {} : { [`${path}.note`]: result.note }),
+    },
+    historyEntry({
+      at: now,
+      event: `${step}_${result.status}`,
+      by: 'deprovision-worker',
+      detail: outcomeDetail(result),
+    }),
+  );
+}
+
 export class DeprovisionStore {
   readonly #c: ConnectionCollection;
 
@@ -53,15 +87,51 @@ export class DeprovisionStore {
    * Records a deactivation from any state. For a connection never seen, writes a tombstone so a
    * late activation cannot revive it. Idempotent: a repeat changes nothing. Returns the document.
    */
-  recordDeactivation(
+  async recordDeactivation(
     connectionId: string,
     deactivation: { requestId: string; receivedAt: Date },
-  ): Promise<{ connection: ConnectionDocument; changed: boolean }> {
+    options: { cleanupLeaseMs?: number } = {},
+  ): Promise<{ connection: ConnectionDocument; changed: boolean; cleanupLease?: AcquiredLease }> {
+    const key = connectionKey(connectionId);
+    const now = this.#c.now();
+    const recorded = { ...deactivation, recordedAt: now };
+    const detail = `request ${deactivation.requestId}`;
+    if (options.cleanupLeaseMs !== undefined) {
+      // The common case, an accepted connection deactivated once: one write records the
+      // deactivation and takes the clean-up's lease. Anything else takes the general path.
+      const leaseId = randomUUID();
+      const lease = acquireLease(pathOf('cleanup'), {
+        leaseId,
+        now,
+        leaseMs: options.cleanupLeaseMs,
+      });
+      const updated = await this.#c.applyIf(
+        connectionId,
+        { state: 'accepted', steps: { $exists: false } },
+        {
+          $set: {
+            ...lease.$set,
+            state: 'deactivated',
+            deactivation: recorded,
+            updatedAt: now,
+          },
+          $inc: { ...lease.$inc },
+          $push: {
+            history: historyEntry({
+              at: now,
+              event: 'deactivated',
+              from: 'accepted',
+              to: 'deactivated',
+              by: 'deprovision-worker',
+              detail,
+            }),
+          },
+        },
+      );
+      if (updated !== null)
+        return { connection: updated, changed: true, cleanupLease: { leaseId } };
+    }
     return this.#c.withLock(connectionId, async () => {
-      const key = connectionKey(connectionId);
-      const now = this.#c.now();
-      const recorded = { ...deactivation, recordedAt: now };
-      const detail = `request ${deactivation.requestId}`;
       for (let attempt = 0; attempt < 5; attempt += 1) {
         const current = await this.#c.get(key);
         if (current === null) {
@@ -133,66 +203,72 @@ export class DeprovisionStore {
       );
       return updated === null
         ? { kind: 'busy' }
-        : { kind: 'acquired', leaseId, connection: updated };
+        : { kind: 'acquired', connection: updated, ...acquired(leaseId, record) };
     });
   }
 
-  /** Records a failed attempt of a step and gives its lease back. */
-  releaseStepLease(
+  /** Records a failed attempt of a step and gives its lease back. One write, on the lease. */
+  async releaseStepLease(
     connectionId: string,
     step: DeprovisionStep,
     leaseId: string,
     attempt: { status?: number; error: string },
   ): Promise<void> {
-    return this.#c.withLock(connectionId, async () => {
-      const current = await this.#c.get(connectionId);
-      if (current === null || !holdsLease(current.steps?.[step], leaseId)) return;
-      await this.#c.apply(current, releaseLease(pathOf(step), attempt, this.#c.now()));
-    });
+    await this.#c.applyIf(
+      connectionId,
+      { [`${pathOf(step)}.leaseId`]: leaseId },
+      releaseLease(pathOf(step), attempt, this.#c.now()),
+    );
   }
 
   /**
    * Ends a step: done, failed (with what the party answered) or skipped (with why). Under a lease,
-   * only its holder may end it; `leaseId` null ends a step that needed no attempt (skipped).
+   * only its holder may end it; `leaseId` null ends a step that needed no attempt (skipped). One
+   * write, conditional on the lease.
    */
-  completeStep(
+  async completeStep(
     connectionId: string,
     step: DeprovisionStep,
     leaseId: string | null,
     result: StepEnd,
   ): Promise<boolean> {
-    return this.#c.withLock(connectionId, async () => {
-      const now = this.#c.now();
-      const current = await this.#c.get(connectionId);
-      const record = current?.steps?.[step];
-      const mayEnd = leaseId === null ? record?.status === undefined : holdsLease(record, leaseId);
-      if (current === null || !mayEnd) return false;
-      const path = pathOf(step);
-      const updated = await this.#c.apply(
-        current,
-        completeLease(
-          path,
-          {
-            httpStatus: result.httpStatus,
-            error: result.error,
-            body: result.body,
-            failed: result.status === 'failed',
-          },
-          now,
-          {
-            [`${path}.status`]: result.status,
-            ...(result.note === undefined ? {} : { [`${path}.note`]: result.note }),
-          },
-          historyEntry({
-            at: now,
-            event: `${step}_${result.status}`,
-            by: 'deprovision-worker',
-            detail: outcomeDetail(result),
-          }),
-        ),
-      );
-      return updated !== null;
+    const updated = await this.#c.applyIf(
+      connectionId,
+      endCondition(step, leaseId),
+      stepEndUpdate(step, result, this.#c.now()),
+    );
+    return updated !== null;
+  }
+
+  /**
+   * Ends a step and, in the same write, takes the lease of the step that follows it, when that one
+   * was never attempted. Otherwise it only ends the step, and `next` is left to `acquireStepLease`.
+   */
+  async completeStepThenLease(
+    connectionId: string,
+    step: DeprovisionStep,
+    leaseId: string,
+    result: StepEnd,
+    next: { step: DeprovisionStep; leaseMs: number },
+  ): Promise<{ completed: boolean; nextLease: AcquiredLease | null }> {
+    const now = this.#c.now();
+    const nextLeaseId = randomUUID();
+    const end = stepEndUpdate(step, result, now);
+    const lease = acquireLease(pathOf(next.step), {
+      leaseId: nextLeaseId,
+      now,
+      leaseMs: next.leaseMs,
     });
+    const updated = await this.#c.applyIf(
+      connectionId,
+      { ...endCondition(step, leaseId), [pathOf(next.step)]: { $exists: false } },
+      { ...end, $set: { ...end.$set, ...lease.$set }, $inc: { ...end.$inc, ...lease.$inc } },
+    );
+    if (updated !== null) return { completed: true, nextLease: { leaseId: nextLeaseId } };
+    return {
+      completed: await this.completeStep(connectionId, step, leaseId, result),
+      nextLease: null,
+    };
   }
 
   /** Reopens the deprovision steps that failed, keeping their attempts. Returns the steps reopened. */

@@ -24,6 +24,21 @@ export function holdsLease(record: LeasedRecord | undefined, leaseId: string): b
 
 type Update = UpdateFilter<ConnectionDocument>;
 
+/**
+ * A lease just taken. `previousLeaseId` is the expired lease of an earlier attempt that never
+ * recorded its end (its worker died or lost the database): that attempt may have made the call,
+ * so its outcome must be looked up before calling again.
+ */
+export interface AcquiredLease {
+  leaseId: string;
+  previousLeaseId?: string;
+}
+
+/** The lease taken over `record`, naming the earlier attempt's lease if one was left behind. */
+export function acquired(leaseId: string, record: LeasedRecord | undefined): AcquiredLease {
+  return record?.leaseId === undefined ? { leaseId } : { leaseId, previousLeaseId: record.leaseId };
+}
+
 /** Takes the lease: counts the attempt and stamps its start; `set` adds fields of the record. */
 export function acquireLease(
   path: string,

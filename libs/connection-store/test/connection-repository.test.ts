@@ -4,7 +4,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { type ActivateRequest } from '@fortellis-admin/contracts';
-import { ConnectionLocks, ConnectionRepository } from '@fortellis-admin/connection-store';
+import {
+  ConnectionCollection,
+  ConnectionRepository,
+  type Decision,
+} from '@fortellis-admin/connection-store';
 import { createTestNamespace } from '@fortellis-admin/test-support';
 import { tutorialCurlPayload } from '@fortellis-admin/test-support';
 
@@ -18,10 +22,7 @@ beforeAll(async () => {
   mongo = new MongoClient(inject('mongoUrl'));
   await mongo.connect();
   redis = new Redis(inject('redisUrl'));
-  repo = new ConnectionRepository(
-    mongo.db(ns.dbName),
-    new ConnectionLocks(redis, { prefix: ns.queuePrefix }),
-  );
+  repo = ConnectionRepository.locked(mongo.db(ns.dbName), redis, ns.queuePrefix);
   await repo.ensureIndexes();
 });
 afterAll(async () => {
@@ -38,8 +39,16 @@ function activation(): ActivateRequest {
   return payload;
 }
 
-const record = (a: ActivateRequest) =>
-  repo.recordActivation({ activation: a, requestId: 'r', receivedAt: new Date() });
+const approve = (): { decision: Decision; callbackLeaseMs: number } => ({
+  decision: { action: 'approve', ruleId: 'default', decidedBy: 'rules', decidedAt: new Date() },
+  callbackLeaseMs: 10_000,
+});
+
+const record = (a: ActivateRequest, decided?: typeof approve) =>
+  repo.recordActivation(
+    { activation: a, requestId: 'r', receivedAt: new Date() },
+    decided === undefined ? undefined : decided(),
+  );
 
 describe('ConnectionRepository', () => {
   it('stores an activation once; a repeat finds it', async () => {
@@ -97,14 +106,14 @@ describe('ConnectionRepository', () => {
         repo.acquireCallbackLease(a.connectionId, 'approved', 10_000),
       ),
     );
-    const held = leases.filter((lease): lease is string => lease !== null);
+    const held = leases.flatMap((lease) => (lease === null ? [] : [lease.leaseId]));
     expect(held).toHaveLength(1);
     await repo.releaseCallbackLease(a.connectionId, held[0]!, { status: 503, error: 'HTTP 503' });
     const next = await repo.acquireCallbackLease(a.connectionId, 'approved', 10_000);
     expect(next).not.toBeNull();
     expect(
       (
-        await repo.completeCallback(a.connectionId, next!, 'approved', {
+        await repo.completeCallback(a.connectionId, next!.leaseId, 'approved', {
           outcome: 'acknowledged',
           status: 200,
         })
@@ -150,5 +159,160 @@ describe('ConnectionRepository', () => {
       'activation_received',
       'deactivated',
     ]);
+  });
+
+  it('stores an activation already decided, with the callback lease taken in the same insert', async () => {
+    const a = activation();
+    const created = await record(a, approve);
+    expect(created.kind).toBe('created');
+    if (created.kind !== 'created') return;
+    expect(created.lease?.leaseId).toBeDefined();
+    const stored = await repo.get(a.connectionId);
+    expect(stored).toMatchObject({
+      state: 'approved',
+      version: 1,
+      callback: { status: 'accepted', attempts: 1, leaseId: created.lease?.leaseId },
+    });
+    expect(stored?.history.map((entry) => entry.event)).toEqual([
+      'activation_received',
+      'decided_approve',
+    ]);
+    // Nobody else gets the lease while it is live; its holder ends the callback in one write.
+    expect(await repo.acquireCallbackLease(a.connectionId, 'approved', 10_000)).toBeNull();
+    const done = await repo.completeCallback(
+      a.connectionId,
+      created.lease!.leaseId,
+      'approved',
+      { outcome: 'acknowledged', status: 200 },
+      { announced: true },
+    );
+    expect(done).toMatchObject({ state: 'accepted', acceptanceAnnounced: true });
+    expect(done?.callback?.leaseId).toBeUndefined();
+  });
+
+  it('an activation decided on insert and its deactivation raced: one story, and no callback recorded after the deactivation', async () => {
+    for (let round = 0; round < 6; round += 1) {
+      const a = activation();
+      const [created, deactivated] = await Promise.all([
+        record(a, approve),
+        repo.recordDeactivation(
+          a.connectionId,
+          { requestId: 'd', receivedAt: new Date() },
+          { cleanupLeaseMs: 10_000 },
+        ),
+      ]);
+      expect(deactivated.changed).toBe(true);
+      const stored = await repo.get(a.connectionId);
+      expect(stored?.state).toBe('deactivated');
+      if (created.kind === 'created') {
+        // The activation came first: the deactivation found it approved, not accepted, so it took
+        // the general path, and the callback's end is refused.
+        expect(deactivated.cleanupLease).toBeUndefined();
+        expect(
+          await repo.completeCallback(a.connectionId, created.lease!.leaseId, 'approved', {
+            outcome: 'acknowledged',
+            status: 200,
+          }),
+        ).toBeNull();
+      } else {
+        expect(created.kind).toBe('stale');
+      }
+      expect((await repo.get(a.connectionId))?.state).toBe('deactivated');
+    }
+  });
+
+  it("deactivates an accepted connection and takes its clean-up lease in one write; the clean-up's end takes the report's lease", async () => {
+    const a = activation();
+    const created = await record(a, approve);
+    if (created.kind !== 'created') throw new Error('expected created');
+    await repo.completeCallback(a.connectionId, created.lease!.leaseId, 'approved', {
+      outcome: 'acknowledged',
+      status: 200,
+    });
+    const recorded = await repo.recordDeactivation(
+      a.connectionId,
+      { requestId: 'd', receivedAt: new Date() },
+      { cleanupLeaseMs: 10_000 },
+    );
+    expect(recorded.changed).toBe(true);
+    expect(recorded.connection.steps?.cleanup).toMatchObject({
+      attempts: 1,
+      leaseId: recorded.cleanupLease?.leaseId,
+    });
+    // Raced by two holders of the same lease (a redelivery), the end is written once.
+    const ends = await Promise.all(
+      [1, 2].map(() =>
+        repo.completeStepThenLease(
+          a.connectionId,
+          'cleanup',
+          recorded.cleanupLease!.leaseId,
+          { status: 'done', httpStatus: 200 },
+          { step: 'deactivationReport', leaseMs: 10_000 },
+        ),
+      ),
+    );
+    expect(ends.filter((end) => end.completed)).toHaveLength(1);
+    const nextLease = ends.find((end) => end.completed)?.nextLease;
+    expect(nextLease).not.toBeNull();
+    expect(await repo.acquireStepLease(a.connectionId, 'deactivationReport', 10_000)).toEqual({
+      kind: 'busy',
+    });
+    expect(
+      await repo.completeStep(a.connectionId, 'deactivationReport', nextLease!.leaseId, {
+        status: 'done',
+        httpStatus: 204,
+      }),
+    ).toBe(true);
+    const stored = await repo.get(a.connectionId);
+    expect(stored?.steps).toMatchObject({
+      cleanup: { status: 'done', attempts: 1 },
+      deactivationReport: { status: 'done', attempts: 1 },
+    });
+    expect(stored?.history.map((entry) => entry.event)).toEqual([
+      'activation_received',
+      'decided_approve',
+      'callback_accepted_acknowledged',
+      'deactivated',
+      'cleanup_done',
+      'deactivationReport_done',
+    ]);
+  });
+});
+
+describe('writes where conditional updates are atomic (the MongoDB path)', () => {
+  it('runs a read-decide-write again on a fresh read when another write came between', async () => {
+    const connections = new ConnectionCollection(mongo.db(ns.dbName), { kind: 'atomic' });
+    const a = activation();
+    await record(a);
+    let rounds = 0;
+    const updated = await connections.withLock(a.connectionId, async () => {
+      rounds += 1;
+      const current = await connections.get(a.connectionId);
+      if (current === null) throw new Error('missing');
+      // Another writer moves the document on between this read and this write, once.
+      if (rounds === 1)
+        await connections.collection.updateOne(
+          { _id: current._id },
+          { $inc: { version: 1 }, $set: { updatedAt: new Date() } },
+        );
+      return connections.apply(current, {
+        $set: { note: `written in round ${rounds}` },
+        $inc: { version: 1 },
+      });
+    });
+    expect(rounds).toBe(2);
+    expect(updated).toMatchObject({ version: 3, note: 'written in round 2' });
+  });
+
+  it('writes a conditional update only while its condition holds', async () => {
+    const connections = new ConnectionCollection(mongo.db(ns.dbName), { kind: 'atomic' });
+    const a = activation();
+    await record(a);
+    expect(
+      await connections.applyIf(a.connectionId, { state: 'approved' }, { $inc: { version: 1 } }),
+    ).toBeNull();
+    expect(
+      await connections.applyIf(a.connectionId, { state: 'received' }, { $inc: { version: 1 } }),
+    ).toMatchObject({ version: 2 });
   });
 });

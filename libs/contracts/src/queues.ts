@@ -5,6 +5,7 @@ import type {
   DeactivationReceivedJob,
   RetryRequestedJob,
   ReviewDecidedJob,
+  StalledConnectionFoundJob,
 } from './types.ts';
 
 /**
@@ -35,6 +36,17 @@ export const JOB_NAMES = Object.freeze({
 } as const);
 
 export type JobName = (typeof JOB_NAMES)[keyof typeof JOB_NAMES];
+
+/**
+ * The reconciler's jobs. Each worker publishes them on its own queue and consumes them itself:
+ * `ReconciliationDue` comes from a BullMQ job scheduler (one per queue, whichever worker runs it);
+ * it looks for connections that need that worker's work but have no live job, and publishes a
+ * `StalledConnectionFound` for each, which moves the connection on as its lost job would have.
+ */
+export const RECONCILER_JOB_NAMES = Object.freeze({
+  reconciliationDue: 'ReconciliationDue',
+  stalledConnectionFound: 'StalledConnectionFound',
+} as const);
 
 /** The payload type of each job name. */
 export interface JobPayloads {
@@ -67,6 +79,7 @@ export const QUEUE_OF_JOB: Readonly<Record<JobName, QueueName>> = Object.freeze(
  * - `DeactivationReceived`: `deactivation-{connectionId}`
  * - `ReviewDecided`: `review-{connectionId}` (a held connection is decided once)
  * - `ConnectionAccepted`: `accepted-{connectionId}`
+ * - `StalledConnectionFound`: `stalled-{connectionId}-{version}`
  * - `CallbackRetryRequested` / `DeprovisionRetryRequested`: `retry-{callback|deprovision}-{connectionId}-{requestedAt ms}`
  *   (each operator request is a new fact; a double submit within the same millisecond is one)
  *
@@ -81,6 +94,9 @@ export const jobIdFor = Object.freeze({
     `review-${job.connectionId.toLowerCase()}`,
   connectionAccepted: (job: Pick<ConnectionAcceptedJob, 'connectionId'>) =>
     `accepted-${job.connectionId.toLowerCase()}`,
+  /** One per connection and version: a connection that has not changed is not published twice. */
+  stalledConnectionFound: (job: Pick<StalledConnectionFoundJob, 'connectionId' | 'version'>) =>
+    `stalled-${job.connectionId.toLowerCase()}-${job.version}`,
   retryRequested: (
     target: 'callback' | 'deprovision',
     job: Pick<RetryRequestedJob, 'connectionId' | 'requestedAt'>,

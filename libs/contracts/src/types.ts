@@ -12,6 +12,7 @@ import type {
   deactivationReceivedJobSchema,
   retryRequestedJobSchema,
   reviewDecidedJobSchema,
+  stalledConnectionFoundJobSchema,
 } from './schemas/job-schemas.ts';
 import type {
   connectionCallbackBodySchema,
@@ -29,3 +30,4 @@ export type DeactivationReceivedJob = FromSchema<typeof deactivationReceivedJobS
 export type ReviewDecidedJob = FromSchema<typeof reviewDecidedJobSchema>;
 export type ConnectionAcceptedJob = FromSchema<typeof connectionAcceptedJobSchema>;
 export type RetryRequestedJob = FromSchema<typeof retryRequestedJobSchema>;
+export type StalledConnectionFoundJob = FromSchema<typeof stalledConnectionFoundJobSchema>;

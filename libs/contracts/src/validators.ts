@@ -13,6 +13,7 @@ import {
   connectionAcceptedJobSchema,
   deactivationReceivedJobSchema,
   retryRequestedJobSchema,
+  stalledConnectionFoundJobSchema,
   reviewDecidedJobSchema,
 } from './schemas/job-schemas.ts';
 import {
@@ -29,6 +30,7 @@ import type {
   IntegrationStatusBody,
   LinksResponse,
   RetryRequestedJob,
+  StalledConnectionFoundJob,
   ReviewDecidedJob,
 } from './types.ts';
 
@@ -117,6 +119,11 @@ export const contracts = Object.freeze({
   ),
   reviewDecidedJob: compile<ReviewDecidedJob>(ajv, 'ReviewDecided job', reviewDecidedJobSchema),
   retryRequestedJob: compile<RetryRequestedJob>(ajv, 'RetryRequested job', retryRequestedJobSchema),
+  stalledConnectionFoundJob: compile<StalledConnectionFoundJob>(
+    ajv,
+    'StalledConnectionFound job',
+    stalledConnectionFoundJobSchema,
+  ),
   connectionAcceptedJob: compile<ConnectionAcceptedJob>(
     ajv,
     'ConnectionAccepted job',

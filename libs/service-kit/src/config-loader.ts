@@ -140,6 +140,20 @@ export const WORKER_ENV_PROPERTIES = {
     minimum: 1000,
     default: 30_000,
   },
+  RECONCILE_EVERY_MS: {
+    description:
+      "How often the reconciler looks for connections that need this worker's work but have no live job.",
+    type: 'integer',
+    minimum: 1000,
+    default: 60_000,
+  },
+  RECONCILE_AFTER_MS: {
+    description:
+      'How long a connection must stay unchanged, with no live job, before the reconciler publishes its work again.',
+    type: 'integer',
+    minimum: 1000,
+    default: 120_000,
+  },
   ...runtimeEnvProperties(30_000),
 } as const;
 

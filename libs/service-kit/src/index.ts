@@ -16,3 +16,6 @@ export * from './health-routes.ts';
 export * from './job-publisher.ts';
 export * from './ack-durability.ts';
 export * from './redis-clock.ts';
+export * from './call-outcome-ledger.ts';
+export * from './reconciler.ts';
+export * from './command-counting.ts';

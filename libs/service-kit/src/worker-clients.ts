@@ -4,40 +4,59 @@ import { MongoClient } from 'mongodb';
 import { Queue, type Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { countMongoCommands, countRedisCommands } from './command-counting.ts';
 import type { QueueName } from '@fortellis-admin/contracts';
 import { instrumentQueue, startMonitoringServer } from './metrics.ts';
 
 export interface WorkerClients {
   mongo: MongoClient;
-  /** Retries forever and never fails a blocking command, as BullMQ workers require. */
+  /** BullMQ's: retries forever and never fails a blocking command, as BullMQ workers require. */
   redis: Redis;
+  /** The service's own (connection locks, the call-outcome ledger): counted on /metrics. */
+  appRedis: Redis;
   close(): Promise<void>;
 }
 
+/** Connects to MongoDB and Redis; with a registry, the commands the service sends are counted. */
 export async function connectWorkerClients(
   urls: { mongoUrl: string; redisUrl: string },
   logger: Logger,
+  registry?: Registry,
 ): Promise<WorkerClients> {
-  const mongo = new MongoClient(urls.mongoUrl, { serverSelectionTimeoutMS: 5000 });
+  const mongo = new MongoClient(urls.mongoUrl, {
+    serverSelectionTimeoutMS: 5000,
+    monitorCommands: registry !== undefined,
+  });
+  if (registry !== undefined) countMongoCommands(mongo, registry);
   await mongo.connect();
-  const redis = new Redis(urls.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
-  redis.on('error', (error) =>
-    logger.warn({ err: { message: error.message } }, 'redis connection error'),
-  );
-  try {
+  const connect = async (): Promise<Redis> => {
+    const redis = new Redis(urls.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+    redis.on('error', (error) =>
+      logger.warn({ err: { message: error.message } }, 'redis connection error'),
+    );
     await redis.connect();
+    return redis;
+  };
+  let redis: Redis | undefined;
+  try {
+    redis = await connect();
+    const appRedis = await connect();
+    if (registry !== undefined) countRedisCommands(appRedis, registry, 'app');
+    return {
+      mongo,
+      redis,
+      appRedis,
+      close: async () => {
+        redis?.disconnect();
+        appRedis.disconnect();
+        await mongo.close();
+      },
+    };
   } catch (error) {
+    redis?.disconnect();
     await mongo.close();
     throw error;
   }
-  return {
-    mongo,
-    redis,
-    close: async () => {
-      redis.disconnect();
-      await mongo.close();
-    },
-  };
 }
 
 /**

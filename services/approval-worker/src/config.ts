@@ -112,6 +112,7 @@ export function loadApprovalWorkerConfig(
     },
     approval: { rulesFile: e.APPROVAL_RULES_FILE, defaultAction: e.APPROVAL_DEFAULT_ACTION },
     worker: { concurrency: e.WORKER_CONCURRENCY, lockMs: e.WORKER_LOCK_MS },
+    reconcile: { everyMs: e.RECONCILE_EVERY_MS, stalledAfterMs: e.RECONCILE_AFTER_MS },
     monitoring: { host: e.MONITORING_HOST, port: e.MONITORING_PORT },
     callback: {
       timeoutMs: e.CALLBACK_TIMEOUT_MS,

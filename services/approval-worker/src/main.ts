@@ -1,6 +1,7 @@
 // Composition root of the approval worker: configuration, logger, clients, wiring, signals.
 import { Queue } from 'bullmq';
 import { QUEUE_NAMES } from '@fortellis-admin/contracts';
+import { ConnectionRepository } from '@fortellis-admin/connection-store';
 import {
   closeWorker,
   connectWorkerClients,
@@ -9,6 +10,7 @@ import {
   outsideCallCounter,
   startWorkerMonitoring,
   runService,
+  scheduleReconciliation,
 } from '@fortellis-admin/service-kit';
 import { loadApprovalWorkerConfig } from './config.ts';
 import { loadApprovalPolicy } from './data-access/approval-policy-file.ts';
@@ -31,21 +33,37 @@ await runService({
     const clients = await connectWorkerClients(
       { mongoUrl: config.mongo.url, redisUrl: config.redis.url },
       logger,
+      registry,
     );
     const deprovisionQueue = new Queue(QUEUE_NAMES.deprovision, {
       connection: clients.redis,
       prefix: config.redis.queuePrefix,
     });
+    const approvalQueue = new Queue(QUEUE_NAMES.approval, {
+      connection: clients.redis,
+      prefix: config.redis.queuePrefix,
+    });
     const deps = createApprovalDeps(config, {
       redis: clients.redis,
+      appRedis: clients.appRedis,
       db: clients.mongo.db(config.mongo.database),
+      repo: await ConnectionRepository.open(
+        clients.mongo.db(config.mongo.database),
+        clients.appRedis,
+        {
+          prefix: config.redis.queuePrefix,
+          logger,
+        },
+      ),
       logger,
       policy,
       deprovisionQueue,
+      approvalQueue,
       recordCall: outsideCallCounter(registry),
     });
     await deps.repo.ensureIndexes();
     const worker = buildWorker(deps);
+    await scheduleReconciliation(approvalQueue, config.reconcile.everyMs);
     const monitoring = await startWorkerMonitoring({
       clients,
       registry,
@@ -68,6 +86,7 @@ await runService({
         await closeWorker(worker, config.shutdownTimeoutMs, logger);
         await monitoring.close();
         await deprovisionQueue.close();
+        await approvalQueue.close();
         await clients.close();
       },
     };

@@ -6,18 +6,21 @@ import type { Db } from 'mongodb';
 import { JOB_NAMES, JOB_OPTIONS, QUEUE_NAMES } from '@fortellis-admin/contracts';
 import { type Logger } from '@fortellis-admin/service-kit';
 import {
+  attemptLeaseMs,
   ClientCredentialsTokenClient,
+  queueReconcilerJobs,
+  RedisCallOutcomeLedger,
   createQueueWorker,
   type OutsideCallRecorder,
 } from '@fortellis-admin/service-kit';
-import { ConnectionLocks, ConnectionRepository } from '@fortellis-admin/connection-store';
+import { ConnectionRepository } from '@fortellis-admin/connection-store';
 import { CallbackClient } from './data-access/callback-client.ts';
 import type { ApprovalPolicy } from './domain/approval-rules.ts';
 import type { ApprovalWorkerConfig } from './config.ts';
 import {
   createApprovalProcessor,
   type ApprovalProcessorDeps,
-  type ProcessResult,
+  type ApprovalJobResult,
 } from './entry-points/approval-processor.ts';
 
 /** The use cases' ports, as the composition root has them: the whole repository and token client. */
@@ -29,7 +32,7 @@ export interface ApprovalWorkerDeps extends ApprovalProcessorDeps {
   connection: ConnectionOptions;
 }
 
-export function buildWorker(deps: ApprovalWorkerDeps): Worker<unknown, ProcessResult> {
+export function buildWorker(deps: ApprovalWorkerDeps): Worker<unknown, ApprovalJobResult> {
   const { config } = deps;
   return createQueueWorker({
     queue: QUEUE_NAMES.approval,
@@ -52,10 +55,16 @@ export function createApprovalDeps(
   config: ApprovalWorkerConfig,
   clients: {
     redis: Redis;
+    /** The service's own Redis connection (locks, ledger); BullMQ's `redis` when not given. */
+    appRedis?: Redis;
+    /** The connection store as `ConnectionRepository.open` made it; locked writes when not given. */
+    repo?: ConnectionRepository;
     db: Db;
     logger: Logger;
     policy: ApprovalPolicy;
     deprovisionQueue: Queue;
+    /** The worker's own queue, where the reconciler looks and publishes. */
+    approvalQueue: Queue;
     clock?: { now(): Date };
     recordCall?: OutsideCallRecorder;
   },
@@ -63,10 +72,13 @@ export function createApprovalDeps(
   return {
     config,
     connection: clients.redis,
-    repo: new ConnectionRepository(
-      clients.db,
-      new ConnectionLocks(clients.redis, { prefix: config.redis.queuePrefix }),
-    ),
+    repo:
+      clients.repo ??
+      ConnectionRepository.locked(
+        clients.db,
+        clients.appRedis ?? clients.redis,
+        config.redis.queuePrefix,
+      ),
     policy: clients.policy,
     callbacks: new CallbackClient({
       baseUrl: config.fortellis.callbackBaseUrl,
@@ -87,10 +99,18 @@ export function createApprovalDeps(
     },
     logger: clients.logger,
     clock: clients.clock ?? { now: () => new Date() },
+    ledger: new RedisCallOutcomeLedger(clients.appRedis ?? clients.redis, {
+      prefix: config.redis.queuePrefix,
+    }),
     settings: {
       retryHorizonMs: config.callback.retryHorizonMs,
-      callbackTimeoutMs: config.callback.timeoutMs,
+      callbackLeaseMs: attemptLeaseMs({
+        callMs: config.callback.timeoutMs,
+        tokenMs: config.callback.timeoutMs,
+      }),
+      reconcile: { stalledAfterMs: config.reconcile.stalledAfterMs, batchSize: 100 },
     },
+    reconcilerJobs: queueReconcilerJobs(clients.approvalQueue),
     ...(clients.recordCall === undefined ? {} : { recordCall: clients.recordCall }),
   };
 }

@@ -8,15 +8,23 @@ import {
 } from '@fortellis-admin/contracts';
 import {
   callbackStatusFor,
+  reopenedCallbackState,
   connectionKey,
   holdsLease,
+  acquired,
   leaseIsLive,
   repeatedActivation,
   stateAfterCallback,
   stateAfterDecision,
   type ConnectionDocument,
 } from '@fortellis-admin/connection-store';
-import { createLogger, type HttpAttempt, type JobContext } from '@fortellis-admin/service-kit';
+import {
+  createLogger,
+  MemoryCallOutcomeLedger,
+  MemoryReconcilerJobs,
+  type HttpAttempt,
+  type JobContext,
+} from '@fortellis-admin/service-kit';
 import type { ApprovalStore, ApprovalUseCaseDeps } from '../src/domain/approval-ports.ts';
 import { defaultPolicy, type ApprovalPolicy } from '../src/domain/approval-rules.ts';
 
@@ -24,6 +32,8 @@ export class FakeStore implements ApprovalStore {
   readonly docs = new Map<string, ConnectionDocument>();
   readonly released: string[] = [];
   announced = 0;
+  /** How often the callback's lease was taken on its own (not with the insert). */
+  leasesTakenAlone = 0;
   readonly now: () => Date;
   constructor(now: () => Date) {
     this.now = now;
@@ -31,7 +41,7 @@ export class FakeStore implements ApprovalStore {
 
   get = async (id: string) => structuredClone(this.docs.get(connectionKey(id)) ?? null);
 
-  recordActivation: ApprovalStore['recordActivation'] = async (record) => {
+  recordActivation: ApprovalStore['recordActivation'] = async (record, decided) => {
     const key = connectionKey(record.activation.connectionId);
     const existing = this.docs.get(key);
     if (existing !== undefined) {
@@ -53,8 +63,22 @@ export class FakeStore implements ApprovalStore {
       createdAt: this.now(),
       updatedAt: this.now(),
     };
+    let lease: { leaseId: string } | undefined;
+    if (decided !== undefined) {
+      doc.state = stateAfterDecision(decided.decision.action);
+      doc.decision = decided.decision;
+      if (doc.state === 'approved' || doc.state === 'rejected') {
+        lease = { leaseId: 'lease-1' };
+        doc.callback = {
+          status: callbackStatusFor(doc.state),
+          attempts: 1,
+          leaseId: lease.leaseId,
+          leaseUntil: new Date(this.now().getTime() + decided.callbackLeaseMs),
+        };
+      }
+    }
     this.docs.set(key, doc);
-    return { kind: 'created', connection: structuredClone(doc) };
+    return { kind: 'created', connection: structuredClone(doc), ...(lease && { lease }) };
   };
 
   decide: ApprovalStore['decide'] = async (id, decision, from) => {
@@ -67,17 +91,19 @@ export class FakeStore implements ApprovalStore {
   };
 
   acquireCallbackLease: ApprovalStore['acquireCallbackLease'] = async (id, state, leaseMs) => {
+    this.leasesTakenAlone += 1;
     const doc = this.docs.get(connectionKey(id));
     if (doc === undefined || doc.state !== state || leaseIsLive(doc.callback, this.now()))
       return null;
     const leaseId = `lease-${(doc.callback?.attempts ?? 0) + 1}`;
+    const previous = doc.callback;
     doc.callback = {
       status: callbackStatusFor(state),
       attempts: (doc.callback?.attempts ?? 0) + 1,
       leaseId,
       leaseUntil: new Date(this.now().getTime() + leaseMs),
     };
-    return leaseId;
+    return acquired(leaseId, previous);
   };
 
   releaseCallbackLease: ApprovalStore['releaseCallbackLease'] = async (id, leaseId, attempt) => {
@@ -88,7 +114,13 @@ export class FakeStore implements ApprovalStore {
     delete doc.callback.leaseUntil;
   };
 
-  completeCallback: ApprovalStore['completeCallback'] = async (id, leaseId, from, result) => {
+  completeCallback: ApprovalStore['completeCallback'] = async (
+    id,
+    leaseId,
+    from,
+    result,
+    options = {},
+  ) => {
     const doc = this.docs.get(connectionKey(id));
     if (doc?.callback === undefined || doc.state !== from || !holdsLease(doc.callback, leaseId))
       return null;
@@ -96,8 +128,33 @@ export class FakeStore implements ApprovalStore {
     doc.callback.outcome = result.outcome;
     doc.callback.completedAt = this.now();
     if (result.status !== undefined) doc.callback.lastStatus = result.status;
+    if (options.announced === true) {
+      doc.acceptanceAnnounced = true;
+      this.announced += 1;
+    }
     delete doc.callback.leaseId;
     delete doc.callback.leaseUntil;
+    return structuredClone(doc);
+  };
+
+  findStalled: ApprovalStore['findStalled'] = async (_work, untouchedSince, limit) =>
+    [...this.docs.values()]
+      .filter(
+        (doc) =>
+          doc.updatedAt < untouchedSince &&
+          (['received', 'approved', 'rejected'].includes(doc.state) ||
+            (doc.state === 'accepted' && doc.acceptanceAnnounced !== true)),
+      )
+      .slice(0, limit)
+      .map((doc) => structuredClone(doc));
+
+  reopenCallback: ApprovalStore['reopenCallback'] = async (id) => {
+    const doc = this.docs.get(connectionKey(id));
+    const back = reopenedCallbackState(doc ?? null);
+    if (doc?.callback === undefined || back === null) return null;
+    doc.state = back;
+    delete doc.callback.outcome;
+    delete doc.callback.completedAt;
     return structuredClone(doc);
   };
 
@@ -155,15 +212,28 @@ export function fixture(policy: ApprovalPolicy = defaultPolicy('approve')) {
   const callbacks = new ScriptedCallbacks();
   const tokens = new FakeTokens();
   const announcements: ConnectionAcceptedJob[] = [];
+  /** Set to make the next announcements fail, as a Redis outage would. */
+  const announcing = { down: false };
+  const ledger = new MemoryCallOutcomeLedger();
+  const reconcilerJobs = new MemoryReconcilerJobs();
   const deps: ApprovalUseCaseDeps = {
     repo: store,
     policy,
     callbacks,
     tokens,
-    announceAccepted: async (job) => void announcements.push(job),
+    announceAccepted: async (job) => {
+      if (announcing.down) throw new Error('redis: connection lost');
+      announcements.push(job);
+    },
     logger: createLogger('approval-worker', 'silent'),
     clock,
-    settings: { retryHorizonMs: 60_000, callbackTimeoutMs: 1000 },
+    ledger,
+    settings: {
+      retryHorizonMs: 60_000,
+      callbackLeaseMs: 6000,
+      reconcile: { stalledAfterMs: 60_000, batchSize: 100 },
+    },
+    reconcilerJobs,
   };
   const job = (overrides: Partial<JobContext> = {}): JobContext => ({
     id: 'activation-x',
@@ -172,7 +242,18 @@ export function fixture(policy: ApprovalPolicy = defaultPolicy('approve')) {
     attempt: 1,
     ...overrides,
   });
-  return { store, callbacks, tokens, announcements, deps, job, now };
+  return {
+    store,
+    callbacks,
+    tokens,
+    announcements,
+    announcing,
+    ledger,
+    reconcilerJobs,
+    deps,
+    job,
+    now,
+  };
 }
 
 export function activationJob(activation: ActivateRequest) {

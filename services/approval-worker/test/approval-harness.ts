@@ -11,7 +11,10 @@ import {
   type ActivateRequest,
   type ReviewDecidedJob,
 } from '@fortellis-admin/contracts';
-import { type ClientCredentialsTokenClient } from '@fortellis-admin/service-kit';
+import {
+  scheduleReconciliation,
+  type ClientCredentialsTokenClient,
+} from '@fortellis-admin/service-kit';
 import {
   type ConnectionRepository,
   type ConnectionDocument,
@@ -20,7 +23,7 @@ import type { Simulator } from '@fortellis-admin/simulator';
 import { capturingLogger, publishActivation } from '@fortellis-admin/test-support';
 import { loadApprovalWorkerConfig } from '../src/config.ts';
 import { defaultPolicy, type ApprovalPolicy } from '../src/domain/approval-rules.ts';
-import type { ProcessResult } from '../src/entry-points/approval-processor.ts';
+import type { ApprovalJobResult } from '../src/entry-points/approval-processor.ts';
 import { buildWorker, createApprovalDeps } from '../src/worker.ts';
 
 export interface ApprovalHarness {
@@ -29,9 +32,9 @@ export interface ApprovalHarness {
   approvalQueue: Queue;
   deprovisionQueue: Queue;
   logs: string[];
-  workers: Array<Worker<unknown, ProcessResult>>;
+  workers: Array<Worker<unknown, ApprovalJobResult>>;
   /** Starts one more worker on the same queue. */
-  addWorker(): Worker<unknown, ProcessResult>;
+  addWorker(): Worker<unknown, ApprovalJobResult>;
   activate(activation: ActivateRequest, jobId?: string): Promise<void>;
   decideReview(job: Omit<ReviewDecidedJob, 'decidedAt' | 'requestId'>): Promise<void>;
   /** Waits until the connection is in `state` and returns it. */
@@ -51,6 +54,8 @@ export async function startApprovalHarness(options: {
   dbName: string;
   policy?: ApprovalPolicy;
   env?: Record<string, string>;
+  /** Installs the reconciler's job scheduler, as the worker's composition root does. */
+  reconcile?: boolean;
 }): Promise<ApprovalHarness> {
   const config = loadApprovalWorkerConfig({
     ...options.sim.env(),
@@ -82,11 +87,14 @@ export async function startApprovalHarness(options: {
     logger,
     policy: options.policy ?? defaultPolicy('approve'),
     deprovisionQueue,
+    approvalQueue,
   });
   const { repo } = deps;
   await repo.ensureIndexes();
+  if (options.reconcile === true)
+    await scheduleReconciliation(approvalQueue, config.reconcile.everyMs);
   const tokens = deps.tokens;
-  const workers: Array<Worker<unknown, ProcessResult>> = [];
+  const workers: Array<Worker<unknown, ApprovalJobResult>> = [];
   const addWorker = () => {
     const worker = buildWorker(deps);
     workers.push(worker);

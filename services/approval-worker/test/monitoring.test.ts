@@ -55,7 +55,10 @@ describe('approval worker monitoring', () => {
   });
 
   it('counts completed jobs and callback attempts by outcome, and shows queue depth', async () => {
-    const completedBefore = await metric('jobs_completed_total', 'queue="approval"');
+    const completedBefore = await metric(
+      'jobs_completed_total',
+      'queue="approval",job="ActivationReceived"',
+    );
     expect(await metric('queue_jobs', 'queue="approval",state="waiting"')).toBe(0);
     sim.faults.failNext('callback', 503);
     const activation = new ActivationGenerator(77).next();
@@ -73,9 +76,9 @@ describe('approval worker monitoring', () => {
     expect(await metric('outside_calls_total', 'party="callback",outcome="retry"')).toBe(1);
     // The job completes after its callback succeeded: its counter may move a moment later.
     await expect
-      .poll(() => metric('jobs_completed_total', 'queue="approval"'))
+      .poll(() => metric('jobs_completed_total', 'queue="approval",job="ActivationReceived"'))
       .toBe(completedBefore + 1);
-    expect(await metric('jobs_failed_total', 'final="false"')).toBe(1);
+    expect(await metric('jobs_failed_total', 'job="ActivationReceived",final="false"')).toBe(1);
     const text = await (await fetch(`${base}/metrics`)).text();
     expect(text).toContain(
       'queue_oldest_waiting_job_age_seconds{queue="approval",service="approval-worker"} 0',

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { MongoClient } from 'mongodb';
-import { QUEUE_NAMES } from '@fortellis-admin/contracts';
+import { JOB_NAMES, QUEUE_NAMES } from '@fortellis-admin/contracts';
 import { ActivationGenerator, startSimulator, type Simulator } from '@fortellis-admin/simulator';
 import {
   createTestNamespace,
@@ -142,9 +142,13 @@ describe('approval worker process', () => {
           callback: { attempts: 2, outcome: 'acknowledged' },
         });
         await expect
-          .poll(async () => (await queue.getJobs(['completed'])).map((job) => job.id), {
-            timeout: 15_000,
-          })
+          .poll(
+            async () =>
+              (await queue.getJobs(['completed']))
+                .filter((job) => job.name === JOB_NAMES.activationReceived)
+                .map((job) => job.id),
+            { timeout: 15_000 },
+          )
           .toEqual([`activation-${activation.connectionId}`]);
       } finally {
         await second.stop();

@@ -182,6 +182,7 @@ export function loadDeprovisionWorkerConfig(
             reportActivations: e.INTEGRATION_STATUS_REPORT_ACTIVATIONS,
           },
     worker: { concurrency: e.WORKER_CONCURRENCY, lockMs: e.WORKER_LOCK_MS },
+    reconcile: { everyMs: e.RECONCILE_EVERY_MS, stalledAfterMs: e.RECONCILE_AFTER_MS },
     monitoring: { host: e.MONITORING_HOST, port: e.MONITORING_PORT },
     http: {
       timeoutMs: e.HTTP_TIMEOUT_MS,

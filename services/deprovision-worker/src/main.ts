@@ -1,5 +1,7 @@
 // Composition root of the deprovision worker: configuration, logger, clients, wiring, signals.
+import { Queue } from 'bullmq';
 import { QUEUE_NAMES } from '@fortellis-admin/contracts';
+import { ConnectionRepository } from '@fortellis-admin/connection-store';
 import {
   closeWorker,
   connectWorkerClients,
@@ -7,6 +9,7 @@ import {
   createMetricsRegistry,
   outsideCallCounter,
   runService,
+  scheduleReconciliation,
   startWorkerMonitoring,
 } from '@fortellis-admin/service-kit';
 import { loadDeprovisionWorkerConfig } from './config.ts';
@@ -22,15 +25,31 @@ await runService({
     const clients = await connectWorkerClients(
       { mongoUrl: config.mongo.url, redisUrl: config.redis.url },
       logger,
+      registry,
     );
+    const deprovisionQueue = new Queue(QUEUE_NAMES.deprovision, {
+      connection: clients.redis,
+      prefix: config.redis.queuePrefix,
+    });
     const deps = createDeprovisionDeps(config, {
       redis: clients.redis,
+      appRedis: clients.appRedis,
+      deprovisionQueue,
       db: clients.mongo.db(config.mongo.database),
+      repo: await ConnectionRepository.open(
+        clients.mongo.db(config.mongo.database),
+        clients.appRedis,
+        {
+          prefix: config.redis.queuePrefix,
+          logger,
+        },
+      ),
       logger,
       recordCall: outsideCallCounter(registry),
     });
     await deps.repo.ensureIndexes();
     const worker = buildWorker(deps);
+    await scheduleReconciliation(deprovisionQueue, config.reconcile.everyMs);
     const monitoring = await startWorkerMonitoring({
       clients,
       registry,
@@ -52,6 +71,7 @@ await runService({
       stop: async () => {
         await closeWorker(worker, config.shutdownTimeoutMs, logger);
         await monitoring.close();
+        await deprovisionQueue.close();
         await clients.close();
       },
     };

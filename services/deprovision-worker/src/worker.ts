@@ -1,15 +1,18 @@
 // Builds the deprovision worker: the BullMQ worker on the deprovision queue with its processor,
 // backoff and concurrency. No process handling.
-import type { ConnectionOptions, Worker } from 'bullmq';
+import type { ConnectionOptions, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import { QUEUE_NAMES } from '@fortellis-admin/contracts';
 import {
+  attemptLeaseMs,
   createQueueWorker,
+  queueReconcilerJobs,
+  RedisCallOutcomeLedger,
   type Logger,
   type OutsideCallRecorder,
 } from '@fortellis-admin/service-kit';
-import { ConnectionLocks, ConnectionRepository } from '@fortellis-admin/connection-store';
+import { ConnectionRepository } from '@fortellis-admin/connection-store';
 import type { DeprovisionWorkerConfig } from './config.ts';
 import {
   HttpAccountDeprovisioner,
@@ -19,7 +22,7 @@ import { IntegrationStatusClient } from './data-access/integration-status-client
 import {
   createDeprovisionProcessor,
   type DeprovisionProcessorDeps,
-  type DeprovisionResult,
+  type DeprovisionJobResult,
 } from './entry-points/deprovision-processor.ts';
 
 /** The use cases' ports, as the composition root has them: the whole repository. */
@@ -30,7 +33,7 @@ export interface DeprovisionWorkerDeps extends DeprovisionProcessorDeps {
   connection: ConnectionOptions;
 }
 
-export function buildWorker(deps: DeprovisionWorkerDeps): Worker<unknown, DeprovisionResult> {
+export function buildWorker(deps: DeprovisionWorkerDeps): Worker<unknown, DeprovisionJobResult> {
   const { config } = deps;
   return createQueueWorker({
     queue: QUEUE_NAMES.deprovision,
@@ -52,17 +55,26 @@ export function createDeprovisionDeps(
   config: DeprovisionWorkerConfig,
   clients: {
     redis: Redis;
+    /** The service's own Redis connection (locks, ledger); BullMQ's `redis` when not given. */
+    appRedis?: Redis;
+    /** The connection store as `ConnectionRepository.open` made it; locked writes when not given. */
+    repo?: ConnectionRepository;
     db: Db;
     logger: Logger;
+    /** The worker's own queue, where the reconciler looks and publishes. */
+    deprovisionQueue: Queue;
     clock?: { now(): Date };
     recordCall?: OutsideCallRecorder;
   },
 ): DeprovisionWorkerDeps {
   const { logger } = clients;
-  const repo = new ConnectionRepository(
-    clients.db,
-    new ConnectionLocks(clients.redis, { prefix: config.redis.queuePrefix }),
-  );
+  const repo =
+    clients.repo ??
+    ConnectionRepository.locked(
+      clients.db,
+      clients.appRedis ?? clients.redis,
+      config.redis.queuePrefix,
+    );
   const backend = config.backend;
   if (backend.kind === 'none')
     logger.info('backend deprovisioner is "none": no backend accounts will be cleaned up');
@@ -100,7 +112,19 @@ export function createDeprovisionDeps(
           },
     logger,
     clock: clients.clock ?? { now: () => new Date() },
-    settings: { retryHorizonMs: config.http.retryHorizonMs, httpTimeoutMs: config.http.timeoutMs },
+    ledger: new RedisCallOutcomeLedger(clients.appRedis ?? clients.redis, {
+      prefix: config.redis.queuePrefix,
+    }),
+    settings: {
+      retryHorizonMs: config.http.retryHorizonMs,
+      // The token clients share the HTTP timeout.
+      stepLeaseMs: attemptLeaseMs({
+        callMs: config.http.timeoutMs,
+        tokenMs: config.http.timeoutMs,
+      }),
+      reconcile: { stalledAfterMs: config.reconcile.stalledAfterMs, batchSize: 100 },
+    },
+    reconcilerJobs: queueReconcilerJobs(clients.deprovisionQueue),
     ...(clients.recordCall === undefined ? {} : { recordCall: clients.recordCall }),
   };
 }

@@ -8,12 +8,20 @@ import {
 } from '@fortellis-admin/contracts';
 import {
   connectionKey,
+  failedSteps,
   holdsLease,
+  acquired,
   leaseIsLive,
   type ConnectionDocument,
   type DeprovisionStep,
 } from '@fortellis-admin/connection-store';
-import { createLogger, type HttpAttempt, type JobContext } from '@fortellis-admin/service-kit';
+import {
+  createLogger,
+  MemoryCallOutcomeLedger,
+  MemoryReconcilerJobs,
+  type HttpAttempt,
+  type JobContext,
+} from '@fortellis-admin/service-kit';
 import type {
   AccountDeprovisioner,
   DeprovisionStore,
@@ -25,6 +33,8 @@ import type { BackendDeprovisionRequest } from '../src/domain/deprovision-plan.t
 export class FakeStore implements DeprovisionStore {
   readonly docs = new Map<string, ConnectionDocument>();
   readonly released: Array<{ step: DeprovisionStep; error: string }> = [];
+  /** Each write that took a lease on its own (not with the write before it). */
+  readonly leasesTakenAlone: DeprovisionStep[] = [];
   readonly now: () => Date;
   #leases = 0;
   constructor(now: () => Date) {
@@ -50,11 +60,25 @@ export class FakeStore implements DeprovisionStore {
 
   get = async (id: string) => structuredClone(this.docs.get(connectionKey(id)) ?? null);
 
-  recordDeactivation: DeprovisionStore['recordDeactivation'] = async (id, deactivation) => {
+  recordDeactivation: DeprovisionStore['recordDeactivation'] = async (
+    id,
+    deactivation,
+    options = {},
+  ) => {
     const key = connectionKey(id);
     const existing = this.docs.get(key);
     if (existing?.state === 'deactivated')
       return { connection: structuredClone(existing), changed: false };
+    if (
+      options.cleanupLeaseMs !== undefined &&
+      existing?.state === 'accepted' &&
+      existing.steps === undefined
+    ) {
+      existing.state = 'deactivated';
+      existing.deactivation = { ...deactivation, recordedAt: this.now() };
+      const lease = this.#lease('cleanup', existing, options.cleanupLeaseMs);
+      return { connection: structuredClone(existing), changed: true, cleanupLease: lease };
+    }
     const doc: ConnectionDocument = existing ?? {
       _id: key,
       connectionId: id,
@@ -71,23 +95,71 @@ export class FakeStore implements DeprovisionStore {
     return { connection: structuredClone(doc), changed: true };
   };
 
+  findStalled: DeprovisionStore['findStalled'] = async (_work, untouchedSince, limit) =>
+    [...this.docs.values()]
+      .filter(
+        (doc) =>
+          doc.updatedAt < untouchedSince &&
+          doc.state === 'deactivated' &&
+          (doc.steps?.cleanup?.status === undefined ||
+            doc.steps.deactivationReport?.status === undefined),
+      )
+      .slice(0, limit)
+      .map((doc) => structuredClone(doc));
+
+  reopenFailedSteps: DeprovisionStore['reopenFailedSteps'] = async (id) => {
+    const doc = this.docs.get(connectionKey(id));
+    const failed = failedSteps(doc ?? null);
+    for (const step of failed) {
+      const record = doc?.steps?.[step];
+      if (record === undefined) continue;
+      delete record.status;
+      delete record.completedAt;
+    }
+    return failed;
+  };
+
   acquireStepLease: DeprovisionStore['acquireStepLease'] = async (id, step, leaseMs) => {
+    this.leasesTakenAlone.push(step);
     const doc = this.docs.get(connectionKey(id));
     if (doc === undefined) return { kind: 'unknown' };
     const record = doc.steps?.[step];
     if (record?.status !== undefined) return { kind: 'finished', record };
     if (leaseIsLive(record, this.now())) return { kind: 'busy' };
+    return {
+      kind: 'acquired',
+      connection: structuredClone(doc),
+      ...acquired(this.#lease(step, doc, leaseMs).leaseId, record),
+    };
+  };
+
+  #lease(step: DeprovisionStep, doc: ConnectionDocument, leaseMs: number): { leaseId: string } {
     this.#leases += 1;
     const leaseId = `lease-${this.#leases}`;
     doc.steps = {
       ...doc.steps,
       [step]: {
-        attempts: (record?.attempts ?? 0) + 1,
+        attempts: (doc.steps?.[step]?.attempts ?? 0) + 1,
         leaseId,
         leaseUntil: new Date(this.now().getTime() + leaseMs),
       },
     };
-    return { kind: 'acquired', leaseId, connection: structuredClone(doc) };
+    return { leaseId };
+  }
+
+  completeStepThenLease: DeprovisionStore['completeStepThenLease'] = async (
+    id,
+    step,
+    leaseId,
+    result,
+    next,
+  ) => {
+    if (!(await this.completeStep(id, step, leaseId, result)))
+      return { completed: false, nextLease: null };
+    const doc = this.docs.get(connectionKey(id));
+    if (doc === undefined || doc.steps?.[next.step] !== undefined)
+      return { completed: true, nextLease: null };
+    return { completed: true, nextLease: this.#lease(next.step, doc, next.leaseMs) };
   };
 
   releaseStepLease: DeprovisionStore['releaseStepLease'] = async (id, step, leaseId, attempt) => {
@@ -102,6 +174,7 @@ export class FakeStore implements DeprovisionStore {
     const record = this.docs.get(connectionKey(id))?.steps?.[step];
     if (record === undefined || (leaseId !== null && !holdsLease(record, leaseId))) return false;
     record.status = result.status;
+    record.completedAt = this.now();
     if (result.note !== undefined) record.note = result.note;
     if (result.httpStatus !== undefined) record.lastStatus = result.httpStatus;
     delete record.leaseId;
@@ -173,6 +246,7 @@ export function fixture(options: { status?: boolean; reportActivations?: boolean
   const store = new FakeStore(clock.now);
   const backend = new FakeBackend();
   const statusApi = new FakeStatusApi();
+  const reconcilerJobs = new MemoryReconcilerJobs();
   const deps: DeprovisionUseCaseDeps = {
     repo: store,
     deprovisioner: backend,
@@ -187,7 +261,13 @@ export function fixture(options: { status?: boolean; reportActivations?: boolean
           },
     logger: createLogger('deprovision-worker', 'silent'),
     clock,
-    settings: { retryHorizonMs: 60_000, httpTimeoutMs: 1000 },
+    ledger: new MemoryCallOutcomeLedger(),
+    settings: {
+      retryHorizonMs: 60_000,
+      stepLeaseMs: 6000,
+      reconcile: { stalledAfterMs: 60_000, batchSize: 100 },
+    },
+    reconcilerJobs,
   };
   const job = (overrides: Partial<JobContext> = {}): JobContext => ({
     id: 'deactivation-x',
@@ -196,5 +276,5 @@ export function fixture(options: { status?: boolean; reportActivations?: boolean
     attempt: 1,
     ...overrides,
   });
-  return { store, backend, statusApi, deps, job, now };
+  return { store, backend, statusApi, ledger: deps.ledger, reconcilerJobs, deps, job, now };
 }

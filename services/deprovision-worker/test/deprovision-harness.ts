@@ -1,4 +1,5 @@
 // Builds a real deprovision worker against real Redis, the MongoDB-wire server and the simulator.
+import { scheduleReconciliation } from '@fortellis-admin/service-kit';
 import { Queue, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
@@ -16,14 +17,14 @@ import {
 import type { Simulator } from '@fortellis-admin/simulator';
 import { capturingLogger } from '@fortellis-admin/test-support';
 import { loadDeprovisionWorkerConfig } from '../src/config.ts';
-import type { DeprovisionResult } from '../src/entry-points/deprovision-processor.ts';
+import type { DeprovisionJobResult } from '../src/entry-points/deprovision-processor.ts';
 import { buildWorker, createDeprovisionDeps } from '../src/worker.ts';
 
 export interface DeprovisionHarness {
   repo: ConnectionRepository;
   queue: Queue;
   logs: string[];
-  worker: Worker<unknown, DeprovisionResult>;
+  worker: Worker<unknown, DeprovisionJobResult>;
   /** Stores a connection that Fortellis has accepted, as the approval worker would leave it. */
   seedAccepted(activation: ActivateRequest): Promise<void>;
   deactivate(connectionId: string, jobId?: string): Promise<void>;
@@ -43,6 +44,8 @@ export async function startDeprovisionHarness(options: {
   prefix: string;
   dbName: string;
   env?: Record<string, string | undefined>;
+  /** Installs the reconciler's job scheduler, as the worker's composition root does. */
+  reconcile?: boolean;
 }): Promise<DeprovisionHarness> {
   const env: Record<string, string | undefined> = {
     ...options.sim.env(),
@@ -64,10 +67,16 @@ export async function startDeprovisionHarness(options: {
     connection: { url: options.redisUrl },
     prefix: options.prefix,
   });
-  const deps = createDeprovisionDeps(config, { redis, db: mongo.db(options.dbName), logger });
+  const deps = createDeprovisionDeps(config, {
+    redis,
+    db: mongo.db(options.dbName),
+    logger,
+    deprovisionQueue: queue,
+  });
   const repo = deps.repo;
   await repo.ensureIndexes();
   const worker = buildWorker(deps);
+  if (options.reconcile === true) await scheduleReconciliation(queue, config.reconcile.everyMs);
   return {
     repo,
     queue,
@@ -84,7 +93,7 @@ export async function startDeprovisionHarness(options: {
         by: 'rules',
       });
       const lease = await repo.acquireCallbackLease(activation.connectionId, 'approved', 10_000);
-      await repo.completeCallback(activation.connectionId, lease!, 'approved', {
+      await repo.completeCallback(activation.connectionId, lease!.leaseId, 'approved', {
         outcome: 'acknowledged',
         status: 200,
       });

@@ -100,7 +100,10 @@ export async function buildApp(deps: OperationsDeps): Promise<FastifyInstance> {
       await api.register(docsRoutes);
       await api.register(metricsRoutes, { registry: deps.metrics.registry });
     });
-    await protectedScope.register(queueBoard, { queues: deps.queues });
+    await protectedScope.register(queueBoard, {
+      queues: deps.queues,
+      retry: { repo: deps.repo, publisher: deps.publisher, now: () => deps.clock.now() },
+    });
   });
   return app;
 }

@@ -7,7 +7,7 @@ import {
   JobPublisher,
   runService,
 } from '@fortellis-admin/service-kit';
-import { ConnectionLocks, ConnectionRepository } from '@fortellis-admin/connection-store';
+import { ConnectionRepository } from '@fortellis-admin/connection-store';
 import { buildApp } from './app.ts';
 import { loadOperationsConfig } from './config.ts';
 import { createOperationsMetrics } from './operations-metrics.ts';
@@ -36,10 +36,10 @@ await runService({
     const app = await buildApp({
       logger,
       tokens: config.tokens,
-      repo: new ConnectionRepository(
-        mongo.db(config.mongo.database),
-        new ConnectionLocks(redis, { prefix: config.redis.queuePrefix }),
-      ),
+      repo: await ConnectionRepository.open(mongo.db(config.mongo.database), redis, {
+        prefix: config.redis.queuePrefix,
+        logger,
+      }),
       publisher,
       queues: publisher.queues,
       clock: { now: () => new Date() },

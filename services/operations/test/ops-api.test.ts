@@ -34,7 +34,7 @@ beforeAll(async () => {
   // A clock that moves a second per call keeps creation order strict and known.
   repo = new ConnectionRepository(
     mongo.db(ns.dbName),
-    new ConnectionLocks(redis, { prefix: ns.queuePrefix }),
+    { kind: 'locked', locks: new ConnectionLocks(redis, { prefix: ns.queuePrefix }) },
     () => new Date((clock += 1000)),
   );
   for (let i = 0; i < 7; i += 1) {
@@ -308,7 +308,7 @@ describe('retrying failed work', () => {
     });
   });
 
-  it('reopens a failed callback and queues a retry job', async () => {
+  it('queues a retry job for a failed callback, and leaves reopening it to the worker that takes the job', async () => {
     const failed = seeded[5]!;
     await repo.transition(failed.connectionId, ['received'], 'approved', {
       event: 'decided_approve',
@@ -323,7 +323,7 @@ describe('retrying failed work', () => {
       },
     });
     const lease = await repo.acquireCallbackLease(failed.connectionId, 'approved', 10_000);
-    await repo.completeCallback(failed.connectionId, lease!, 'approved', {
+    await repo.completeCallback(failed.connectionId, lease!.leaseId, 'approved', {
       outcome: 'failed',
       status: 400,
       body: 'bad',
@@ -336,14 +336,10 @@ describe('retrying failed work', () => {
       actor: 'ops:bob',
       status: 'queued',
     });
-    const stored = await repo.get(failed.connectionId);
-    expect(stored).toMatchObject({ state: 'approved', callback: { attempts: 1 } });
-    expect(stored?.callback?.outcome).toBeUndefined();
-    expect(stored?.history.at(-1)).toMatchObject({
-      event: 'operator_retry_callback',
-      by: 'ops:bob',
-      from: 'callback_failed',
-      to: 'approved',
+    // Published first: nothing is written until a worker runs the job.
+    expect(await repo.get(failed.connectionId)).toMatchObject({
+      state: 'callback_failed',
+      callback: { attempts: 1, outcome: 'failed' },
     });
     const jobs = await approvalQueue.getJobs(['waiting']);
     expect(
@@ -353,7 +349,7 @@ describe('retrying failed work', () => {
     ).toEqual([failed.connectionId]);
   });
 
-  it('reopens failed deprovision steps and queues a retry job on the deprovision queue', async () => {
+  it('queues a retry job on the deprovision queue for failed deprovision steps', async () => {
     const gone = seeded[2]!;
     await repo.acquireStepLease(gone.connectionId, 'cleanup', 10_000).then((lease) =>
       lease.kind === 'acquired'
@@ -375,12 +371,10 @@ describe('retrying failed work', () => {
     const response = await retry(gone.connectionId);
     expect(response.statusCode).toBe(202);
     expect(response.json().retried).toEqual(['deactivationReport']);
-    const stored = await repo.get(gone.connectionId);
-    expect(stored?.steps).toMatchObject({
+    expect((await repo.get(gone.connectionId))?.steps).toMatchObject({
       cleanup: { status: 'done' },
-      deactivationReport: { attempts: 1 },
+      deactivationReport: { attempts: 1, status: 'failed' },
     });
-    expect(stored?.steps?.deactivationReport?.status).toBeUndefined();
     const deprovisionQueue = new Queue(QUEUE_NAMES.deprovision, {
       connection: { url: inject('redisUrl') },
       prefix: ns.queuePrefix,

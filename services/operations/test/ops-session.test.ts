@@ -7,8 +7,9 @@ import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { Queue, Worker } from 'bullmq';
 import { JOB_NAMES, QUEUE_NAMES } from '@fortellis-admin/contracts';
-import { ConnectionLocks, ConnectionRepository } from '@fortellis-admin/connection-store';
+import { ConnectionRepository } from '@fortellis-admin/connection-store';
 import { capturingLogger, createTestNamespace } from '@fortellis-admin/test-support';
+import { ActivationGenerator } from '@fortellis-admin/simulator';
 import { buildApp } from '../src/app.ts';
 import { JobPublisher } from '@fortellis-admin/service-kit';
 import { QUEUE_BOARD_PATH, refusedBoardAction } from '../src/domain/queue-board-actions.ts';
@@ -37,10 +38,7 @@ async function build(withTokens = tokens): Promise<FastifyInstance> {
     metrics: createOperationsMetrics(),
     readiness: {},
     tokens: withTokens,
-    repo: new ConnectionRepository(
-      mongo.db(ns.dbName),
-      new ConnectionLocks(redis, { prefix: ns.queuePrefix }),
-    ),
+    repo: ConnectionRepository.locked(mongo.db(ns.dbName), redis, ns.queuePrefix),
     publisher,
     queues: publisher.queues,
     clock,
@@ -275,6 +273,56 @@ describe('Bull Board actions', () => {
         headers: withSession(session, { origin: 'http://ops.local', host: 'ops.local' }),
       });
       expect(retried.statusCode).toBe(204);
+      expect(await queue.getJobState(job.id!)).toBe('waiting');
+    } finally {
+      await queue.obliterate({ force: true });
+      await queue.close();
+    }
+  });
+
+  it("retrying a failed job also retries its connection's failed callback, publishing first", async () => {
+    const repo = ConnectionRepository.locked(mongo.db(ns.dbName), redis, ns.queuePrefix);
+    const activation = new ActivationGenerator(808).next();
+    await repo.recordActivation({ activation, requestId: 'r', receivedAt: new Date() });
+    await repo.decide(
+      activation.connectionId,
+      { action: 'approve', ruleId: 'default', decidedBy: 'rules', decidedAt: new Date() },
+      ['received'],
+    );
+    const lease = await repo.acquireCallbackLease(activation.connectionId, 'approved', 10_000);
+    await repo.completeCallback(activation.connectionId, lease!.leaseId, 'approved', {
+      outcome: 'failed',
+      status: 400,
+    });
+    const queue = new Queue(QUEUE_NAMES.approval, {
+      connection: { url: inject('redisUrl') },
+      prefix: ns.queuePrefix,
+    });
+    try {
+      const job = await queue.add(
+        JOB_NAMES.activationReceived,
+        { activation: { connectionId: activation.connectionId } },
+        { jobId: 'j-connection', attempts: 1 },
+      );
+      const worker = new Worker(QUEUE_NAMES.approval, () => Promise.reject(new Error('boom')), {
+        connection: { url: inject('redisUrl') },
+        prefix: ns.queuePrefix,
+      });
+      await expect.poll(() => queue.getJobState(job.id!)).toBe('failed');
+      await worker.close();
+      const session = sessionOf(await login(ALICE));
+      const retried = await app.inject({
+        method: 'PUT',
+        url: `/ops/queues/api/queues/${QUEUE_NAMES.approval}/${job.id}/retry`,
+        headers: withSession(session, { origin: 'http://ops.local', host: 'ops.local' }),
+      });
+      expect(retried.statusCode).toBe(204);
+      const published = (await queue.getJobs(['waiting'])).filter(
+        (waiting) => waiting.name === JOB_NAMES.callbackRetryRequested,
+      );
+      expect(published.map((waiting) => waiting.data)).toEqual([
+        expect.objectContaining({ connectionId: activation.connectionId, actor: 'ops:alice' }),
+      ]);
       expect(await queue.getJobState(job.id!)).toBe('waiting');
     } finally {
       await queue.obliterate({ force: true });

@@ -30,6 +30,8 @@ export interface CallResult {
   body: unknown;
   headers: Record<string, string>;
   latencyMs: number;
+  /** When the answer (or the failure) came, in epoch milliseconds. */
+  answeredAt: number;
   error?: string;
 }
 
@@ -175,6 +177,7 @@ export class FortellisCaller {
         body: parsed,
         headers: answerHeaders,
         latencyMs: performance.now() - started,
+        answeredAt: Date.now(),
       };
     } catch (error) {
       return {
@@ -185,6 +188,7 @@ export class FortellisCaller {
         body: undefined,
         headers: {},
         latencyMs: performance.now() - started,
+        answeredAt: Date.now(),
         error: String(error),
       };
     }

@@ -10,7 +10,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('redisUrl', redis.url);
   project.provide('mongoUrl', mongo.url);
   console.log(
-    `test infrastructure: redis ${redis.source} ${redis.url}, mongo ${mongo.source} ${mongo.url}`,
+    `test infrastructure: redis ${redis.source} ${redis.url}, mongo ${mongo.source} ${mongo.backend ?? ''} ${mongo.url}`,
   );
   return async () => {
     await Promise.all([redis.stop(), mongo.stop()]);

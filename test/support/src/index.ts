@@ -7,4 +7,4 @@ export * from './service-processes.ts';
 export * from './log-capture.ts';
 export * from './jobs.ts';
 export * from './fixtures.ts';
-export * from './controllable-redis.ts';
+export * from './controllable-servers.ts';

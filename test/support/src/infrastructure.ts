@@ -2,14 +2,17 @@
 // MongoDB-wire server for tests and for the local run of the whole system.
 //
 // Order: (1) REDIS_URL / MONGODB_URL when set; (2) testcontainers (redis:7, mongo:8) when a Docker
-// engine answers; (3) local binaries: redis-server, and FerretDB v1.24.2 on SQLite; (4) otherwise an
-// error naming the command that installs what is missing.
+// engine answers; (3) local binaries: redis-server, and FerretDB v1.24.2 on the local PostgreSQL
+// when one answers (LOCAL_POSTGRESQL_URL, default postgres://postgres@127.0.0.1:5432/postgres),
+// else on SQLite (FERRETDB_BACKEND=sqlite|postgresql forces one); (4) otherwise an error naming
+// the command that installs what is missing.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { homedir, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freePort, startProcess, waitForPort, type ManagedProcess } from './processes.ts';
 
 /** A running (or externally provided) server and how to reach it. */
@@ -17,6 +20,8 @@ export interface Endpoint {
   readonly url: string;
   /** Where it came from: the environment, a container, or a local binary started here. */
   readonly source: 'env' | 'container' | 'local';
+  /** What runs behind a local MongoDB-wire server: `ferretdb/postgresql` or `ferretdb/sqlite`. */
+  readonly backend?: string;
   /** Stops what this resolver started; a no-op for servers given by the environment. */
   stop(): Promise<void>;
 }
@@ -58,7 +63,105 @@ export async function resolveMongo(env: NodeJS.ProcessEnv = process.env): Promis
       stop: async () => void (await container.stop()),
     };
   }
-  return startLocalFerretDb();
+  const backend = env.FERRETDB_BACKEND?.trim() || 'auto';
+  const postgres = env.LOCAL_POSTGRESQL_URL?.trim() || DEFAULT_POSTGRESQL_URL;
+  if (backend === 'postgresql' || (backend === 'auto' && postgresAnswers(postgres)))
+    return startLocalFerretDbOnPostgres(postgres);
+  return { ...(await startLocalFerretDb()), backend: 'ferretdb/sqlite' };
+}
+
+/** Where the local PostgreSQL is looked for (trust auth, as the development machine has it). */
+export const DEFAULT_POSTGRESQL_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+function psql(url: string, sql: string, timeoutMs = 10_000): string {
+  return execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** True when `psql` is installed and the server at `url` answers within 3 s. */
+export function postgresAnswers(url: string): boolean {
+  try {
+    return psql(url, 'select 1', 3000).trim() === '1';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts a private FerretDB on the PostgreSQL at `adminUrl`: a new database (dropped on stop) with
+ * the look-up indexes of sql/ferretdb-lookup-indexes.sql and per-statement plans, so a look-up by
+ * `_id` or `subscriptionId` costs the same at 1,000 and at 20,000 stored connections. Without
+ * `lookupIndexes` (for the store benchmark's baseline) FerretDB's own indexes only.
+ */
+export async function startLocalFerretDbOnPostgres(
+  adminUrl: string,
+  options: { lookupIndexes?: boolean } = {},
+): Promise<Endpoint> {
+  const binary = findFerretDb();
+  if (binary === undefined) throw missing('ferretdb');
+  const database = `ferretdb_${process.pid}_${Date.now().toString(36)}`;
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+  psql(adminUrl, `CREATE DATABASE ${database}`);
+  const drop = async (): Promise<void> => {
+    try {
+      psql(adminUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    } catch {
+      // Best effort: a database left behind holds only test data.
+    }
+  };
+  try {
+    if (options.lookupIndexes !== false) {
+      psql(url.href, readFileSync(LOOKUP_INDEXES_SQL, 'utf8'));
+      psql(url.href, `ALTER DATABASE ${database} SET plan_cache_mode = force_custom_plan`);
+    }
+    const endpoint = await inTemporaryFolder('ferretdb-pg-', (stateDir) =>
+      startListening(
+        'ferretdb',
+        async (port) =>
+          startProcess(binary, ferretDbPostgresArgs(port, url.href, stateDir), {
+            env: ferretDbEnv(),
+          }),
+        (port) => `mongodb://127.0.0.1:${port}/`,
+      ),
+    );
+    return {
+      ...endpoint,
+      backend: 'ferretdb/postgresql',
+      stop: async () => {
+        await endpoint.stop();
+        await drop();
+      },
+    };
+  } catch (error) {
+    await drop();
+    throw error;
+  }
+}
+
+const LOOKUP_INDEXES_SQL = fileURLToPath(
+  new URL('../sql/ferretdb-lookup-indexes.sql', import.meta.url),
+);
+
+/** FerretDB's arguments on PostgreSQL: loopback only, no telemetry, no debug listener. */
+export function ferretDbPostgresArgs(
+  port: number,
+  postgresUrl: string,
+  stateDir: string,
+): string[] {
+  return [
+    '--handler=postgresql',
+    `--postgresql-url=${postgresUrl}`,
+    `--state-dir=${stateDir}`,
+    `--listen-addr=127.0.0.1:${port}`,
+    '--debug-addr=-',
+    '--telemetry=disable',
+    '--log-level=warn',
+    '--log-format=json',
+  ];
 }
 
 /**
@@ -116,24 +219,29 @@ export async function startLocalFerretDb(): Promise<Endpoint> {
   return inTemporaryFolder('ferretdb-', (dataDir) =>
     startListening(
       'ferretdb',
-      async (port) =>
-        startProcess(
-          binary,
-          [
-            '--handler=sqlite',
-            `--sqlite-url=file:${dataDir}/`,
-            `--state-dir=${dataDir}`,
-            `--listen-addr=127.0.0.1:${port}`,
-            '--debug-addr=-',
-            '--telemetry=disable',
-            '--log-level=warn',
-            '--log-format=json',
-          ],
-          { env: { ...process.env, DO_NOT_TRACK: '1', FERRETDB_TELEMETRY: 'disable' } },
-        ),
+      async (port) => startProcess(binary, ferretDbArgs(port, dataDir), { env: ferretDbEnv() }),
       (port) => `mongodb://127.0.0.1:${port}/`,
     ),
   );
+}
+
+/** FerretDB's arguments: SQLite in `dataDir`, loopback only, no telemetry, no debug listener. */
+export function ferretDbArgs(port: number, dataDir: string): string[] {
+  return [
+    '--handler=sqlite',
+    `--sqlite-url=file:${dataDir}/`,
+    `--state-dir=${dataDir}`,
+    `--listen-addr=127.0.0.1:${port}`,
+    '--debug-addr=-',
+    '--telemetry=disable',
+    '--log-level=warn',
+    '--log-format=json',
+  ];
+}
+
+/** FerretDB's environment: telemetry off a second time, so it never tries to reach a host. */
+export function ferretDbEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, DO_NOT_TRACK: '1', FERRETDB_TELEMETRY: 'disable' };
 }
 
 /** Starts a server whose data lives in a new temporary folder, removed when it stops (or fails to). */

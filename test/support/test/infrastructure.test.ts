@@ -1,4 +1,5 @@
 // The resolver hands out real servers: a Redis round-trip and a MongoDB-wire round-trip.
+import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
@@ -6,7 +7,10 @@ import {
   createTestNamespace,
   dockerAvailable,
   findBinary,
+  DEFAULT_POSTGRESQL_URL,
+  postgresAnswers,
   resolveRedis,
+  startLocalFerretDbOnPostgres,
   startLocalRedis,
 } from '../src/index.ts';
 
@@ -76,5 +80,56 @@ describe('infrastructure resolver', () => {
 
   it('says no Docker engine answers when DOCKER_HOST points nowhere', async () => {
     expect(await dockerAvailable({ DOCKER_HOST: 'unix:///nonexistent/docker.sock' })).toBe(false);
+  });
+});
+
+describe('FerretDB on the local PostgreSQL', () => {
+  it('gives every collection it creates the look-up indexes, and drops its database on stop', async () => {
+    const endpoint = await startLocalFerretDbOnPostgres(DEFAULT_POSTGRESQL_URL);
+    const client = new MongoClient(endpoint.url);
+    let database: string | undefined;
+    try {
+      await client.connect();
+      await client
+        .db('lookups')
+        .collection('connections')
+        .insertOne({ _id: 'a' as never });
+      const databases = execFileSync(
+        'psql',
+        [
+          DEFAULT_POSTGRESQL_URL,
+          '-At',
+          '-c',
+          "select datname from pg_database where datname like 'ferretdb_%' order by oid desc limit 1",
+        ],
+        { encoding: 'utf8' },
+      );
+      database = databases.trim();
+      const url = new URL(DEFAULT_POSTGRESQL_URL);
+      url.pathname = `/${database}`;
+      const indexes = execFileSync(
+        'psql',
+        [url.href, '-At', '-c', "select indexdef from pg_indexes where schemaname = 'lookups'"],
+        { encoding: 'utf8' },
+      );
+      for (const field of ['_id', 'subscriptionId', 'connectionId', 'state'])
+        expect(indexes).toContain(`gin (((_jsonb -> '${field}'::text)) jsonb_path_ops)`);
+    } finally {
+      await client.close();
+      await endpoint.stop();
+    }
+    const left = execFileSync(
+      'psql',
+      [
+        DEFAULT_POSTGRESQL_URL,
+        '-At',
+        '-c',
+        `select count(*) from pg_database where datname = '${database ?? ''}'`,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(database).toMatch(/^ferretdb_/);
+    expect(left.trim()).toBe('0');
+    expect(postgresAnswers(DEFAULT_POSTGRESQL_URL)).toBe(true);
   });
 });

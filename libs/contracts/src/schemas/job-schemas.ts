@@ -93,3 +93,21 @@ export const retryRequestedJobSchema = {
   },
   additionalProperties: false,
 } as const;
+
+/**
+ * `StalledConnectionFound`: the reconciler found a connection whose state needs work (a decision,
+ * a callback, an announcement, deprovision steps) with no live job to do it. Published by each
+ * worker on its own queue for itself.
+ */
+export const stalledConnectionFoundJobSchema = {
+  $id: 'https://contracts.fortellis-admin.local/jobs/stalled-connection-found.json',
+  type: 'object',
+  required: ['connectionId', 'state', 'version', 'foundAt'],
+  properties: {
+    connectionId: guidSchema,
+    state: { type: 'string', minLength: 1, maxLength: 40 },
+    version: { type: 'integer', minimum: 0 },
+    foundAt: instantSchema,
+  },
+  additionalProperties: false,
+} as const;

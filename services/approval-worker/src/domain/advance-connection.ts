@@ -7,34 +7,47 @@ import {
   type ConnectionAcceptedJob,
   type ConnectionCallbackBody,
 } from '@fortellis-admin/contracts';
-import type { CallbackDueState, ConnectionDocument } from '@fortellis-admin/connection-store';
+import type {
+  AcquiredLease,
+  CallbackDueState,
+  CallbackEnd as StoredCallbackEnd,
+  ConnectionDocument,
+} from '@fortellis-admin/connection-store';
 import {
   attemptWithToken,
   classifyCallback,
+  rememberCallEnd,
   retryAfterOf,
   RetryLaterError,
   statusOf,
-  type HttpAttempt,
   type JobContext,
   type Logger,
 } from '@fortellis-admin/service-kit';
 import type { ApprovalUseCaseDeps, ProcessResult } from './approval-ports.ts';
 import { DEFAULT_REJECTION_REASON } from './approval-rules.ts';
 
+/** How a callback ended, as the ledger and the database record it; `giveUp` says why it failed. */
+type CallbackEnd = StoredCallbackEnd & { giveUp?: string };
+
+/**
+ * Moves `connection` on. `lease` is the callback's lease when it was taken with the write that
+ * produced `connection` (an activation stored already decided), so it is not taken again.
+ */
 export type AdvanceConnection = (
   connection: ConnectionDocument,
   job: JobContext,
   log: Logger,
+  lease?: AcquiredLease,
 ) => Promise<ProcessResult>;
 
 export function createAdvanceConnection(deps: ApprovalUseCaseDeps): AdvanceConnection {
   const { repo } = deps;
 
-  const advance: AdvanceConnection = async (connection, job, log) => {
+  const advance: AdvanceConnection = async (connection, job, log, lease) => {
     switch (connection.state) {
       case 'approved':
       case 'rejected':
-        return sendCallback(connection, connection.state, job, log);
+        return sendCallback(connection, connection.state, job, log, lease);
       case 'accepted':
         await announce(connection, log);
         return { connectionId: connection.connectionId, state: connection.state };
@@ -52,16 +65,31 @@ export function createAdvanceConnection(deps: ApprovalUseCaseDeps): AdvanceConne
     from: CallbackDueState,
     job: JobContext,
     log: Logger,
+    taken: AcquiredLease | undefined,
   ): Promise<ProcessResult> {
     const connectionId = connection.connectionId;
-    // Long enough for one attempt (the request timeout) with a margin; a dead holder blocks no longer.
-    const leaseMs = deps.settings.callbackTimeoutMs + 5000;
-    const leaseId = await repo.acquireCallbackLease(connectionId, from, leaseMs);
-    if (leaseId === null) {
+    const leaseMs = deps.settings.callbackLeaseMs;
+    const lease = taken ?? (await repo.acquireCallbackLease(connectionId, from, leaseMs));
+    if (lease === null) {
       const now = await mustGet(connectionId);
       if (now.state !== from) return advance(now, job, log);
       // Another run holds a live lease on this callback: let it finish, look again later.
       throw new RetryLaterError('another worker is sending this callback', leaseMs);
+    }
+    const { leaseId } = lease;
+    if (lease.previousLeaseId !== undefined) {
+      // An earlier attempt never wrote its end: if it recorded one beside the jobs, the callback
+      // went out and only the database write is missing. Write that instead of calling again.
+      const earlier = await deps.ledger.outcomeOf<CallbackEnd>(lease.previousLeaseId, {
+        abandon: true,
+      });
+      if (earlier !== null) {
+        log.warn(
+          { outcome: earlier.outcome, status: earlier.status },
+          'callback already sent by an earlier attempt: recording its outcome, not sending again',
+        );
+        return finish(connection, leaseId, from, earlier, log);
+      }
     }
     const body: ConnectionCallbackBody =
       from === 'approved'
@@ -85,14 +113,18 @@ export function createAdvanceConnection(deps: ApprovalUseCaseDeps): AdvanceConne
       // A refused client (400/401 from the token endpoint) will not heal by retrying either.
       const refused = error instanceof AppError && error.permanent;
       if (refused || elapsed >= deps.settings.retryHorizonMs) {
-        await repo.completeCallback(connectionId, leaseId, from, {
-          outcome: 'failed',
-          error: reason,
-        });
-        throw permanent(
-          refused
-            ? `callback token refused: ${(error as Error).message}`
-            : `callback token still failing after ${Math.round(elapsed / 1000)} s: giving up`,
+        return finish(
+          connection,
+          leaseId,
+          from,
+          {
+            outcome: 'failed',
+            error: reason,
+            giveUp: refused
+              ? `callback token refused: ${(error as Error).message}`
+              : `callback token still failing after ${Math.round(elapsed / 1000)} s: giving up`,
+          },
+          log,
         );
       }
       await repo.releaseCallbackLease(connectionId, leaseId, { error: reason });
@@ -104,29 +136,26 @@ export function createAdvanceConnection(deps: ApprovalUseCaseDeps): AdvanceConne
     const status = statusOf(attempt);
     const error = attempt.answered ? undefined : attempt.error;
     log.info({ callback: body.status, status, error, attempt: job.attempt }, 'callback attempt');
+    const failed = (giveUp: string): CallbackEnd => ({
+      outcome: 'failed',
+      ...(attempt.answered ? { status: attempt.status, body: attempt.body } : { error }),
+      giveUp,
+    });
 
+    let end: CallbackEnd;
     switch (verdict.kind) {
-      case 'success': {
-        const done = await repo.completeCallback(connectionId, leaseId, from, {
-          outcome: 'acknowledged',
-          ...(status === undefined ? {} : { status }),
-        });
-        if (done === null) return { connectionId, state: (await mustGet(connectionId)).state };
-        await announce(done, log);
-        return { connectionId, state: done.state };
-      }
+      case 'success':
+        end = { outcome: 'acknowledged', ...(status === undefined ? {} : { status }) };
+        break;
       case 'permanent':
-      case 'reauthenticate': {
-        await fail(connectionId, leaseId, from, attempt);
-        throw permanent(`callback refused with HTTP ${status ?? 'none'}`);
-      }
+      case 'reauthenticate':
+        end = failed(`callback refused with HTTP ${status ?? 'none'}`);
+        break;
       case 'retry': {
         const elapsed = deps.clock.now().getTime() - job.publishedAt.getTime();
         if (elapsed >= deps.settings.retryHorizonMs) {
-          await fail(connectionId, leaseId, from, attempt);
-          throw permanent(
-            `callback still failing after ${Math.round(elapsed / 1000)} s: giving up`,
-          );
+          end = failed(`callback still failing after ${Math.round(elapsed / 1000)} s: giving up`);
+          break;
         }
         await repo.releaseCallbackLease(connectionId, leaseId, {
           ...(status === undefined ? {} : { status }),
@@ -135,29 +164,51 @@ export function createAdvanceConnection(deps: ApprovalUseCaseDeps): AdvanceConne
         throw new RetryLaterError(`callback answered ${status ?? error}`, verdict.retryAfterMs);
       }
     }
+    // The callback has ended: record that beside the jobs first, so a retry after a failed
+    // database write finds it instead of sending again.
+    if (!(await rememberCallEnd(deps.ledger, leaseId, end, log))) {
+      return { connectionId, state: (await mustGet(connectionId)).state };
+    }
+    return finish(connection, leaseId, from, end, log);
   }
 
-  async function fail(
-    connectionId: string,
+  /**
+   * Writes the callback's end; a failed end fails the job for good, an acknowledged one goes on.
+   * An acknowledged `accepted` is announced to the deprovision worker first, so the same write
+   * records both; if the announcement cannot be published, the end is written without it and the
+   * announcement is tried again (by this job's retry, or the reconciler).
+   */
+  async function finish(
+    connection: ConnectionDocument,
     leaseId: string,
     from: CallbackDueState,
-    attempt: HttpAttempt,
-  ): Promise<void> {
-    await repo.completeCallback(connectionId, leaseId, from, {
-      outcome: 'failed',
-      ...(attempt.answered
-        ? { status: attempt.status, body: attempt.body }
-        : { error: attempt.error }),
-    });
+    end: CallbackEnd,
+    log: Logger,
+  ): Promise<ProcessResult> {
+    const { connectionId } = connection;
+    const { giveUp, ...result } = end;
+    let announced = false;
+    if (end.outcome === 'acknowledged' && from === 'approved') {
+      announced = await publishAcceptance(connection).then(
+        () => true,
+        (error: unknown) => {
+          log.warn({ err: error }, 'acceptance not announced yet: recording the callback first');
+          return false;
+        },
+      );
+    }
+    const done = await repo.completeCallback(connectionId, leaseId, from, result, { announced });
+    if (end.outcome === 'failed') throw permanent(giveUp ?? 'callback failed');
+    if (done === null) return { connectionId, state: (await mustGet(connectionId)).state };
+    if (announced) log.info('connection accepted and announced');
+    else await announce(done, log);
+    return { connectionId, state: done.state };
   }
 
-  async function announce(connection: ConnectionDocument, log: Logger): Promise<void> {
-    if (
-      connection.state !== 'accepted' ||
-      connection.acceptanceAnnounced === true ||
-      connection.subscriptionId === undefined
-    )
-      return;
+  /** Publishes ConnectionAccepted (one job per connection, whatever the repeats). */
+  async function publishAcceptance(connection: ConnectionDocument): Promise<void> {
+    if (connection.subscriptionId === undefined)
+      throw new Error(`connection ${connection.connectionId} has no subscription`);
     const message: ConnectionAcceptedJob = {
       connectionId: connection.connectionId,
       subscriptionId: connection.subscriptionId,
@@ -165,6 +216,17 @@ export function createAdvanceConnection(deps: ApprovalUseCaseDeps): AdvanceConne
       requestId: connection.requestId ?? connection.connectionId,
     };
     await deps.announceAccepted(message, jobIdFor.connectionAccepted(message));
+  }
+
+  /** Announces a connection recorded accepted but not yet announced, and marks it announced. */
+  async function announce(connection: ConnectionDocument, log: Logger): Promise<void> {
+    if (
+      connection.state !== 'accepted' ||
+      connection.acceptanceAnnounced === true ||
+      connection.subscriptionId === undefined
+    )
+      return;
+    await publishAcceptance(connection);
     await repo.markAcceptanceAnnounced(connection.connectionId);
     log.info('connection accepted and announced');
   }

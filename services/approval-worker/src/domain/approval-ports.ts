@@ -3,8 +3,11 @@
 import type { ConnectionAcceptedJob, ConnectionCallbackBody } from '@fortellis-admin/contracts';
 import type { ConnectionRepository } from '@fortellis-admin/connection-store';
 import type {
+  CallOutcomeLedger,
   ClientCredentialsTokenClient,
   HttpAttempt,
+  ReconcilerJobs,
+  ReconcilerSettings,
   Logger,
   OutsideCallRecorder,
 } from '@fortellis-admin/service-kit';
@@ -20,6 +23,8 @@ export type ApprovalStore = Pick<
   | 'releaseCallbackLease'
   | 'completeCallback'
   | 'markAcceptanceAnnounced'
+  | 'findStalled'
+  | 'reopenCallback'
 >;
 
 /** Sends one connection callback to Fortellis and reports what happened, never throwing. */
@@ -44,7 +49,16 @@ export interface ApprovalUseCaseDeps {
   announceAccepted(job: ConnectionAcceptedJob, jobId: string): Promise<void>;
   logger: Logger;
   clock: { now(): Date };
-  settings: { retryHorizonMs: number; callbackTimeoutMs: number };
+  /** How each callback ended, kept beside the jobs so a retry never sends one twice. */
+  ledger: CallOutcomeLedger;
+  settings: {
+    retryHorizonMs: number;
+    /** How long a callback attempt's lease lasts: its token requests and calls, with a margin. */
+    callbackLeaseMs: number;
+    reconcile: ReconcilerSettings;
+  };
+  /** The approval queue, as the reconciler looks into it and publishes stalled connections. */
+  reconcilerJobs: ReconcilerJobs;
   /** Counts each callback attempt by outcome, when metrics are collected. */
   recordCall?: OutsideCallRecorder;
 }

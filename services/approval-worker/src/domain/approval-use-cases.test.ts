@@ -37,6 +37,22 @@ describe('an activation', () => {
       { connectionId: id, subscriptionId: activation.subscriptionId },
     ]);
     expect(store.announced).toBe(1);
+    // The lease came with the insert, the announcement with the callback's end.
+    expect(store.leasesTakenAlone).toBe(0);
+    expect((await store.get(id))?.acceptanceAnnounced).toBe(true);
+  });
+
+  it('when the announcement cannot be published, it records the callback, fails the job, and the retry announces without calling again', async () => {
+    const { activate, callbacks, announcements, announcing, store } = setUp('approve');
+    announcing.down = true;
+    await expect(activate()).rejects.toThrow('connection lost');
+    expect(await store.get(id)).toMatchObject({ state: 'accepted' });
+    expect((await store.get(id))?.acceptanceAnnounced).toBeUndefined();
+    announcing.down = false;
+    expect(await activate(2)).toEqual({ connectionId: id, state: 'accepted' });
+    expect(callbacks.sent).toHaveLength(1);
+    expect(announcements).toHaveLength(1);
+    expect((await store.get(id))?.acceptanceAnnounced).toBe(true);
   });
 
   it('when the rules reject, it sends rejected with the reason and ends rejection_sent', async () => {
@@ -186,8 +202,108 @@ describe('the callback', () => {
     await store.acquireCallbackLease(id, 'approved', 10_000);
     const error = await rejection(activate(2));
     expect(error).toBeInstanceOf(RetryLaterError);
-    expect((error as RetryLaterError).retryAfterMs).toBe(deps.settings.callbackTimeoutMs + 5000);
+    expect((error as RetryLaterError).retryAfterMs).toBe(deps.settings.callbackLeaseMs);
     expect(callbacks.sent).toEqual([]);
+  });
+});
+
+describe('a callback whose end was not written (the database failed after the call)', () => {
+  async function approvedWithEarlierAttempt(f: ReturnType<typeof setUp>) {
+    await f.store.recordActivation({ activation, requestId: 'r', receivedAt: new Date() });
+    await f.store.decide(
+      id,
+      { action: 'approve', ruleId: 'default', decidedBy: 'rules', decidedAt: new Date() },
+      ['received'],
+    );
+    // The earlier attempt's lease has lapsed, its end never written.
+    const earlier = await f.store.acquireCallbackLease(id, 'approved', -1);
+    if (earlier === null) throw new Error('no lease');
+    return earlier.leaseId;
+  }
+
+  it('the retry writes the acknowledgement the earlier attempt recorded, sends nothing, and announces once', async () => {
+    const f = setUp();
+    const earlier = await approvedWithEarlierAttempt(f);
+    await f.ledger.record(earlier, { outcome: 'acknowledged', status: 200 });
+    expect((await f.activate(2)).state).toBe('accepted');
+    expect(f.callbacks.sent).toEqual([]);
+    expect(f.announcements).toHaveLength(1);
+  });
+
+  it('a refusal the earlier attempt recorded ends callback_failed without sending again', async () => {
+    const f = setUp();
+    const earlier = await approvedWithEarlierAttempt(f);
+    await f.ledger.record(earlier, {
+      outcome: 'failed',
+      status: 400,
+      body: 'no',
+      giveUp: 'refused',
+    });
+    const error = await rejection(f.activate(2));
+    expect((error as AppError).permanent).toBe(true);
+    expect((await f.store.get(id))?.state).toBe('callback_failed');
+    expect(f.callbacks.sent).toEqual([]);
+  });
+
+  it('an earlier attempt that recorded nothing is abandoned: the callback is sent, and the earlier attempt can no longer record', async () => {
+    const f = setUp();
+    const earlier = await approvedWithEarlierAttempt(f);
+    expect((await f.activate(2)).state).toBe('accepted');
+    expect(f.callbacks.sent).toHaveLength(1);
+    expect(await f.ledger.record(earlier, { outcome: 'acknowledged' })).toBe(false);
+  });
+});
+
+describe('the reconciler', () => {
+  async function stalled(f: ReturnType<typeof setUp>, state: 'received' | 'approved') {
+    await f.store.recordActivation({ activation, requestId: 'r', receivedAt: new Date() });
+    if (state === 'approved')
+      await f.store.decide(
+        id,
+        { action: 'approve', ruleId: 'default', decidedBy: 'rules', decidedAt: new Date() },
+        ['received'],
+      );
+    const doc = f.store.docs.get(id.toLowerCase());
+    if (doc === undefined) throw new Error('not stored');
+    doc.updatedAt = new Date(f.now.getTime() - 10 * 60_000);
+    return doc;
+  }
+
+  it('publishes a connection that needs a callback and has no live job, naming its version', async () => {
+    const f = setUp();
+    const doc = await stalled(f, 'approved');
+    expect(await f.useCases.handleReconciliation(f.deps.logger)).toEqual({
+      found: 1,
+      published: 1,
+    });
+    expect(f.reconcilerJobs.published).toEqual([
+      { connectionId: id, state: 'approved', version: doc.version, foundAt: f.now.toISOString() },
+    ]);
+  });
+
+  it('leaves a connection with a live job to it, and one changed recently alone', async () => {
+    const f = setUp();
+    await stalled(f, 'approved');
+    f.reconcilerJobs.live.add(`activation-${id.toLowerCase()}`);
+    expect(await f.useCases.handleReconciliation(f.deps.logger)).toEqual({
+      found: 1,
+      published: 0,
+    });
+    const fresh = setUp();
+    await fresh.store.recordActivation({ activation, requestId: 'r', receivedAt: new Date() });
+    expect((await fresh.useCases.handleReconciliation(fresh.deps.logger)).found).toBe(0);
+  });
+
+  it('a stalled connection still received is decided by the rules and called back once', async () => {
+    const f = setUp();
+    const doc = await stalled(f, 'received');
+    const result = await f.useCases.handleStalledConnection(
+      { connectionId: id, state: 'received', version: doc.version, foundAt: f.now.toISOString() },
+      f.job({ name: 'StalledConnectionFound' }),
+      f.deps.logger,
+    );
+    expect(result.state).toBe('accepted');
+    expect(f.callbacks.sent).toHaveLength(1);
   });
 });
 
@@ -238,20 +354,36 @@ describe('operators', () => {
     expect((error as AppError).permanent).toBe(true);
   });
 
-  it('a retry of a failed callback sends it again from the decided state', async () => {
-    const { activate, useCases, callbacks, store, job, deps } = setUp();
+  it('a retry of a failed callback reopens it (the operators only publish the job) and sends it again', async () => {
+    const { activate, useCases, callbacks, store, job, deps, now } = setUp();
     callbacks.answer(answered(404));
     await rejection(activate());
-    // What the operators' /retry does before it publishes the job.
-    const doc = store.docs.get(id.toLowerCase());
-    if (doc === undefined) throw new Error('no connection');
-    doc.state = 'approved';
+    expect((await store.get(id))?.state).toBe('callback_failed');
     const result = await useCases.handleCallbackRetry(
-      { connectionId: id, actor: 'ops:a', requestedAt: '2026-11-25T10:00:00.000Z', requestId: 'r' },
+      { connectionId: id, actor: 'ops:a', requestedAt: now.toISOString(), requestId: 'r' },
       job({ name: 'CallbackRetryRequested' }),
       deps.logger,
     );
     expect(result.state).toBe('accepted');
     expect(callbacks.sent).toHaveLength(2);
+  });
+
+  it('a retry requested before the callback failed (a stale delivery) reopens nothing', async () => {
+    const { activate, useCases, callbacks, store, job, deps, now } = setUp();
+    callbacks.answer(answered(404));
+    await rejection(activate());
+    const result = await useCases.handleCallbackRetry(
+      {
+        connectionId: id,
+        actor: 'ops:a',
+        requestedAt: new Date(now.getTime() - 60_000).toISOString(),
+        requestId: 'r',
+      },
+      job({ name: 'CallbackRetryRequested' }),
+      deps.logger,
+    );
+    expect(result.state).toBe('callback_failed');
+    expect((await store.get(id))?.state).toBe('callback_failed');
+    expect(callbacks.sent).toHaveLength(1);
   });
 });

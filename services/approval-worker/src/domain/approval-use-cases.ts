@@ -1,15 +1,19 @@
 // The approval worker's use cases, one per job: an activation (store once, decide by the rules),
-// an operator's review decision, and an operator's retry of a failed callback. Each ends by moving
-// the connection on (advance-connection.ts), so a redelivered job resumes where the last run stopped.
+// an operator's review decision, an operator's retry of a failed callback, and the reconciler's
+// run and the stalled connections it finds. Each ends by moving the connection on
+// (advance-connection.ts), so a redelivered job resumes where the last run stopped.
 import {
   AppError,
   ERROR_CODES,
+  jobIdFor,
+  type ActivateRequest,
   type ActivationReceivedJob,
   type RetryRequestedJob,
   type ReviewDecidedJob,
+  type StalledConnectionFoundJob,
 } from '@fortellis-admin/contracts';
-import type { ConnectionDocument } from '@fortellis-admin/connection-store';
-import type { JobContext, Logger } from '@fortellis-admin/service-kit';
+import { callbackFailedBefore, type ConnectionDocument } from '@fortellis-admin/connection-store';
+import { reconcileStalled, type JobContext, type Logger } from '@fortellis-admin/service-kit';
 import { createAdvanceConnection } from './advance-connection.ts';
 import type { ApprovalUseCaseDeps, ProcessResult } from './approval-ports.ts';
 import { decide } from './approval-rules.ts';
@@ -30,6 +34,20 @@ export interface ApprovalUseCases {
     job: JobContext,
     log: Logger,
   ): Promise<ProcessResult>;
+  handleStalledConnection(
+    data: StalledConnectionFoundJob,
+    job: JobContext,
+    log: Logger,
+  ): Promise<ProcessResult>;
+  handleReconciliation(log: Logger): Promise<{ found: number; published: number }>;
+}
+
+/** The jobs that move a connection on in the approval queue, when live. */
+export function approvalJobIdsOf(connectionId: string): string[] {
+  return [
+    jobIdFor.activationReceived({ activation: { connectionId } as ActivateRequest }),
+    jobIdFor.reviewDecided({ connectionId }),
+  ];
 }
 
 export function createApprovalUseCases(deps: ApprovalUseCaseDeps): ApprovalUseCases {
@@ -51,30 +69,50 @@ export function createApprovalUseCases(deps: ApprovalUseCaseDeps): ApprovalUseCa
     return found;
   }
 
+  /** Applies the rules to a connection still `received`; any other is returned as it is. */
+  async function decideByRules(
+    connection: ConnectionDocument,
+    activation: ActivateRequest,
+    log: Logger,
+  ): Promise<ConnectionDocument> {
+    if (connection.state !== 'received') return connection;
+    const decision = decide(deps.policy, activation);
+    const decided = await repo.decide(
+      connection.connectionId,
+      { ...decision, decidedBy: 'rules', decidedAt: deps.clock.now() },
+      ['received'],
+    );
+    log.info({ action: decision.action, ruleId: decision.ruleId }, 'activation decided');
+    return decided ?? (await current(connection.connectionId));
+  }
+
   return {
     async handleActivation(data, job, log) {
       const connectionId = data.activation.connectionId;
-      const recorded = await repo.recordActivation({
-        activation: data.activation,
-        requestId: data.requestId,
-        receivedAt: new Date(data.receivedAt),
-      });
-      if (recorded.kind === 'stale') {
-        log.warn('activation for a connection already deactivated: recorded, not acted on');
-        return { connectionId, state: recorded.connection.state };
+      // The rules are pure: decide first, so one insert stores the activation, its decision and
+      // the callback's lease.
+      const decision = decide(deps.policy, data.activation);
+      const recorded = await repo.recordActivation(
+        {
+          activation: data.activation,
+          requestId: data.requestId,
+          receivedAt: new Date(data.receivedAt),
+        },
+        {
+          decision: { ...decision, decidedBy: 'rules', decidedAt: deps.clock.now() },
+          callbackLeaseMs: deps.settings.callbackLeaseMs,
+        },
+      );
+      switch (recorded.kind) {
+        case 'stale':
+          log.warn('activation for a connection already deactivated: recorded, not acted on');
+          return { connectionId, state: recorded.connection.state };
+        case 'created':
+          log.info({ action: decision.action, ruleId: decision.ruleId }, 'activation decided');
+          return advance(recorded.connection, job, log, recorded.lease);
+        case 'existing':
+          return advance(await decideByRules(recorded.connection, data.activation, log), job, log);
       }
-      let connection = recorded.connection;
-      if (connection.state === 'received') {
-        const decision = decide(deps.policy, data.activation);
-        connection =
-          (await repo.decide(
-            connectionId,
-            { ...decision, decidedBy: 'rules', decidedAt: deps.clock.now() },
-            ['received'],
-          )) ?? (await current(connectionId));
-        log.info({ action: decision.action, ruleId: decision.ruleId }, 'activation decided');
-      }
-      return advance(connection, job, log);
     },
 
     async handleReviewDecision(data, job, log) {
@@ -98,9 +136,42 @@ export function createApprovalUseCases(deps: ApprovalUseCaseDeps): ApprovalUseCa
     },
 
     async handleCallbackRetry(data, job, log) {
-      const connection = await known(data.connectionId);
+      // The operator's request was published first; the callback is reopened here, so a failed
+      // publish leaves the connection as it was, never reopened with nothing to send it.
+      let connection = await known(data.connectionId);
+      if (callbackFailedBefore(connection, new Date(data.requestedAt))) {
+        connection =
+          (await repo.reopenCallback(data.connectionId, data.actor)) ??
+          (await current(data.connectionId));
+        log.info({ actor: data.actor }, 'callback reopened by an operator');
+      }
       log.info({ actor: data.actor, state: connection.state }, 'retrying the callback');
       return advance(connection, job, log);
+    },
+
+    async handleStalledConnection(data, job, log) {
+      const connection = await known(data.connectionId);
+      log.info({ state: connection.state }, 'moving a stalled connection on');
+      return advance(
+        connection.activation === undefined
+          ? connection
+          : await decideByRules(connection, connection.activation, log),
+        job,
+        log,
+      );
+    },
+
+    handleReconciliation(log) {
+      return reconcileStalled(
+        {
+          findStalled: (since, limit) => repo.findStalled('approval', since, limit),
+          liveJobIdsOf: approvalJobIdsOf,
+          jobs: deps.reconcilerJobs,
+          clock: deps.clock,
+          settings: deps.settings.reconcile,
+        },
+        log,
+      );
     },
   };
 }

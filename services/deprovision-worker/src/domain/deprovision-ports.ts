@@ -6,6 +6,9 @@ import type {
   HttpAttempt,
   Logger,
   OutsideCallRecorder,
+  CallOutcomeLedger,
+  ReconcilerJobs,
+  ReconcilerSettings,
 } from '@fortellis-admin/service-kit';
 import type { IntegrationStatusBody } from '@fortellis-admin/contracts';
 import type { BackendDeprovisionRequest, StatusReportSettings } from './deprovision-plan.ts';
@@ -13,7 +16,14 @@ import type { BackendDeprovisionRequest, StatusReportSettings } from './deprovis
 /** The connection store, as far as the deprovision worker writes it. */
 export type DeprovisionStore = Pick<
   ConnectionRepository,
-  'get' | 'recordDeactivation' | 'acquireStepLease' | 'releaseStepLease' | 'completeStep'
+  | 'get'
+  | 'recordDeactivation'
+  | 'acquireStepLease'
+  | 'releaseStepLease'
+  | 'completeStep'
+  | 'completeStepThenLease'
+  | 'findStalled'
+  | 'reopenFailedSteps'
 >;
 
 /** Cleans up the provider's backend accounts of a connection. */
@@ -41,7 +51,16 @@ export interface DeprovisionUseCaseDeps {
   status: StatusReporting | undefined;
   logger: Logger;
   clock: { now(): Date };
-  settings: { retryHorizonMs: number; httpTimeoutMs: number };
+  /** How each outside call ended, kept beside the jobs so a retry never calls twice. */
+  ledger: CallOutcomeLedger;
+  settings: {
+    retryHorizonMs: number;
+    /** How long a step attempt's lease lasts: its token requests and calls, with a margin. */
+    stepLeaseMs: number;
+    reconcile: ReconcilerSettings;
+  };
+  /** The deprovision queue, as the reconciler looks into it and publishes stalled connections. */
+  reconcilerJobs: ReconcilerJobs;
   /** Counts each backend and status-report attempt by outcome, when metrics are collected. */
   recordCall?: OutsideCallRecorder;
 }

@@ -52,6 +52,17 @@ describe('a deactivation', () => {
     expect((await store.get(id))?.state).toBe('deactivated');
   });
 
+  it("takes each step's lease with the write before it: the record, then the clean-up's end", async () => {
+    const { store, deactivate } = setUp();
+    store.accepted(activation);
+    await deactivate();
+    expect(store.leasesTakenAlone).toEqual([]);
+    expect((await store.get(id))?.steps).toMatchObject({
+      cleanup: { status: 'done', attempts: 1 },
+      deactivationReport: { status: 'done', attempts: 1 },
+    });
+  });
+
   it('delivered again, it repeats no step', async () => {
     const { store, backend, statusApi, deactivate } = setUp();
     store.accepted(activation);
@@ -222,8 +233,69 @@ describe('a step that fails', () => {
     await store.recordDeactivation(id, { requestId: 'r', receivedAt: new Date() });
     await store.acquireStepLease(id, 'cleanup', 10_000);
     const error = await rejection(deactivate());
-    expect((error as RetryLaterError).retryAfterMs).toBe(deps.settings.httpTimeoutMs + 5000);
+    expect((error as RetryLaterError).retryAfterMs).toBe(deps.settings.stepLeaseMs);
     expect(backend.calls).toEqual([]);
+  });
+});
+
+describe('a step whose end was not written (the database failed after the call)', () => {
+  it('the retry writes the end the earlier attempt recorded beside the jobs, and calls nobody', async () => {
+    const { store, backend, statusApi, ledger, deactivate } = setUp();
+    store.accepted(activation);
+    await store.recordDeactivation(id, { requestId: 'r', receivedAt: new Date() });
+    const earlier = await store.acquireStepLease(id, 'cleanup', -1);
+    if (earlier.kind !== 'acquired') throw new Error('no lease');
+    await ledger.record(earlier.leaseId, { status: 'done', httpStatus: 200 });
+    await deactivate({ attempt: 2 });
+    expect(backend.calls).toEqual([]);
+    expect((await store.get(id))?.steps?.cleanup?.status).toBe('done');
+    expect(statusApi.reports).toHaveLength(1);
+  });
+
+  it('an earlier attempt that recorded nothing is abandoned: the step is attempted again, and the earlier attempt can no longer record', async () => {
+    const { store, backend, ledger, deactivate } = setUp();
+    store.accepted(activation);
+    await store.recordDeactivation(id, { requestId: 'r', receivedAt: new Date() });
+    const earlier = await store.acquireStepLease(id, 'cleanup', -1);
+    if (earlier.kind !== 'acquired') throw new Error('no lease');
+    await deactivate({ attempt: 2 });
+    expect(backend.calls).toHaveLength(1);
+    expect(await ledger.record(earlier.leaseId, { status: 'done' })).toBe(false);
+  });
+});
+
+describe('the reconciler', () => {
+  it('publishes a deactivation whose steps have not ended and has no live job; a live job keeps it', async () => {
+    const { store, useCases, reconcilerJobs, deps, now } = setUp();
+    store.accepted(activation);
+    await store.recordDeactivation(id, { requestId: 'r', receivedAt: new Date() });
+    const doc = store.docs.get(id.toLowerCase());
+    if (doc === undefined) throw new Error('not stored');
+    doc.updatedAt = new Date(now.getTime() - 10 * 60_000);
+    reconcilerJobs.live.add(`deactivation-${id.toLowerCase()}`);
+    expect(await useCases.handleReconciliation(deps.logger)).toEqual({ found: 1, published: 0 });
+    reconcilerJobs.live.clear();
+    expect(await useCases.handleReconciliation(deps.logger)).toEqual({ found: 1, published: 1 });
+    expect(reconcilerJobs.published).toMatchObject([{ connectionId: id, state: 'deactivated' }]);
+  });
+
+  it('a stalled deactivation runs its steps once', async () => {
+    const { store, backend, statusApi, useCases, job, deps } = setUp();
+    store.accepted(activation);
+    const { connection } = await store.recordDeactivation(id, {
+      requestId: 'r',
+      receivedAt: new Date(),
+    });
+    const data = {
+      connectionId: id,
+      state: 'deactivated',
+      version: connection.version,
+      foundAt: new Date().toISOString(),
+    };
+    await useCases.handleStalledConnection(data, job(), deps.logger);
+    await useCases.handleStalledConnection(data, job(), deps.logger);
+    expect(backend.calls).toHaveLength(1);
+    expect(statusApi.reports).toHaveLength(1);
   });
 });
 
@@ -247,6 +319,30 @@ describe('other jobs', () => {
     }
   });
 
+  it('an acceptance announced before the approval worker recorded it waits for the record', async () => {
+    const { store, statusApi, useCases, job, deps } = setUp({ reportActivations: true });
+    store.accepted(activation);
+    const doc = store.docs.get(id.toLowerCase())!;
+    doc.state = 'approved';
+    delete doc.callback?.outcome;
+    const accepted = {
+      connectionId: id,
+      subscriptionId: activation.subscriptionId,
+      acceptedAt: '2026-11-25T10:00:00.000Z',
+      requestId: 'r',
+    };
+    const early = await rejection(
+      useCases.handleAccepted(accepted, job({ name: 'ConnectionAccepted' }), deps.logger),
+    );
+    expect(early).toBeInstanceOf(RetryLaterError);
+    expect(statusApi.reports).toEqual([]);
+    store.accepted(activation);
+    expect(
+      (await useCases.handleAccepted(accepted, job({ name: 'ConnectionAccepted' }), deps.logger))
+        .steps,
+    ).toEqual({ activationReport: 'done' });
+  });
+
   it('an operator retry runs the steps again for a deactivated connection, and nothing otherwise', async () => {
     const { store, backend, useCases, job, deps } = setUp();
     store.accepted(activation);
@@ -263,6 +359,28 @@ describe('other jobs', () => {
       cleanup: 'done',
       deactivationReport: 'done',
     });
+  });
+
+  it('a retry reopens the steps that failed before it was requested (the operators only publish the job)', async () => {
+    const { store, backend, useCases, job, deps, now, deactivate } = setUp();
+    store.accepted(activation);
+    backend.answers.answer(answered(400));
+    await rejection(deactivate());
+    expect((await store.get(id))?.steps?.cleanup?.status).toBe('failed');
+    const retry = (at: Date) => ({
+      connectionId: id,
+      actor: 'ops:a',
+      requestedAt: at.toISOString(),
+      requestId: 'r',
+    });
+    // A stale delivery, requested before this failure, reopens nothing.
+    const stale = await rejection(
+      useCases.handleRetry(retry(new Date(now.getTime() - 60_000)), job(), deps.logger),
+    );
+    expect((stale as AppError).message).toBe('steps failed: cleanup');
+    expect(backend.calls).toHaveLength(1);
+    expect((await useCases.handleRetry(retry(now), job(), deps.logger)).steps.cleanup).toBe('done');
+    expect(backend.calls).toHaveLength(2);
   });
 
   it('a retry for an unknown connection ends the job for good', async () => {

@@ -4,15 +4,24 @@
 import {
   AppError,
   ERROR_CODES,
+  jobIdFor,
   type ConnectionAcceptedJob,
   type DeactivationReceivedJob,
   type RetryRequestedJob,
+  type StalledConnectionFoundJob,
 } from '@fortellis-admin/contracts';
-import { wasAccepted, type ConnectionDocument } from '@fortellis-admin/connection-store';
+import {
+  stepsFailedBefore,
+  wasAccepted,
+  type AcquiredLease,
+  type ConnectionDocument,
+  type StepEnd,
+} from '@fortellis-admin/connection-store';
 import {
   attemptWithToken,
   classifyHttpStep,
   retryAfterOf,
+  reconcileStalled,
   RetryLaterError,
   statusOf,
   type JobContext,
@@ -34,6 +43,17 @@ export interface DeprovisionUseCases {
     log: Logger,
   ): Promise<DeprovisionResult>;
   handleRetry(data: RetryRequestedJob, job: JobContext, log: Logger): Promise<DeprovisionResult>;
+  handleStalledConnection(
+    data: StalledConnectionFoundJob,
+    job: JobContext,
+    log: Logger,
+  ): Promise<DeprovisionResult>;
+  handleReconciliation(log: Logger): Promise<{ found: number; published: number }>;
+}
+
+/** The jobs that move a deactivated connection on in the deprovision queue, when live. */
+export function deprovisionJobIdsOf(connectionId: string): string[] {
+  return [jobIdFor.deactivationReceived({ connectionId })];
 }
 
 const is2xx = (status: number) => status >= 200 && status < 300;
@@ -41,7 +61,7 @@ const is2xx = (status: number) => status >= 200 && status < 300;
 export function createDeprovisionUseCases(deps: DeprovisionUseCaseDeps): DeprovisionUseCases {
   const { repo } = deps;
   const runStep = createStepRunner(deps);
-  const leaseMs = deps.settings.httpTimeoutMs + 5000;
+  const leaseMs = deps.settings.stepLeaseMs;
 
   function cleanUp(connection: ConnectionDocument): () => Promise<Performed> {
     return async () => {
@@ -89,23 +109,35 @@ export function createDeprovisionUseCases(deps: DeprovisionUseCaseDeps): Deprovi
     };
   }
 
-  /** Clean-up then report; steps already ended are not repeated. A failed step fails the job. */
+  /**
+   * Clean-up then report; steps already ended are not repeated. A failed step fails the job. The
+   * write that ends the clean-up takes the report's lease, unless an activation report must be
+   * settled between them.
+   */
   async function runDeactivationSteps(
     connection: ConnectionDocument,
     job: JobContext,
     log: Logger,
+    cleanupLease?: AcquiredLease,
   ): Promise<DeprovisionResult> {
     const connectionId = connection.connectionId;
     const steps: DeprovisionResult['steps'] = {};
-    steps.cleanup = await runStep(connectionId, 'cleanup', job, log, cleanUp(connection));
-    await settleActivationReport(connectionId);
-    steps.deactivationReport = await runStep(
+    const settles = deps.status?.reportActivations === true;
+    const cleanup = await runStep(connectionId, 'cleanup', job, log, cleanUp(connection), {
+      lease: cleanupLease,
+      next: settles ? undefined : 'deactivationReport',
+    });
+    steps.cleanup = cleanup.outcome;
+    if (settles) await settleActivationReport(connectionId);
+    const reported = await runStep(
       connectionId,
       'deactivationReport',
       job,
       log,
       report(connection, 'deactivation'),
+      { lease: cleanup.nextLease },
     );
+    steps.deactivationReport = reported.outcome;
     const failed = Object.entries(steps)
       .filter(([, outcome]) => outcome === 'failed')
       .map(([step]) => step);
@@ -119,18 +151,24 @@ export function createDeprovisionUseCases(deps: DeprovisionUseCaseDeps): Deprovi
    * and one being sent right now is waited for.
    */
   async function settleActivationReport(connectionId: string): Promise<void> {
-    if (deps.status?.reportActivations !== true) return;
     const lease = await repo.acquireStepLease(connectionId, 'activationReport', leaseMs);
     if (lease.kind === 'busy')
       throw new RetryLaterError(
         'the activation report is being sent: report the deactivation after it',
         leaseMs,
       );
-    if (lease.kind === 'acquired')
-      await repo.completeStep(connectionId, 'activationReport', lease.leaseId, {
-        status: 'skipped',
-        note: 'deactivated before the activation was reported',
-      });
+    if (lease.kind !== 'acquired') return;
+    // An earlier attempt that sent the report but could not write it is recorded, not skipped.
+    const earlier =
+      lease.previousLeaseId === undefined
+        ? null
+        : await deps.ledger.outcomeOf<StepEnd>(lease.previousLeaseId, { abandon: true });
+    await repo.completeStep(
+      connectionId,
+      'activationReport',
+      lease.leaseId,
+      earlier ?? { status: 'skipped', note: 'deactivated before the activation was reported' },
+    );
   }
 
   async function known(connectionId: string): Promise<ConnectionDocument> {
@@ -144,19 +182,23 @@ export function createDeprovisionUseCases(deps: DeprovisionUseCaseDeps): Deprovi
 
   return {
     async handleDeactivation(data, job, log) {
-      const { connection, changed } = await repo.recordDeactivation(data.connectionId, {
-        requestId: data.requestId,
-        receivedAt: new Date(data.receivedAt),
-      });
+      const { connection, changed, cleanupLease } = await repo.recordDeactivation(
+        data.connectionId,
+        { requestId: data.requestId, receivedAt: new Date(data.receivedAt) },
+        { cleanupLeaseMs: leaseMs },
+      );
       log.info({ tombstone: connection.tombstone === true, changed }, 'deactivation recorded');
-      return runDeactivationSteps(connection, job, log);
+      return runDeactivationSteps(connection, job, log, cleanupLease);
     },
 
     async handleAccepted(data, job, log) {
       if (deps.status?.reportActivations !== true)
         return { connectionId: data.connectionId, steps: {} };
       const connection = await known(data.connectionId);
-      const outcome = await runStep(
+      // The approval worker announces an acknowledged acceptance just before it records it.
+      if (connection.state === 'approved')
+        throw new RetryLaterError('the acceptance is announced but not recorded yet', 1000);
+      const { outcome } = await runStep(
         data.connectionId,
         'activationReport',
         job,
@@ -171,8 +213,32 @@ export function createDeprovisionUseCases(deps: DeprovisionUseCaseDeps): Deprovi
       const connection = await known(data.connectionId);
       if (connection.state !== 'deactivated')
         return { connectionId: connection.connectionId, steps: {} };
+      // The operator's request was published first; the failed steps are reopened here.
+      if (stepsFailedBefore(connection, new Date(data.requestedAt)).length > 0)
+        await repo.reopenFailedSteps(data.connectionId, data.actor);
       log.info({ actor: data.actor }, 'retrying deprovision steps');
       return runDeactivationSteps(connection, job, log);
+    },
+
+    async handleStalledConnection(data, job, log) {
+      const connection = await known(data.connectionId);
+      if (connection.state !== 'deactivated')
+        return { connectionId: connection.connectionId, steps: {} };
+      log.info('moving a stalled deactivation on');
+      return runDeactivationSteps(connection, job, log);
+    },
+
+    handleReconciliation(log) {
+      return reconcileStalled(
+        {
+          findStalled: (since, limit) => repo.findStalled('deprovision', since, limit),
+          liveJobIdsOf: deprovisionJobIdsOf,
+          jobs: deps.reconcilerJobs,
+          clock: deps.clock,
+          settings: deps.settings.reconcile,
+        },
+        log,
+      );
     },
   };
 }

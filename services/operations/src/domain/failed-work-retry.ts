@@ -1,5 +1,7 @@
 // An operator's retry of what failed on a connection: the callback (callback_failed), else the
-// deprovision steps that failed. The work is reopened on the connection, then a retry job queued.
+// deprovision steps that failed. Only the retry job is published here; the worker that takes it
+// reopens the failed work and runs it. So a publish that fails changes nothing (the operator sees
+// the error and can try again), and a published retry is never stranded half done.
 import {
   AppError,
   ERROR_CODES,
@@ -7,21 +9,31 @@ import {
   jobIdFor,
   type RetryRequestedJob,
 } from '@fortellis-admin/contracts';
+import { failedSteps, type ConnectionDocument } from '@fortellis-admin/connection-store';
 import type { JobPublishing, OperationsRepository } from './ports.ts';
 import { operatorActor } from './review-decision.ts';
 
 export interface RetryPorts {
-  repo: Pick<OperationsRepository, 'get' | 'reopenCallback' | 'reopenFailedSteps'>;
+  repo: Pick<OperationsRepository, 'get'>;
   publisher: JobPublishing;
   now: () => Date;
 }
 
 export interface RetryQueued {
   connectionId: string;
-  /** `['callback']`, or the deprovision steps reopened. */
+  /** `['callback']`, or the deprovision steps that failed. */
   retried: string[];
   actor: string;
   status: 'queued';
+}
+
+/** What a retry of `connection` would re-run: its callback, its failed steps, or nothing. */
+export function failedWorkOf(
+  connection: Pick<ConnectionDocument, 'state' | 'steps'>,
+): { target: 'callback' | 'deprovision'; retried: string[] } | null {
+  if (connection.state === 'callback_failed') return { target: 'callback', retried: ['callback'] };
+  const steps = failedSteps(connection);
+  return steps.length > 0 ? { target: 'deprovision', retried: steps } : null;
 }
 
 /** Unknown connection: 404; nothing failed: 409. */
@@ -36,35 +48,25 @@ export async function retryFailedWork(
     throw new AppError(ERROR_CODES.notFound, `no connection ${connectionId}`, {
       httpStatus: 404,
     });
+  const work = failedWorkOf(connection);
+  if (work === null)
+    throw new AppError(
+      ERROR_CODES.conflict,
+      `connection is ${connection.state} with nothing failed to retry`,
+      { httpStatus: 409 },
+    );
   const job: RetryRequestedJob = {
     connectionId: connection.connectionId,
     actor,
     requestedAt: ports.now().toISOString(),
     requestId: request.requestId,
   };
-  if (
-    connection.state === 'callback_failed' &&
-    (await ports.repo.reopenCallback(connectionId, actor)) !== null
-  ) {
-    await ports.publisher.publish(
-      JOB_NAMES.callbackRetryRequested,
-      job,
-      jobIdFor.retryRequested('callback', job),
-    );
-    return { connectionId: job.connectionId, retried: ['callback'], actor, status: 'queued' };
-  }
-  const steps = await ports.repo.reopenFailedSteps(connectionId, actor);
-  if (steps.length > 0) {
-    await ports.publisher.publish(
-      JOB_NAMES.deprovisionRetryRequested,
-      job,
-      jobIdFor.retryRequested('deprovision', job),
-    );
-    return { connectionId: job.connectionId, retried: steps, actor, status: 'queued' };
-  }
-  throw new AppError(
-    ERROR_CODES.conflict,
-    `connection is ${connection.state} with nothing failed to retry`,
-    { httpStatus: 409 },
+  await ports.publisher.publish(
+    work.target === 'callback'
+      ? JOB_NAMES.callbackRetryRequested
+      : JOB_NAMES.deprovisionRetryRequested,
+    job,
+    jobIdFor.retryRequested(work.target, job),
   );
+  return { connectionId: job.connectionId, retried: work.retried, actor, status: 'queued' };
 }

@@ -13,6 +13,26 @@ export const FINISHED_STATES: ReadonlySet<string> = new Set(['completed', 'faile
 /** The route of removing one job, allowed for a finished job only (checked against its state). */
 export const REMOVE_JOB_ROUTE = `${QUEUE_BOARD_PATH}/api/queues/:queueName/:jobId/clean`;
 
+/** Retrying one job, and retrying every job in a state (the board's "retry all"). */
+export const RETRY_JOB_ROUTE = `${QUEUE_BOARD_PATH}/api/queues/:queueName/:jobId/retry`;
+export const RETRY_ALL_ROUTE = `${QUEUE_BOARD_PATH}/api/queues/:queueName/retry/:queueStatus`;
+
+/**
+ * The connection a job is about, from its data (`connectionId`, or an activation's), or undefined
+ * for a job about none (the reconciler's run). A failed job's retry on the board also retries the
+ * failed work of its connection, as the operators' `/retry` does: re-running the job alone would
+ * find the connection failed and do nothing.
+ */
+export function connectionIdOfJob(data: unknown): string | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const { connectionId, activation } = data as {
+    connectionId?: unknown;
+    activation?: { connectionId?: unknown };
+  };
+  const id = connectionId ?? activation?.connectionId;
+  return typeof id === 'string' ? id : undefined;
+}
+
 /**
  * The board's write routes that are allowed (method and route pattern under the board's path),
  * each with the condition its parameters must meet. Every other write is refused.

@@ -1,0 +1,453 @@
+// Whole-loop benchmark: the ingress and both workers as processes (as `npm run dev` starts them)
+// against Redis, the MongoDB-wire server and the simulator. For each stored-connection count given
+// with --preload it starts on a fresh database, stores that many accepted connections, then runs
+// N activations followed by their N deactivations, first at a fixed offered rate, then flat out,
+// and prints beside the stored-connection count:
+//
+// - throughput of each phase (calls answered and their work finished, per second);
+// - time from the ingress's 200 to the callback reaching the simulator, and to the deactivation's
+//   report being recorded (p50, p99);
+// - MongoDB commands per activation and per deactivation (the workers' driver command monitoring),
+//   Redis commands per call: the services' own (locks, ledger) apart from all others (BullMQ's
+//   scripts and the ingress's fenced publish), which are Redis's own totals minus the former;
+// - peak RSS of each service over the run.
+//
+// Redis and MongoDB come from REDIS_URL / MONGODB_URL, else as the tests resolve them (a local
+// redis-server with appendfsync always, FerretDB on SQLite).
+//
+//   npm run bench:loop [-- --count 200 --rate 50 --concurrency 32 --preload 1000,20000]
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { MongoClient, type Collection } from 'mongodb';
+import type { ConnectionDocument } from '@fortellis-admin/connection-store';
+import {
+  ActivationGenerator,
+  FortellisCaller,
+  startSimulator,
+  type CallResult,
+  type Simulator,
+} from '@fortellis-admin/simulator';
+import {
+  createTestNamespace,
+  freePort,
+  resolveMongo,
+  resolveRedis,
+  startService,
+  type ManagedProcess,
+  type ServiceName,
+} from '@fortellis-admin/test-support';
+
+const { values } = parseArgs({
+  options: {
+    count: { type: 'string', default: '200' },
+    rate: { type: 'string', default: '50' },
+    concurrency: { type: 'string', default: '32' },
+    preload: { type: 'string', default: '1000,20000' },
+  },
+});
+const count = Number(values.count);
+const rate = Number(values.rate);
+const concurrency = Number(values.concurrency);
+const preloads = values.preload.split(',').map(Number);
+
+const SERVICES: ServiceName[] = ['ingress', 'approval-worker', 'deprovision-worker'];
+
+interface Stack {
+  ingressUrl: string;
+  services: Map<ServiceName, { process: ManagedProcess; metricsUrl: string }>;
+  connections: Collection<ConnectionDocument>;
+  stop(): Promise<void>;
+}
+
+/** Counters read before and after a stretch of work. */
+interface Counters {
+  mongo: number;
+  redisApp: number;
+  redisTotal: number;
+  /** Scripts Redis ran (EVALSHA, EVAL, FCALL): each is one round trip however many calls it makes. */
+  redisScripts: number;
+}
+
+interface PhaseResult {
+  throughput: number;
+  p50: number;
+  p99: number;
+  refused: number;
+  mongo: number;
+  redisApp: number;
+  redisOther: number;
+  redisScripts: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/** The sum of every series of `name` in a Prometheus text page. */
+function sumOf(text: string, name: string): number {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith(`${name}{`))
+    .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+}
+
+/**
+ * Redis's own count of the commands it ran since it started (INFO commandstats), those inside
+ * scripts included, and of the scripts themselves.
+ */
+async function redisCalls(redis: Redis): Promise<{ total: number; scripts: number }> {
+  const info = await redis.info('commandstats');
+  let total = 0;
+  let scripts = 0;
+  for (const match of info.matchAll(/cmdstat_([a-z|_]+):calls=(\d+)/g)) {
+    const calls = Number(match[2]);
+    total += calls;
+    if (['evalsha', 'eval', 'fcall', 'evalsha_ro', 'eval_ro'].includes(match[1] ?? ''))
+      scripts += calls;
+  }
+  return { total, scripts };
+}
+
+async function readCounters(stack: Stack, redis: Redis): Promise<Counters> {
+  let mongo = 0;
+  let redisApp = 0;
+  for (const name of ['approval-worker', 'deprovision-worker'] as const) {
+    const text = await (await fetch(stack.services.get(name)!.metricsUrl)).text();
+    mongo += sumOf(text, 'mongodb_commands_total');
+    redisApp += sumOf(text, 'redis_commands_total');
+  }
+  const calls = await redisCalls(redis);
+  return { mongo, redisApp, redisTotal: calls.total, redisScripts: calls.scripts };
+}
+
+/** Peak resident set size of a process, in MB (VmHWM). */
+function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+  return kb / 1024;
+}
+
+async function startStack(
+  sim: Simulator,
+  urls: { redis: string; mongo: string },
+  label: string,
+): Promise<Stack> {
+  const ns = createTestNamespace(label);
+  const port = await freePort();
+  const common: Record<string, string> = {
+    ...sim.env(),
+    REDIS_URL: urls.redis,
+    MONGODB_URL: urls.mongo,
+    MONGODB_DATABASE: ns.dbName,
+    QUEUE_PREFIX: ns.queuePrefix,
+    HOST: '127.0.0.1',
+    MONITORING_HOST: '127.0.0.1',
+    PORT: String(port),
+    APPROVAL_DEFAULT_ACTION: 'approve',
+    // The default (20/s) protects Fortellis; the benchmark measures what the system itself costs.
+    CALLBACK_RATE_LIMIT_PER_SECOND: '10000',
+    LOG_LEVEL: 'info',
+  };
+  const services: Stack['services'] = new Map();
+  for (const name of SERVICES) {
+    const monitoringPort = await freePort();
+    const process = await startService(name, {
+      ...common,
+      MONITORING_PORT: String(monitoringPort),
+    });
+    services.set(name, { process, metricsUrl: `http://127.0.0.1:${monitoringPort}/metrics` });
+  }
+  const mongo = new MongoClient(urls.mongo);
+  await mongo.connect();
+  return {
+    ingressUrl: `http://127.0.0.1:${port}`,
+    services,
+    connections: mongo.db(ns.dbName).collection<ConnectionDocument>('connections'),
+    stop: async () => {
+      for (const { process } of services.values()) await process.stop();
+      await mongo.db(ns.dbName).dropDatabase();
+      await mongo.close();
+    },
+  };
+}
+
+/** Stores `k` accepted connections, as the approval worker leaves them. */
+async function preload(connections: Collection<ConnectionDocument>, k: number): Promise<void> {
+  const generator = new ActivationGenerator(99_000 + k);
+  const now = new Date();
+  for (let done = 0; done < k; done += 1000) {
+    const batch: ConnectionDocument[] = [];
+    for (let i = done; i < Math.min(k, done + 1000); i += 1) {
+      const activation = generator.next();
+      batch.push({
+        _id: activation.connectionId.toLowerCase(),
+        connectionId: activation.connectionId,
+        subscriptionId: activation.subscriptionId,
+        organizationId: activation.organizationInfo.id,
+        apiId: activation.apiInfo.id,
+        state: 'accepted',
+        version: 4,
+        activation,
+        requestId: `preload-${i}`,
+        receivedAt: now,
+        decision: { action: 'approve', ruleId: 'default', decidedBy: 'rules', decidedAt: now },
+        callback: { status: 'accepted', attempts: 1, outcome: 'acknowledged', completedAt: now },
+        acceptanceAnnounced: true,
+        history: [],
+        createdAt: now,
+        updatedAt: now,
+      });
+    }
+    await connections.insertMany(batch, { ordered: false });
+  }
+}
+
+/** Sends the calls at `rate` per second, or flat out over `concurrency` streams. */
+async function send(
+  total: number,
+  call: (i: number) => Promise<CallResult>,
+  pacing: { rate?: number; concurrency: number },
+): Promise<CallResult[]> {
+  const results = new Array<CallResult>(total);
+  let next = 0;
+  const start = performance.now();
+  const streams = pacing.rate === undefined ? pacing.concurrency : Math.min(total, 256);
+  await Promise.all(
+    Array.from({ length: streams }, async () => {
+      for (;;) {
+        const i = next;
+        next += 1;
+        if (i >= total) return;
+        if (pacing.rate !== undefined) {
+          const wait = start + (i * 1000) / pacing.rate - performance.now();
+          if (wait > 0) await delay(wait);
+        }
+        results[i] = await call(i);
+      }
+    }),
+  );
+  return results;
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await delay(100);
+  }
+}
+
+/** N activations, then their N deactivations, with the given pacing. */
+async function runPhases(
+  stack: Stack,
+  sim: Simulator,
+  redis: Redis,
+  caller: FortellisCaller,
+  pacing: { rate?: number; concurrency: number },
+): Promise<{ activate: PhaseResult; deactivate: PhaseResult }> {
+  // Activations: answered, then each callback reaches the simulator.
+  const before = await readCounters(stack, redis);
+  const startedAt = Date.now();
+  const payloads = Array.from({ length: count }, () => caller.generator.next());
+  const activations = await send(count, (i) => caller.activate(payloads[i]), pacing);
+  const ok = activations.filter((r) => r.status === 200);
+  const wanted = new Set(ok.map((r) => r.connectionId));
+  const callbackAt = new Map<string, number>();
+  await until(
+    'every callback arrived',
+    async () => {
+      for (const call of sim.calls('callback')) {
+        const id = call.params.connectionId ?? '';
+        if (call.status === 200 && wanted.has(id) && !callbackAt.has(id))
+          callbackAt.set(id, call.at.getTime());
+      }
+      return callbackAt.size === wanted.size;
+    },
+    300_000,
+  );
+  // The job goes on a moment after the callback (the acceptance is recorded and announced).
+  await until(
+    'every activation is recorded accepted and announced',
+    async () =>
+      (await stack.connections.countDocuments({
+        _id: { $in: [...wanted].map((id) => id.toLowerCase()) },
+        acceptanceAnnounced: true,
+      })) === wanted.size,
+    60_000,
+  );
+  const activatedAt = Math.max(...callbackAt.values());
+  const afterActivations = await readCounters(stack, redis);
+  const activate = result(
+    ok.map((r) => (callbackAt.get(r.connectionId) ?? Number.NaN) - r.answeredAt),
+    ok.length,
+    activatedAt - startedAt,
+    activations.length - ok.length,
+    before,
+    afterActivations,
+  );
+
+  // Deactivations: answered, then each report recorded.
+  const deactivationStart = Date.now();
+  const ids = [...wanted];
+  const deactivations = await send(ids.length, (i) => caller.deactivate(ids[i] ?? ''), pacing);
+  const gone = deactivations.filter((r) => r.status === 200);
+  const reportedAt = new Map<string, number>();
+  await until(
+    'every deactivation is reported',
+    async () => {
+      const done = await stack.connections
+        .find(
+          {
+            _id: { $in: gone.map((r) => r.connectionId.toLowerCase()) },
+            'steps.deactivationReport.status': 'done',
+          },
+          { projection: { connectionId: 1, 'steps.deactivationReport.completedAt': 1 } },
+        )
+        .toArray();
+      for (const doc of done) {
+        const at = doc.steps?.deactivationReport?.completedAt;
+        if (at !== undefined) reportedAt.set(doc.connectionId, at.getTime());
+      }
+      return reportedAt.size === gone.length;
+    },
+    300_000,
+  );
+  const afterDeactivations = await readCounters(stack, redis);
+  const deactivate = result(
+    gone.map((r) => (reportedAt.get(r.connectionId) ?? Number.NaN) - r.answeredAt),
+    gone.length,
+    Math.max(...reportedAt.values()) - deactivationStart,
+    deactivations.length - gone.length,
+    afterActivations,
+    afterDeactivations,
+  );
+  return { activate, deactivate };
+}
+
+function result(
+  latencies: number[],
+  done: number,
+  elapsedMs: number,
+  refused: number,
+  before: Counters,
+  after: Counters,
+): PhaseResult {
+  const sorted = latencies.filter(Number.isFinite).sort((a, b) => a - b);
+  const per = (n: number) => n / Math.max(1, done);
+  const app = after.redisApp - before.redisApp;
+  return {
+    throughput: (done * 1000) / elapsedMs,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    refused,
+    mongo: per(after.mongo - before.mongo),
+    redisApp: per(app),
+    redisOther: per(after.redisTotal - before.redisTotal - app),
+    redisScripts: per(after.redisScripts - before.redisScripts),
+  };
+}
+
+const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+
+const [redisEndpoint, mongoEndpoint] = await Promise.all([resolveRedis(), resolveMongo()]);
+const sim = await startSimulator();
+const redis = new Redis(redisEndpoint.url);
+const rows: string[] = [];
+const rss: string[] = [];
+try {
+  console.log(
+    `bench:loop: ${count} activations then ${count} deactivations, at ${rate}/s and flat out ` +
+      `(${concurrency} streams); redis ${redisEndpoint.source}, mongodb ${mongoEndpoint.source} ${mongoEndpoint.backend ?? ''}`,
+  );
+  for (const k of preloads) {
+    const stack = await startStack(
+      sim,
+      { redis: redisEndpoint.url, mongo: mongoEndpoint.url },
+      `loop${k}`,
+    );
+    try {
+      await preload(stack.connections, k);
+      const caller = new FortellisCaller({
+        adminApiUrl: stack.ingressUrl,
+        token: (() => {
+          const token = sim.identity.mint(sim.providerClient.clientId);
+          return () => token;
+        })(),
+        seed: 5000 + k,
+        connections: Math.max(concurrency, 64),
+        timeoutMs: 60_000,
+      });
+      for (const [label, pacing] of [
+        [`${rate}/s`, { rate, concurrency }],
+        ['flat out', { concurrency }],
+      ] as const) {
+        const stored = await stack.connections.estimatedDocumentCount();
+        const { activate, deactivate } = await runPhases(stack, sim, redis, caller, pacing);
+        for (const [kind, r] of [
+          ['activate', activate],
+          ['deactivate', deactivate],
+        ] as const) {
+          rows.push(
+            [
+              String(stored).padStart(7),
+              label.padEnd(9),
+              kind.padEnd(10),
+              fmt(r.throughput).padStart(7),
+              fmt(r.p50, 0).padStart(7),
+              fmt(r.p99, 0).padStart(7),
+              String(r.refused).padStart(7),
+              fmt(r.mongo).padStart(7),
+              fmt(r.redisApp).padStart(9),
+              fmt(r.redisOther).padStart(11),
+              fmt(r.redisScripts).padStart(7),
+            ].join(' '),
+          );
+        }
+      }
+      await caller.close();
+      rss.push(
+        `${String(k).padStart(7)} stored: peak RSS ` +
+          [...stack.services.entries()]
+            .map(([name, s]) => `${name} ${fmt(peakRssMb(s.process.child.pid!), 0)} MB`)
+            .join(', '),
+      );
+    } finally {
+      await stack.stop();
+    }
+  }
+  console.log(
+    [
+      '',
+      [
+        ' stored',
+        'offered  ',
+        'phase     ',
+        '  per s',
+        'p50 ms',
+        ' p99 ms',
+        'refused',
+        'mongo/c',
+        'redis own',
+        'redis other',
+        'scripts',
+      ].join(' '),
+      ...rows,
+      '',
+      ...rss,
+      '',
+      'per s: calls whose work finished (callback received; report recorded) per second of the phase.',
+      'p50/p99: from the 200 to the callback reaching the simulator, or to the report being recorded.',
+      "mongo/c, redis own, redis other: commands per call; own = the services' locks and ledger,",
+      "other = all the rest (Redis's totals minus own), the commands BullMQ's Lua scripts run inside",
+      'Redis included; scripts = the scripts Redis ran (each one round trip), per call.',
+    ].join('\n'),
+  );
+} finally {
+  redis.disconnect();
+  await sim.stop();
+  await redisEndpoint.stop();
+  await mongoEndpoint.stop();
+}

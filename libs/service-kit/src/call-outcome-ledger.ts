@@ -1,0 +1,122 @@
+// How each outside call ended, kept in Redis beside the jobs, keyed by the lease it was made under.
+// A worker records the end of a call here before it writes it to the database; when the database
+// write fails (the server crashed or stalled), the retried job finds the recorded end and writes it
+// instead of calling the party again. A worker that takes over an expired lease first marks the
+// earlier attempt abandoned, so an attempt that outlived its lease cannot record afterwards: one
+// entry per lease, set once (SET NX), kept as long as any retry may ask.
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+/** The entry of an attempt that was taken over before it recorded anything. */
+const ABANDONED = 'abandoned';
+
+export interface CallOutcomeLedger {
+  /**
+   * Records how the call made under `leaseId` ended. False when the attempt was already marked
+   * abandoned (another worker took over its lease): the caller must then leave the end unwritten.
+   */
+  record(leaseId: string, outcome: object): Promise<boolean>;
+  /**
+   * What the attempt under an earlier, unfinished lease recorded, or null if nothing. With
+   * `abandon`, an attempt that recorded nothing is marked abandoned in the same step, so it cannot
+   * record later.
+   */
+  outcomeOf<T extends object>(leaseId: string, options: { abandon: boolean }): Promise<T | null>;
+}
+
+export interface RedisCallOutcomeLedgerOptions {
+  /** Key prefix (the queue prefix), so deployments sharing a Redis stay apart. */
+  prefix: string;
+  /** How long an entry is kept: longer than any retry horizon. Default 30 days. */
+  ttlSeconds?: number;
+}
+
+export class RedisCallOutcomeLedger implements CallOutcomeLedger {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  readonly #ttlSeconds: number;
+
+  constructor(redis: Redis, options: RedisCallOutcomeLedgerOptions) {
+    this.#redis = redis;
+    this.#prefix = options.prefix;
+    this.#ttlSeconds = options.ttlSeconds ?? 30 * 24 * 3600;
+  }
+
+  async record(leaseId: string, outcome: object): Promise<boolean> {
+    const set = await this.#redis.set(
+      this.#key(leaseId),
+      JSON.stringify(outcome),
+      'EX',
+      this.#ttlSeconds,
+      'NX',
+    );
+    return set === 'OK';
+  }
+
+  async outcomeOf<T extends object>(
+    leaseId: string,
+    options: { abandon: boolean },
+  ): Promise<T | null> {
+    const key = this.#key(leaseId);
+    if (options.abandon) {
+      const marked = await this.#redis.set(key, ABANDONED, 'EX', this.#ttlSeconds, 'NX');
+      if (marked === 'OK') return null;
+    }
+    const entry = await this.#redis.get(key);
+    return entry === null || entry === ABANDONED ? null : (JSON.parse(entry) as T);
+  }
+
+  #key(leaseId: string): string {
+    return `${this.#prefix}:call-outcome:${leaseId}`;
+  }
+}
+
+/**
+ * Records how a call ended, before the database write. False when another worker took the
+ * attempt's lease over (the attempt outlived it): that worker now owns the call, and this end must
+ * not be written. A ledger that cannot be reached does not stop the database write, which records
+ * the end as well.
+ */
+export async function rememberCallEnd(
+  ledger: CallOutcomeLedger,
+  leaseId: string,
+  end: object,
+  log: Pick<Logger, 'error' | 'warn'>,
+): Promise<boolean> {
+  try {
+    const recorded = await ledger.record(leaseId, end);
+    if (!recorded) log.error('call attempt outlived its lease: another worker took it over');
+    return recorded;
+  } catch (error) {
+    log.warn({ err: { message: (error as Error).message } }, 'call outcome not recorded');
+    return true;
+  }
+}
+
+/**
+ * How long a lease must last to cover one whole attempt: a token request and the call, twice (a
+ * refused token is fetched again and the call repeated), with a margin for the writes around them.
+ */
+export function attemptLeaseMs(timeouts: { callMs: number; tokenMs: number }): number {
+  return 2 * (timeouts.callMs + timeouts.tokenMs) + 5000;
+}
+
+/** The ledger in one process's memory: for unit tests of the use cases, never for a deployment. */
+export class MemoryCallOutcomeLedger implements CallOutcomeLedger {
+  readonly entries = new Map<string, object | typeof ABANDONED>();
+
+  async record(leaseId: string, outcome: object): Promise<boolean> {
+    if (this.entries.has(leaseId)) return false;
+    this.entries.set(leaseId, structuredClone(outcome));
+    return true;
+  }
+
+  async outcomeOf<T extends object>(
+    leaseId: string,
+    options: { abandon: boolean },
+  ): Promise<T | null> {
+    const entry = this.entries.get(leaseId);
+    if (entry === undefined && options.abandon) this.entries.set(leaseId, ABANDONED);
+    return entry === undefined || entry === ABANDONED ? null : (structuredClone(entry) as T);
+  }
+}

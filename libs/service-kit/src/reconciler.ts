@@ -1,0 +1,124 @@
+// The reconciler: nothing is left stuck. A BullMQ job scheduler on each worker's queue publishes
+// `ReconciliationDue` every interval; whichever worker takes it looks for connections that need
+// that worker's work, have not changed for a while and have no live job (waiting, delayed or
+// running), and publishes a `StalledConnectionFound` job for each, which moves the connection on as
+// its lost job would have. Job ids carry the connection's version, so a connection that has not
+// changed is published once, and a reconciler that runs twice adds nothing.
+import type { Queue } from 'bullmq';
+import {
+  JOB_OPTIONS,
+  jobIdFor,
+  RECONCILER_JOB_NAMES,
+  type StalledConnectionFoundJob,
+} from '@fortellis-admin/contracts';
+import type { Logger } from 'pino';
+
+/** What the reconciler needs to know of a candidate connection. */
+export interface StalledCandidate {
+  connectionId: string;
+  state: string;
+  version: number;
+}
+
+/** The queue, as far as the reconciler uses it. */
+export interface ReconcilerJobs {
+  /** Whether any of these jobs is waiting, delayed, prioritized or running. */
+  anyLive(jobIds: readonly string[]): Promise<boolean>;
+  /** Publishes the job (idempotently, by its id). */
+  publishStalled(job: StalledConnectionFoundJob): Promise<void>;
+}
+
+export interface ReconcilerSettings {
+  /** How long a connection must have stayed unchanged before it counts as stalled. */
+  stalledAfterMs: number;
+  /** At most this many connections per run; the next run takes the rest. */
+  batchSize: number;
+}
+
+export interface ReconcileDeps {
+  findStalled(untouchedSince: Date, limit: number): Promise<StalledCandidate[]>;
+  /** The ids of the jobs that would move this connection on, were they still live. */
+  liveJobIdsOf(connectionId: string): string[];
+  jobs: ReconcilerJobs;
+  clock: { now(): Date };
+  settings: ReconcilerSettings;
+}
+
+/** One run of the reconciler. Returns how many stalled connections it found and re-published. */
+export async function reconcileStalled(
+  deps: ReconcileDeps,
+  log: Logger,
+): Promise<{ found: number; published: number }> {
+  const now = deps.clock.now();
+  const candidates = await deps.findStalled(
+    new Date(now.getTime() - deps.settings.stalledAfterMs),
+    deps.settings.batchSize,
+  );
+  let published = 0;
+  for (const candidate of candidates) {
+    if (await deps.jobs.anyLive(deps.liveJobIdsOf(candidate.connectionId))) continue;
+    await deps.jobs.publishStalled({
+      connectionId: candidate.connectionId,
+      state: candidate.state,
+      version: candidate.version,
+      foundAt: now.toISOString(),
+    });
+    published += 1;
+    log.warn(
+      { connectionId: candidate.connectionId, state: candidate.state },
+      'stalled connection found: its work is published again',
+    );
+  }
+  return { found: candidates.length, published };
+}
+
+const DONE_STATES = new Set(['completed', 'failed', 'unknown']);
+
+/** The reconciler's view of a BullMQ queue. */
+export function queueReconcilerJobs(queue: Queue): ReconcilerJobs {
+  return {
+    anyLive: async (jobIds) => {
+      for (const id of jobIds) {
+        if (!DONE_STATES.has(await queue.getJobState(id))) return true;
+      }
+      return false;
+    },
+    publishStalled: async (job) => {
+      await queue.add(RECONCILER_JOB_NAMES.stalledConnectionFound, job, {
+        ...JOB_OPTIONS,
+        jobId: jobIdFor.stalledConnectionFound(job),
+      });
+    },
+  };
+}
+
+/**
+ * Installs (or updates) the job scheduler that publishes `ReconciliationDue` on `queue` every
+ * `everyMs`. Idempotent: every worker process calls it at start, and there is one scheduler.
+ */
+export async function scheduleReconciliation(queue: Queue, everyMs: number): Promise<void> {
+  await queue.upsertJobScheduler(
+    'reconciliation',
+    { every: everyMs },
+    {
+      name: RECONCILER_JOB_NAMES.reconciliationDue,
+      data: {},
+      opts: { attempts: 1, removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } },
+    },
+  );
+}
+
+/** The reconciler's queue in memory: for unit tests of the use cases, never for a deployment. */
+export class MemoryReconcilerJobs implements ReconcilerJobs {
+  /** The ids of the jobs that count as live. */
+  readonly live = new Set<string>();
+  readonly published: StalledConnectionFoundJob[] = [];
+
+  async anyLive(jobIds: readonly string[]): Promise<boolean> {
+    return jobIds.some((id) => this.live.has(id));
+  }
+
+  async publishStalled(job: StalledConnectionFoundJob): Promise<void> {
+    this.published.push(job);
+  }
+}
