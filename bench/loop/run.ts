@@ -10,12 +10,13 @@
 // - MongoDB commands per activation and per deactivation (the workers' driver command monitoring),
 //   Redis commands per call: the services' own (locks, ledger) apart from all others (BullMQ's
 //   scripts and the ingress's fenced publish), which are Redis's own totals minus the former;
-// - peak RSS of each service over the run.
+// - CPU ms per call of each service (from /proc), and peak RSS of each service over the run.
 //
 // Redis and MongoDB come from REDIS_URL / MONGODB_URL, else as the tests resolve them (a local
 // redis-server with appendfsync always, FerretDB on SQLite).
 //
-//   npm run bench:loop [-- --count 200 --rate 50 --concurrency 32 --preload 1000,20000]
+//   npm run bench:loop [-- --count 200 --rate 50 --concurrency 32 --preload 1000,20000
+//                         --worker-concurrency 8]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -45,8 +46,11 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '50' },
     concurrency: { type: 'string', default: '32' },
     preload: { type: 'string', default: '1000,20000' },
+    /** WORKER_CONCURRENCY of both workers; their own default (8) when not given. */
+    'worker-concurrency': { type: 'string' },
   },
 });
+const workerConcurrency = values['worker-concurrency'];
 const count = Number(values.count);
 const rate = Number(values.rate);
 const concurrency = Number(values.concurrency);
@@ -68,6 +72,8 @@ interface Counters {
   redisTotal: number;
   /** Scripts Redis ran (EVALSHA, EVAL, FCALL): each is one round trip however many calls it makes. */
   redisScripts: number;
+  /** CPU time each service has used, in ms. */
+  cpuMs: number[];
 }
 
 interface PhaseResult {
@@ -79,6 +85,15 @@ interface PhaseResult {
   redisApp: number;
   redisOther: number;
   redisScripts: number;
+  /** CPU ms per call of the ingress, the approval worker and the deprovision worker. */
+  cpuMs: number[];
+}
+
+/** CPU time (user + system) a process has used, in ms, from /proc (clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -120,7 +135,8 @@ async function readCounters(stack: Stack, redis: Redis): Promise<Counters> {
     redisApp += sumOf(text, 'redis_commands_total');
   }
   const calls = await redisCalls(redis);
-  return { mongo, redisApp, redisTotal: calls.total, redisScripts: calls.scripts };
+  const cpuMs = SERVICES.map((name) => cpuMsOf(stack.services.get(name)!.process.child.pid!));
+  return { mongo, redisApp, redisTotal: calls.total, redisScripts: calls.scripts, cpuMs };
 }
 
 /** Peak resident set size of a process, in MB (VmHWM). */
@@ -150,6 +166,7 @@ async function startStack(
     // The default (20/s) protects Fortellis; the benchmark measures what the system itself costs.
     CALLBACK_RATE_LIMIT_PER_SECOND: '10000',
     LOG_LEVEL: 'info',
+    ...(workerConcurrency === undefined ? {} : { WORKER_CONCURRENCY: workerConcurrency }),
   };
   const services: Stack['services'] = new Map();
   for (const name of SERVICES) {
@@ -347,6 +364,7 @@ function result(
     redisApp: per(app),
     redisOther: per(after.redisTotal - before.redisTotal - app),
     redisScripts: per(after.redisScripts - before.redisScripts),
+    cpuMs: after.cpuMs.map((ms, i) => per(ms - (before.cpuMs[i] ?? 0))),
   };
 }
 
@@ -360,7 +378,7 @@ const rss: string[] = [];
 try {
   console.log(
     `bench:loop: ${count} activations then ${count} deactivations, at ${rate}/s and flat out ` +
-      `(${concurrency} streams); redis ${redisEndpoint.source}, mongodb ${mongoEndpoint.source} ${mongoEndpoint.backend ?? ''}`,
+      `(${concurrency} streams, worker concurrency ${workerConcurrency ?? 'default'}); redis ${redisEndpoint.source}, mongodb ${mongoEndpoint.source} ${mongoEndpoint.backend ?? ''}`,
   );
   for (const k of preloads) {
     const stack = await startStack(
@@ -403,6 +421,10 @@ try {
               fmt(r.redisApp).padStart(9),
               fmt(r.redisOther).padStart(11),
               fmt(r.redisScripts).padStart(7),
+              r.cpuMs
+                .map((ms) => fmt(ms, 2))
+                .join('/')
+                .padStart(16),
             ].join(' '),
           );
         }
@@ -433,6 +455,7 @@ try {
         'redis own',
         'redis other',
         'scripts',
+        'cpu ms/c in/ap/dp',
       ].join(' '),
       ...rows,
       '',

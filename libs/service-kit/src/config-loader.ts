@@ -127,11 +127,12 @@ export function runtimeEnvProperties<const Ms extends number>(shutdownTimeoutMs:
 /** Settings of a queue worker process: concurrency, job lock, logging, shutdown bound. */
 export const WORKER_ENV_PROPERTIES = {
   WORKER_CONCURRENCY: {
-    description: 'Jobs processed at once by one worker process.',
+    description:
+      'Jobs processed at once by one worker process. Each mostly waits on an outside call or the database.',
     type: 'integer',
     minimum: 1,
     maximum: 256,
-    default: 8,
+    default: 16,
   },
   WORKER_LOCK_MS: {
     description:
