@@ -28,6 +28,28 @@ export function outsideCallCounter(registry: Registry): OutsideCallRecorder {
   return (party, outcome) => counter.inc({ party, outcome });
 }
 
+/** Records a pause of a worker's queue after a 429, and how long it is. */
+export type RateLimitRecorder = (queue: string, pauseMs: number) => void;
+
+export function rateLimitCounter(registry: Registry): RateLimitRecorder {
+  const pauses = new Counter({
+    name: 'queue_rate_limited_total',
+    help: 'Pauses of a queue because an outside party answered 429',
+    labelNames: ['queue'],
+    registers: [registry],
+  });
+  const seconds = new Counter({
+    name: 'queue_rate_limited_seconds_total',
+    help: 'Seconds a queue was paused because an outside party answered 429',
+    labelNames: ['queue'],
+    registers: [registry],
+  });
+  return (queue, pauseMs) => {
+    pauses.inc({ queue });
+    seconds.inc({ queue }, pauseMs / 1000);
+  };
+}
+
 /** Jobs completed and failed by a worker, queue depth by state, and age of the oldest waiting job. */
 export function instrumentQueue(
   registry: Registry,

@@ -1,6 +1,8 @@
 // Creates a BullMQ worker the way both workers run theirs: the retry backoff of this system,
 // takeover of a dead worker's jobs after the lock lapses, and failures logged without payloads.
 import {
+  Queue,
+  RateLimitError,
   UnrecoverableError,
   Worker,
   type ConnectionOptions,
@@ -10,7 +12,8 @@ import {
 import { AppError } from '@fortellis-admin/contracts';
 import type { Logger } from 'pino';
 import type { QueueName } from '@fortellis-admin/contracts';
-import { createBackoffStrategy, type BackoffSettings } from './retry-policy.ts';
+import type { RateLimitRecorder } from './metrics.ts';
+import { createBackoffStrategy, RateLimitedError, type BackoffSettings } from './retry-policy.ts';
 
 export interface QueueWorkerOptions<R> {
   queue: QueueName;
@@ -25,6 +28,8 @@ export interface QueueWorkerOptions<R> {
   /** At most this many jobs start per second. */
   ratePerSecond?: number;
   logger: Logger;
+  /** Counts each pause of the queue after a 429, when metrics are collected. */
+  recordRateLimit?: RateLimitRecorder;
 }
 
 /**
@@ -67,8 +72,50 @@ export function endPermanentFailures<R>(processor: Processor<unknown, R>): Proce
   };
 }
 
+/**
+ * A processor whose RateLimitedError (the party answered 429) pauses the whole queue, for every
+ * worker, for the Retry-After (or `pauseMs` without one), and puts the job back to wait without
+ * counting an attempt: a rate-limited partner is not hammered by each worker retrying on its own.
+ */
+export function pauseQueueOnRateLimit<R>(
+  processor: Processor<unknown, R>,
+  queue: Pick<Queue, 'rateLimit' | 'name'>,
+  pauseMs: number,
+  logger: Logger,
+  record?: RateLimitRecorder,
+): Processor<unknown, R> {
+  return async (job, token, signal) => {
+    try {
+      return await processor(job, token, signal);
+    } catch (error) {
+      if (!(error instanceof RateLimitedError)) throw error;
+      const ms = error.retryAfterMs ?? pauseMs;
+      await queue.rateLimit(ms);
+      record?.(queue.name, ms);
+      logger.warn(
+        { jobId: job.id, job: job.name, pauseMs: ms, reason: error.message },
+        'rate limited: queue paused',
+      );
+      throw new RateLimitError();
+    }
+  };
+}
+
 export function createQueueWorker<R>(options: QueueWorkerOptions<R>): Worker<unknown, R> {
-  const worker = new Worker<unknown, R>(options.queue, endPermanentFailures(options.processor), {
+  // The queue's own handle, for pausing it after a 429.
+  const queue = new Queue(options.queue, {
+    connection: options.connection,
+    prefix: options.prefix,
+  });
+  queue.on('error', () => undefined);
+  const processor = pauseQueueOnRateLimit(
+    endPermanentFailures(options.processor),
+    queue,
+    options.backoff.baseMs,
+    options.logger,
+    options.recordRateLimit,
+  );
+  const worker = new Worker<unknown, R>(options.queue, processor, {
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency,
@@ -81,6 +128,7 @@ export function createQueueWorker<R>(options: QueueWorkerOptions<R>): Worker<unk
     lockDuration: options.lockMs,
     stalledInterval: options.lockMs,
   });
+  worker.on('closed', () => void queue.close().catch(() => undefined));
   worker.on('failed', (job, error) => {
     options.logger.warn(
       {

@@ -6,8 +6,11 @@ export type CallbackVerdict =
   | { kind: 'success' }
   /** Refresh the client-credentials token once and try again at once. */
   | { kind: 'reauthenticate' }
-  /** Try again later; `retryAfterMs` when the server said how long. */
-  | { kind: 'retry'; retryAfterMs?: number }
+  /**
+   * Try again later; `retryAfterMs` when the server said how long; `rateLimited` when it answered
+   * 429, so the whole queue pauses rather than every worker trying again on its own.
+   */
+  | { kind: 'retry'; retryAfterMs?: number; rateLimited?: true }
   /** Retrying cannot help: the callback has failed. */
   | { kind: 'permanent' };
 
@@ -32,11 +35,19 @@ export function classifyHttpStep(
   if (rules.isSuccess(status)) return { kind: 'success' };
   if (rules.reauthenticateOn.includes(status) && !rules.reauthenticated)
     return { kind: 'reauthenticate' };
-  if (status === 408 || status === 429 || status >= 500) {
-    const retryAfterMs = parseRetryAfter(retryAfter);
-    return { kind: 'retry', ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
-  }
+  if (status === 408 || status === 429 || status >= 500)
+    return retryAfterAnswer(status, retryAfter);
   return { kind: 'permanent' };
+}
+
+/** The retry verdict of an answer that asks for one: its Retry-After, and whether it was a 429. */
+function retryAfterAnswer(status: number, retryAfter: string | undefined): CallbackVerdict {
+  const retryAfterMs = parseRetryAfter(retryAfter);
+  return {
+    kind: 'retry',
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    ...(status === 429 ? { rateLimited: true as const } : {}),
+  };
 }
 
 /** Thrown by a processor to make BullMQ retry later; carries the server's Retry-After when given. */
@@ -48,6 +59,27 @@ export class RetryLaterError extends Error {
     this.name = 'RetryLaterError';
     this.retryAfterMs = retryAfterMs;
   }
+}
+
+/**
+ * The party answered 429: the worker pauses its whole queue for `retryAfterMs` (or the backoff's
+ * base), and the job goes back to wait without counting an attempt.
+ */
+export class RateLimitedError extends RetryLaterError {
+  constructor(message: string, retryAfterMs?: number) {
+    super(message, retryAfterMs);
+    this.name = 'RateLimitedError';
+  }
+}
+
+/** The error that retries a job after a `retry` verdict: rate-limited after a 429. */
+export function retryLater(
+  message: string,
+  verdict: { retryAfterMs?: number; rateLimited?: true },
+): RetryLaterError {
+  return verdict.rateLimited === true
+    ? new RateLimitedError(message, verdict.retryAfterMs)
+    : new RetryLaterError(message, verdict.retryAfterMs);
 }
 
 /** A BullMQ backoff strategy: exponential with jitter, or the server's Retry-After when longer. */
@@ -78,10 +110,8 @@ export function classifyCallback(
     // is a considered refusal.
     return status === 401 ? { kind: 'retry' } : { kind: 'permanent' };
   }
-  if (status === 408 || status === 429 || status >= 500) {
-    const retryAfterMs = parseRetryAfter(retryAfter);
-    return { kind: 'retry', ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
-  }
+  if (status === 408 || status === 429 || status >= 500)
+    return retryAfterAnswer(status, retryAfter);
   return { kind: 'permanent' };
 }
 

@@ -1,6 +1,14 @@
 // Callback outcomes and backoff, case by case.
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, classifyCallback, parseRetryAfter } from '@fortellis-admin/service-kit';
+import {
+  backoffDelay,
+  classifyCallback,
+  classifyHttpStep,
+  parseRetryAfter,
+  RateLimitedError,
+  retryLater,
+  RetryLaterError,
+} from '@fortellis-admin/service-kit';
 
 describe('classifyCallback', () => {
   it.each([
@@ -12,7 +20,8 @@ describe('classifyCallback', () => {
     [401, undefined, true, { kind: 'retry' }],
     [403, undefined, true, { kind: 'permanent' }],
     [408, undefined, false, { kind: 'retry' }],
-    [429, '2', false, { kind: 'retry', retryAfterMs: 2000 }],
+    [429, '2', false, { kind: 'retry', retryAfterMs: 2000, rateLimited: true }],
+    [429, undefined, false, { kind: 'retry', rateLimited: true }],
     [500, undefined, false, { kind: 'retry' }],
     [503, '1', false, { kind: 'retry', retryAfterMs: 1000 }],
     [400, undefined, false, { kind: 'permanent' }],
@@ -24,6 +33,31 @@ describe('classifyCallback', () => {
       expect(classifyCallback(status, retryAfter, reauthenticated)).toEqual(expected);
     },
   );
+});
+
+describe('a 429', () => {
+  it("marks a step's retry as rate limited, and only a 429 does", () => {
+    const rules = {
+      isSuccess: (s: number) => s === 204,
+      reauthenticateOn: [],
+      reauthenticated: false,
+    };
+    expect(classifyHttpStep(429, '3', rules)).toEqual({
+      kind: 'retry',
+      retryAfterMs: 3000,
+      rateLimited: true,
+    });
+    expect(classifyHttpStep(503, '3', rules)).toEqual({ kind: 'retry', retryAfterMs: 3000 });
+  });
+
+  it('retries as a rate limit (the queue pauses), anything else as a plain retry', () => {
+    const limited = retryLater('callback answered 429', { retryAfterMs: 2000, rateLimited: true });
+    expect(limited).toBeInstanceOf(RateLimitedError);
+    expect(limited.retryAfterMs).toBe(2000);
+    const plain = retryLater('callback answered 503', {});
+    expect(plain).toBeInstanceOf(RetryLaterError);
+    expect(plain).not.toBeInstanceOf(RateLimitedError);
+  });
 });
 
 describe('parseRetryAfter', () => {

@@ -8,6 +8,7 @@ import {
   createLogger,
   createMetricsRegistry,
   outsideCallCounter,
+  rateLimitCounter,
   startWorkerMonitoring,
   runService,
   scheduleReconciliation,
@@ -60,6 +61,7 @@ await runService({
       deprovisionQueue,
       approvalQueue,
       recordCall: outsideCallCounter(registry),
+      recordRateLimit: rateLimitCounter(registry),
     });
     await deps.repo.ensureIndexes();
     const worker = buildWorker(deps);

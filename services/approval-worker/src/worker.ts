@@ -12,6 +12,7 @@ import {
   RedisCallOutcomeLedger,
   createQueueWorker,
   type OutsideCallRecorder,
+  type RateLimitRecorder,
 } from '@fortellis-admin/service-kit';
 import { ConnectionRepository } from '@fortellis-admin/connection-store';
 import { CallbackClient } from './data-access/callback-client.ts';
@@ -30,6 +31,8 @@ export interface ApprovalWorkerDeps extends ApprovalProcessorDeps {
   config: ApprovalWorkerConfig;
   /** A connection with `maxRetriesPerRequest: null`, as BullMQ workers require. */
   connection: ConnectionOptions;
+  /** Counts each pause of the queue after a 429, when metrics are collected. */
+  recordRateLimit?: RateLimitRecorder;
 }
 
 export function buildWorker(deps: ApprovalWorkerDeps): Worker<unknown, ApprovalJobResult> {
@@ -44,6 +47,7 @@ export function buildWorker(deps: ApprovalWorkerDeps): Worker<unknown, ApprovalJ
     backoff: config.callback.backoff,
     ratePerSecond: config.callback.ratePerSecond,
     logger: deps.logger,
+    ...(deps.recordRateLimit === undefined ? {} : { recordRateLimit: deps.recordRateLimit }),
   });
 }
 
@@ -67,6 +71,7 @@ export function createApprovalDeps(
     approvalQueue: Queue;
     clock?: { now(): Date };
     recordCall?: OutsideCallRecorder;
+    recordRateLimit?: RateLimitRecorder;
   },
 ): ApprovalWorkerDeps {
   return {
@@ -112,5 +117,6 @@ export function createApprovalDeps(
     },
     reconcilerJobs: queueReconcilerJobs(clients.approvalQueue),
     ...(clients.recordCall === undefined ? {} : { recordCall: clients.recordCall }),
+    ...(clients.recordRateLimit === undefined ? {} : { recordRateLimit: clients.recordRateLimit }),
   };
 }

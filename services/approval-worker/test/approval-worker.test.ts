@@ -178,6 +178,24 @@ describe('callback failures and retries', () => {
     expect(second!.at.getTime() - first!.at.getTime()).toBeGreaterThanOrEqual(2000);
   });
 
+  it('a 429 pauses the whole queue for its Retry-After: another connection waits too, and no attempt is counted', async () => {
+    const h = await harness();
+    const [a, b] = [generator.next(), generator.next()];
+    sim.faults.throttleNext('callback', 2);
+    await h.activate(a);
+    await expect.poll(() => callbacksFor(a.connectionId).length).toBe(1);
+    const throttledAt = callbacksFor(a.connectionId)[0]!.at.getTime();
+    await h.activate(b);
+    await h.waitForState(a.connectionId, 'accepted');
+    await h.waitForState(b.connectionId, 'accepted');
+    // B was published while the queue was paused: its only callback came after the pause.
+    const [bCallback] = callbacksFor(b.connectionId);
+    expect(bCallback!.at.getTime() - throttledAt).toBeGreaterThanOrEqual(1900);
+    const job = await h.approvalQueue.getJob(`activation-${a.connectionId}`);
+    expect(job?.attemptsMade).toBe(1);
+    expect(h.logs.some((line) => line.includes('rate limited: queue paused'))).toBe(true);
+  });
+
   it('400 ends callback_failed after one call, with the response recorded and the job failed', async () => {
     const h = await harness();
     const activation = generator.next();

@@ -8,6 +8,7 @@ import {
   createLogger,
   createMetricsRegistry,
   outsideCallCounter,
+  rateLimitCounter,
   runService,
   scheduleReconciliation,
   startWorkerMonitoring,
@@ -46,6 +47,7 @@ await runService({
       ),
       logger,
       recordCall: outsideCallCounter(registry),
+      recordRateLimit: rateLimitCounter(registry),
     });
     await deps.repo.ensureIndexes();
     const worker = buildWorker(deps);

@@ -11,6 +11,7 @@ import {
   RedisCallOutcomeLedger,
   type Logger,
   type OutsideCallRecorder,
+  type RateLimitRecorder,
 } from '@fortellis-admin/service-kit';
 import { ConnectionRepository } from '@fortellis-admin/connection-store';
 import type { DeprovisionWorkerConfig } from './config.ts';
@@ -31,6 +32,8 @@ export interface DeprovisionWorkerDeps extends DeprovisionProcessorDeps {
   config: DeprovisionWorkerConfig;
   /** A connection with `maxRetriesPerRequest: null`, as BullMQ workers require. */
   connection: ConnectionOptions;
+  /** Counts each pause of the queue after a 429, when metrics are collected. */
+  recordRateLimit?: RateLimitRecorder;
 }
 
 export function buildWorker(deps: DeprovisionWorkerDeps): Worker<unknown, DeprovisionJobResult> {
@@ -44,6 +47,7 @@ export function buildWorker(deps: DeprovisionWorkerDeps): Worker<unknown, Deprov
     lockMs: config.worker.lockMs,
     backoff: config.http.backoff,
     logger: deps.logger,
+    ...(deps.recordRateLimit === undefined ? {} : { recordRateLimit: deps.recordRateLimit }),
   });
 }
 
@@ -65,6 +69,7 @@ export function createDeprovisionDeps(
     deprovisionQueue: Queue;
     clock?: { now(): Date };
     recordCall?: OutsideCallRecorder;
+    recordRateLimit?: RateLimitRecorder;
   },
 ): DeprovisionWorkerDeps {
   const { logger } = clients;
@@ -126,5 +131,6 @@ export function createDeprovisionDeps(
     },
     reconcilerJobs: queueReconcilerJobs(clients.deprovisionQueue),
     ...(clients.recordCall === undefined ? {} : { recordCall: clients.recordCall }),
+    ...(clients.recordRateLimit === undefined ? {} : { recordRateLimit: clients.recordRateLimit }),
   };
 }

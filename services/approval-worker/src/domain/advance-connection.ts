@@ -18,6 +18,7 @@ import {
   classifyCallback,
   rememberCallEnd,
   retryAfterOf,
+  retryLater,
   RetryLaterError,
   statusOf,
   type JobContext,
@@ -161,7 +162,7 @@ export function createAdvanceConnection(deps: ApprovalUseCaseDeps): AdvanceConne
           ...(status === undefined ? {} : { status }),
           error: error ?? `HTTP ${status}`,
         });
-        throw new RetryLaterError(`callback answered ${status ?? error}`, verdict.retryAfterMs);
+        throw retryLater(`callback answered ${status ?? error}`, verdict);
       }
     }
     // The callback has ended: record that beside the jobs first, so a retry after a failed

@@ -8,6 +8,7 @@ import type { AcquiredLease, DeprovisionStep, StepEnd } from '@fortellis-admin/c
 import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
 import {
   rememberCallEnd,
+  retryLater,
   RetryLaterError,
   statusOf,
   type CallbackVerdict,
@@ -150,7 +151,7 @@ export function createStepRunner(deps: DeprovisionUseCaseDeps): RunStep {
           ...(status === undefined ? {} : { status }),
           error: attempt.answered ? `HTTP ${attempt.status}` : attempt.error,
         });
-        throw new RetryLaterError(`${step} answered ${status ?? 'nothing'}`, verdict.retryAfterMs);
+        throw retryLater(`${step} answered ${status ?? 'nothing'}`, verdict);
       }
     }
   };
