@@ -106,12 +106,12 @@ export const jobIdFor = Object.freeze({
 /**
  * Options every job is published with. Retries are decided by the consuming worker (its own backoff
  * and horizon, see the workers' configuration), so `attempts` is only an upper bound; finished jobs
- * are kept a week so that a repeated publish within that time is recognised by its id, and failed
- * jobs are kept until an operator deals with them.
+ * are kept a week so that a repeated publish within that time is recognised by its id. How long
+ * failed jobs are kept is the consuming worker's setting (FAILED_JOBS_KEEP_DAYS and _COUNT); what
+ * an operator needs of them stays on the connection document.
  */
 export const JOB_OPTIONS = Object.freeze({
   attempts: 1000,
   backoff: { type: 'custom' },
   removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 },
-  removeOnFail: false,
 } as const);

@@ -141,6 +141,20 @@ export const WORKER_ENV_PROPERTIES = {
     minimum: 1000,
     default: 30_000,
   },
+  FAILED_JOBS_KEEP_DAYS: {
+    description:
+      "Days a job that failed for good stays in the worker's queue (Bull Board, the operators' retry); the connection keeps its story in MongoDB.",
+    type: 'integer',
+    minimum: 1,
+    default: 30,
+  },
+  FAILED_JOBS_KEEP_COUNT: {
+    description:
+      "Failed jobs kept at most in the worker's queue; the oldest go first beyond this many.",
+    type: 'integer',
+    minimum: 1,
+    default: 10_000,
+  },
   RECONCILE_EVERY_MS: {
     description:
       "How often the reconciler looks for connections that need this worker's work but have no live job.",

@@ -24,6 +24,8 @@ export interface QueueWorkerOptions<R> {
   concurrency: number;
   /** Lock lifetime: a job whose worker died is picked up again after this. */
   lockMs: number;
+  /** How long, and how many, jobs that failed for good are kept. */
+  keepFailed: { days: number; count: number };
   backoff: BackoffSettings;
   /** At most this many jobs start per second. */
   ratePerSecond?: number;
@@ -127,6 +129,7 @@ export function createQueueWorker<R>(options: QueueWorkerOptions<R>): Worker<unk
     maxStalledCount: 5,
     lockDuration: options.lockMs,
     stalledInterval: options.lockMs,
+    removeOnFail: { age: options.keepFailed.days * 24 * 3600, count: options.keepFailed.count },
   });
   worker.on('closed', () => void queue.close().catch(() => undefined));
   worker.on('failed', (job, error) => {

@@ -111,7 +111,11 @@ export function loadApprovalWorkerConfig(
       clientSecret: e.FORTELLIS_CLIENT_SECRET,
     },
     approval: { rulesFile: e.APPROVAL_RULES_FILE, defaultAction: e.APPROVAL_DEFAULT_ACTION },
-    worker: { concurrency: e.WORKER_CONCURRENCY, lockMs: e.WORKER_LOCK_MS },
+    worker: {
+      concurrency: e.WORKER_CONCURRENCY,
+      lockMs: e.WORKER_LOCK_MS,
+      keepFailed: { days: e.FAILED_JOBS_KEEP_DAYS, count: e.FAILED_JOBS_KEEP_COUNT },
+    },
     reconcile: { everyMs: e.RECONCILE_EVERY_MS, stalledAfterMs: e.RECONCILE_AFTER_MS },
     monitoring: { host: e.MONITORING_HOST, port: e.MONITORING_PORT },
     callback: {

@@ -44,6 +44,7 @@ export function buildWorker(deps: ApprovalWorkerDeps): Worker<unknown, ApprovalJ
     prefix: config.redis.queuePrefix,
     concurrency: config.worker.concurrency,
     lockMs: config.worker.lockMs,
+    keepFailed: config.worker.keepFailed,
     backoff: config.callback.backoff,
     ratePerSecond: config.callback.ratePerSecond,
     logger: deps.logger,

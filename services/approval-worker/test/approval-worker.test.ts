@@ -213,6 +213,25 @@ describe('callback failures and retries', () => {
       .toEqual([`activation-${activation.connectionId}`]);
   });
 
+  it('keeps at most FAILED_JOBS_KEEP_COUNT failed jobs; each connection keeps its story in MongoDB', async () => {
+    const h = await harness({ env: { FAILED_JOBS_KEEP_COUNT: '1' } });
+    const refused = [generator.next(), generator.next()];
+    for (const activation of refused) {
+      sim.faults.failNext('callback', 400);
+      await h.activate(activation);
+      await h.waitForState(activation.connectionId, 'callback_failed');
+    }
+    // The older failed job went; the newer one stays for operators.
+    await expect
+      .poll(async () => (await h.approvalQueue.getJobs(['failed'])).map((job) => job.id))
+      .toEqual([`activation-${refused[1]!.connectionId}`]);
+    for (const activation of refused) {
+      const stored = await h.repo.get(activation.connectionId);
+      expect(stored?.callback).toMatchObject({ outcome: 'failed', response: { status: 400 } });
+      expect(stored?.history.map((entry) => entry.event)).toContain('callback_failed');
+    }
+  });
+
   it('network errors and timeouts are retried', async () => {
     const h = await harness({ env: { CALLBACK_TIMEOUT_MS: '300' } });
     const activation = generator.next();

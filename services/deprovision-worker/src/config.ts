@@ -181,7 +181,11 @@ export function loadDeprovisionWorkerConfig(
                   },
             reportActivations: e.INTEGRATION_STATUS_REPORT_ACTIVATIONS,
           },
-    worker: { concurrency: e.WORKER_CONCURRENCY, lockMs: e.WORKER_LOCK_MS },
+    worker: {
+      concurrency: e.WORKER_CONCURRENCY,
+      lockMs: e.WORKER_LOCK_MS,
+      keepFailed: { days: e.FAILED_JOBS_KEEP_DAYS, count: e.FAILED_JOBS_KEEP_COUNT },
+    },
     reconcile: { everyMs: e.RECONCILE_EVERY_MS, stalledAfterMs: e.RECONCILE_AFTER_MS },
     monitoring: { host: e.MONITORING_HOST, port: e.MONITORING_PORT },
     http: {

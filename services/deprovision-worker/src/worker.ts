@@ -45,6 +45,7 @@ export function buildWorker(deps: DeprovisionWorkerDeps): Worker<unknown, Deprov
     prefix: config.redis.queuePrefix,
     concurrency: config.worker.concurrency,
     lockMs: config.worker.lockMs,
+    keepFailed: config.worker.keepFailed,
     backoff: config.http.backoff,
     logger: deps.logger,
     ...(deps.recordRateLimit === undefined ? {} : { recordRateLimit: deps.recordRateLimit }),
