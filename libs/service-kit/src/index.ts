@@ -19,3 +19,4 @@ export * from './redis-clock.ts';
 export * from './call-outcome-ledger.ts';
 export * from './reconciler.ts';
 export * from './command-counting.ts';
+export * from './request-logging.ts';

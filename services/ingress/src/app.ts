@@ -1,7 +1,9 @@
 // Builds the ingress Fastify application from its dependencies: no listen, no process handling.
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import {
   healthRoutes,
+  logEachRequest,
+  oneLinePerRequest,
   type JobPublisher,
   type Logger,
   type ReadinessCheck,
@@ -43,11 +45,8 @@ export async function buildApp(deps: IngressDeps): Promise<IngressApp> {
     loggerInstance,
     trustProxy: deps.config.http.trustProxy,
     bodyLimit: BODY_LIMIT_BYTES,
-    // One line per request, written by our onResponse hook, instead of Fastify's two.
-    logController: new LogController({
-      disableRequestLogging: true,
-      requestIdLogLabel: 'requestId',
-    }),
+    // One line per request, written by logEachRequest, instead of Fastify's two.
+    ...oneLinePerRequest(),
     // Fortellis sends a GUID in Request-Id; test tooling may omit it. Keep a sane one, else make one.
     genReqId: (raw) => {
       const given = raw.headers['request-id'];
@@ -60,19 +59,12 @@ export async function buildApp(deps: IngressDeps): Promise<IngressApp> {
     void reply.header('request-id', request.id);
   });
   // The one log line of a request: what it was, how it ended, which connection it was about.
-  app.addHook('onResponse', async (request, reply) => {
-    deps.metrics?.request(request.routeOptions.url ?? 'unmatched', reply.statusCode);
-    request.log.info(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        statusCode: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 10) / 10,
-        // Set by the admin routes once the call's connection is known.
-        connectionId: (request as { connectionId?: string | null }).connectionId ?? undefined,
-      },
-      'request completed',
-    );
+  logEachRequest(app, {
+    // Set by the admin routes once the call's connection is known.
+    fields: (request) => ({
+      connectionId: (request as { connectionId?: string | null }).connectionId ?? undefined,
+    }),
+    observe: (route, statusCode) => deps.metrics?.request(route, statusCode),
   });
 
   const authFailures: AuthFailureCounts = new Map();

@@ -6,6 +6,7 @@ import {
   ACK_DURABILITIES,
   monitoringEnvProperties,
   REDIS_ENV_PROPERTIES,
+  TRUST_PROXY_ENV_PROPERTIES,
 } from '@fortellis-admin/service-kit';
 
 const MONITORING_ENV_PROPERTIES = monitoringEnvProperties(9463);
@@ -40,11 +41,7 @@ export const ingressEnvSchema = {
       type: 'string',
       pattern: '^https?://',
     },
-    TRUST_PROXY: {
-      description: 'Trust X-Forwarded-* headers (behind a load balancer or Ingress controller).',
-      type: 'boolean',
-      default: false,
-    },
+    ...TRUST_PROXY_ENV_PROPERTIES,
     ...REDIS_ENV_PROPERTIES,
     ACK_DURABILITY: {
       description:

@@ -5,6 +5,7 @@ import {
   runtimeEnvProperties,
   MONGO_ENV_PROPERTIES,
   REDIS_ENV_PROPERTIES,
+  TRUST_PROXY_ENV_PROPERTIES,
 } from '@fortellis-admin/service-kit';
 
 /** Environment variables of the operations service, with their defaults. */
@@ -33,6 +34,8 @@ export const operationsEnvSchema = {
       pattern: '^[A-Za-z0-9_.-]+=[^,=\\s]{24,}(,[A-Za-z0-9_.-]+=[^,=\\s]{24,})*$',
       writeOnly: true,
     },
+    // Behind TLS termination: https comes from X-Forwarded-Proto, so the login cookie is Secure.
+    ...TRUST_PROXY_ENV_PROPERTIES,
     ...REDIS_ENV_PROPERTIES,
     // The operations API reads the connections the workers keep in MongoDB.
     ...MONGO_ENV_PROPERTIES,
@@ -49,7 +52,7 @@ export function loadOperationsConfig(
 ) {
   const e = loadEnv(operationsEnvSchema, env);
   return deepFreeze({
-    http: { host: e.OPS_HOST, port: e.OPS_PORT },
+    http: { host: e.OPS_HOST, port: e.OPS_PORT, trustProxy: e.TRUST_PROXY },
     tokens: e.OPS_API_TOKENS.split(',').map((pair) => {
       const at = pair.indexOf('=');
       return { name: pair.slice(0, at), token: pair.slice(at + 1) };

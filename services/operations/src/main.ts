@@ -35,6 +35,7 @@ await runService({
     });
     const app = await buildApp({
       logger,
+      trustProxy: config.http.trustProxy,
       tokens: config.tokens,
       repo: await ConnectionRepository.open(mongo.db(config.mongo.database), redis, {
         prefix: config.redis.queuePrefix,

@@ -32,8 +32,9 @@ let publisher: JobPublisher;
 let app: FastifyInstance;
 const log = capturingLogger('operations');
 
-async function build(withTokens = tokens): Promise<FastifyInstance> {
+async function build(withTokens = tokens, trustProxy?: boolean): Promise<FastifyInstance> {
   return buildApp({
+    ...(trustProxy === undefined ? {} : { trustProxy }),
     logger: log.logger,
     metrics: createOperationsMetrics(),
     readiness: {},
@@ -234,6 +235,65 @@ describe('browser login', () => {
     expect(response.headers.location).toBe('/ops/login');
     const cleared = response.cookies.find((entry) => entry.name === SESSION_COOKIE);
     expect(cleared?.value).toBe('');
+  });
+});
+
+describe('the listener behind a proxy, and what every answer carries', () => {
+  it('with TRUST_PROXY, a login over https at the proxy gets a Secure cookie; without it, X-Forwarded-Proto is not believed', async () => {
+    const behindTls = await build(tokens, true);
+    try {
+      for (const [target, secure] of [
+        [behindTls, true],
+        [app, false],
+      ] as const) {
+        const response = await target.inject({
+          method: 'POST',
+          url: '/ops/login',
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            'x-forwarded-proto': 'https',
+          },
+          payload: new URLSearchParams({ token: ALICE, next: '/ops/queues' }).toString(),
+        });
+        const cookie = response.cookies.find((entry) => entry.name === SESSION_COOKIE);
+        expect(cookie?.secure === true).toBe(secure);
+      }
+    } finally {
+      await behindTls.close();
+    }
+  });
+
+  it("sends the security headers on the login form and on Bull Board's page", async () => {
+    const session = sessionOf(await login(ALICE));
+    for (const response of [
+      await app.inject({ method: 'GET', url: '/ops/login' }),
+      await app.inject({
+        method: 'GET',
+        url: `${QUEUE_BOARD_PATH}/`,
+        headers: withSession(session),
+      }),
+    ]) {
+      expect(response.statusCode).toBe(200);
+      expect(response.headers['x-frame-options']).toBe('DENY');
+      expect(response.headers['x-content-type-options']).toBe('nosniff');
+      expect(response.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+      expect(response.headers['content-security-policy']).toContain("script-src 'self'");
+    }
+  });
+
+  it("logs one line per request, with the operator's name and never the token", async () => {
+    log.lines.length = 0;
+    const session = sessionOf(await login(ALICE));
+    await app.inject({ method: 'GET', url: '/ops/connections', headers: withSession(session) });
+    const lines = log.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const completed = lines.filter((line) => line.msg === 'request completed');
+    expect(completed.map((line) => [line.route, line.statusCode])).toEqual([
+      ['/ops/login', 303],
+      ['/ops/connections', 200],
+    ]);
+    expect(completed[1]?.operator).toBe('alice');
+    expect(lines.filter((line) => line.msg === 'incoming request')).toEqual([]);
+    expect(log.lines.join('\n')).not.toContain(ALICE);
   });
 });
 
