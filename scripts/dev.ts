@@ -4,6 +4,7 @@
 // listens, a fresh operator token and a command that sends a sample activation. Ctrl-C stops
 // everything.
 import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { rm, writeFile } from 'node:fs/promises';
 import { STACK_FILE } from './dev-stack-file.ts';
 import { startSimulator, type Simulator } from '@fortellis-admin/simulator';
@@ -28,14 +29,18 @@ async function stopAll(): Promise<void> {
   for (const item of stoppables.splice(0).reverse()) await item.stop().catch(() => undefined);
 }
 
+/**
+ * Prefixes each line a service writes with its name. Lines are cut where they end, not where a
+ * chunk of the pipe ends: a log line that arrives in two chunks is printed whole, once.
+ */
 function relay(name: string, service: ManagedProcess): void {
-  const write = (chunk: Buffer): void => {
-    for (const line of chunk.toString('utf8').split('\n')) {
+  for (const stream of [service.child.stdout, service.child.stderr]) {
+    if (stream === null) continue;
+    const lines = createInterface({ input: stream, crlfDelay: Infinity });
+    lines.on('line', (line) => {
       if (line.trim() !== '') process.stdout.write(`[${name}] ${line}\n`);
-    }
-  };
-  service.child.stdout?.on('data', write);
-  service.child.stderr?.on('data', write);
+    });
+  }
 }
 
 /** Settings given in the environment win over the simulator's. */

@@ -9,7 +9,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
 import { homedir, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,7 +37,7 @@ const noop = async (): Promise<void> => {};
 export async function resolveRedis(env: NodeJS.ProcessEnv = process.env): Promise<Endpoint> {
   const given = env.REDIS_URL?.trim();
   if (given) return { url: given, source: 'env', stop: noop };
-  if (await dockerAvailable(env)) {
+  if (await dockerAvailable()) {
     const { RedisContainer } = await import('@testcontainers/redis');
     const container = await new RedisContainer('redis:7').start();
     return {
@@ -54,7 +53,7 @@ export async function resolveRedis(env: NodeJS.ProcessEnv = process.env): Promis
 export async function resolveMongo(env: NodeJS.ProcessEnv = process.env): Promise<Endpoint> {
   const given = env.MONGODB_URL?.trim();
   if (given) return { url: given, source: 'env', stop: noop };
-  if (await dockerAvailable(env)) {
+  if (await dockerAvailable()) {
     const { MongoDBContainer } = await import('@testcontainers/mongodb');
     const container = await new MongoDBContainer('mongo:8').start();
     return {
@@ -336,30 +335,16 @@ function goEnv(name: string): string | undefined {
 }
 
 /**
- * True when a Docker engine answers `/_ping` within a second, on DOCKER_HOST (unix or tcp)
- * or the default socket. A Docker client without an engine is not enough.
+ * True when testcontainers finds a container runtime that answers (its own probe: DOCKER_HOST,
+ * ~/.testcontainers.properties, the usual sockets). A Docker client without an engine is not
+ * enough. Loaded only when asked, so nothing of testcontainers runs when a URL is given.
  */
-export async function dockerAvailable(env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
-  const host = env.DOCKER_HOST?.trim();
-  let target: { socketPath: string } | { host: string; port: number };
-  if (host === undefined || host === '') {
-    if (!existsSync('/var/run/docker.sock')) return false;
-    target = { socketPath: '/var/run/docker.sock' };
-  } else if (host.startsWith('unix://')) {
-    target = { socketPath: host.slice('unix://'.length) };
-  } else if (host.startsWith('tcp://')) {
-    const url = new URL(host.replace(/^tcp:/, 'http:'));
-    target = { host: url.hostname, port: Number(url.port || 2375) };
-  } else {
+export async function dockerAvailable(): Promise<boolean> {
+  const { getContainerRuntimeClient } = await import('testcontainers');
+  try {
+    await getContainerRuntimeClient();
+    return true;
+  } catch {
     return false;
   }
-  return new Promise((resolve) => {
-    const req = request({ ...target, path: '/_ping', method: 'GET', timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.once('timeout', () => req.destroy());
-    req.once('error', () => resolve(false));
-    req.end();
-  });
 }

@@ -79,7 +79,14 @@ describe('infrastructure resolver', () => {
   );
 
   it('says no Docker engine answers when DOCKER_HOST points nowhere', async () => {
-    expect(await dockerAvailable({ DOCKER_HOST: 'unix:///nonexistent/docker.sock' })).toBe(false);
+    const before = process.env.DOCKER_HOST;
+    process.env.DOCKER_HOST = 'unix:///nonexistent/docker.sock';
+    try {
+      expect(await dockerAvailable()).toBe(false);
+    } finally {
+      if (before === undefined) delete process.env.DOCKER_HOST;
+      else process.env.DOCKER_HOST = before;
+    }
   });
 });
 
