@@ -1,12 +1,14 @@
 // Generates the configuration reference from the services' config schemas: the table in the
-// README (between the config-reference markers) and .env.example. `npm run docs:config` writes
-// both; a test fails when either is out of date with the schemas.
+// README (between the config-reference markers) and .env.example; and the metrics table (between
+// the metrics-reference markers) from the metric catalog. `npm run docs:config` writes them; a
+// test fails when any is out of date.
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ingressEnvSchema } from '../services/ingress/src/config.ts';
 import { operationsEnvSchema } from '../services/operations/src/config.ts';
 import { approvalWorkerEnvSchema } from '../services/approval-worker/src/config.ts';
 import { deprovisionWorkerEnvSchema } from '../services/deprovision-worker/src/config.ts';
+import { METRICS, metricName, type MetricKey } from '../libs/service-kit/src/metric-catalog.ts';
 
 interface Property {
   description?: string;
@@ -133,14 +135,41 @@ export function renderEnvExample(): string {
   return lines.join('\n');
 }
 
-export const README_MARKERS = ['<!-- config-reference:start -->', '<!-- config-reference:end -->'];
+/** Every metric of the catalog: name, type, labels, which services serve it, and its help. */
+export function renderMetricsTable(): string {
+  const rows = (Object.keys(METRICS) as MetricKey[]).map((key) => {
+    const metric = METRICS[key];
+    const labels = metric.labels.map((label) => `\`${label}\``).join(', ');
+    return `| \`${metricName(key)}\` | ${metric.type} | ${labels} | ${metric.services.join(', ')} | ${metric.help} |`;
+  });
+  return [
+    '| metric | type | labels | services | meaning |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
+}
 
-export function withConfigTable(readme: string): string {
-  const [start, end] = README_MARKERS as [string, string];
+export const README_MARKERS = ['<!-- config-reference:start -->', '<!-- config-reference:end -->'];
+export const METRICS_MARKERS = [
+  '<!-- metrics-reference:start -->',
+  '<!-- metrics-reference:end -->',
+];
+
+function withBlock(readme: string, markers: readonly string[], body: string): string {
+  const [start, end] = markers as [string, string];
   const from = readme.indexOf(start);
   const to = readme.indexOf(end);
   if (from < 0 || to < from) throw new Error(`README has no ${start} … ${end} block`);
-  return `${readme.slice(0, from + start.length)}\n\n${renderConfigTable()}\n\n${readme.slice(to)}`;
+  return `${readme.slice(0, from + start.length)}\n\n${body}\n\n${readme.slice(to)}`;
+}
+
+/** The README with both generated tables as the schemas and the catalog make them. */
+export function withConfigTable(readme: string): string {
+  return withBlock(
+    withBlock(readme, README_MARKERS, renderConfigTable()),
+    METRICS_MARKERS,
+    renderMetricsTable(),
+  );
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
@@ -148,5 +177,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const readme = await readFile(`${root}README.md`, 'utf8');
   await writeFile(`${root}README.md`, withConfigTable(readme));
   await writeFile(`${root}.env.example`, renderEnvExample());
-  process.stdout.write('README.md configuration table and .env.example written\n');
+  process.stdout.write('README.md configuration and metrics tables and .env.example written\n');
 }

@@ -23,6 +23,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { MongoClient, type Collection } from 'mongodb';
 import type { ConnectionDocument } from '@fortellis-admin/connection-store';
+import { metricName } from '@fortellis-admin/service-kit';
 import {
   ActivationGenerator,
   FortellisCaller,
@@ -131,8 +132,8 @@ async function readCounters(stack: Stack, redis: Redis): Promise<Counters> {
   let redisApp = 0;
   for (const name of ['approval-worker', 'deprovision-worker'] as const) {
     const text = await (await fetch(stack.services.get(name)!.metricsUrl)).text();
-    mongo += sumOf(text, 'mongodb_commands_total');
-    redisApp += sumOf(text, 'redis_commands_total');
+    mongo += sumOf(text, metricName('mongodbCommands'));
+    redisApp += sumOf(text, metricName('redisCommands'));
   }
   const calls = await redisCalls(redis);
   const cpuMs = SERVICES.map((name) => cpuMsOf(stack.services.get(name)!.process.child.pid!));

@@ -102,6 +102,30 @@ export class ConnectionQueries {
   }
 
   /**
+   * For each of `states`, when the connection that has waited longest in it last changed (absent
+   * when none is in it): the operators' gauge of the review and callback backlogs. One query per
+   * state, each served by the `state` index.
+   */
+  async oldestWaiting<S extends ConnectionState>(
+    states: readonly S[],
+  ): Promise<Partial<Record<S, Date>>> {
+    const found = await Promise.all(
+      states.map((state) =>
+        this.#connections.collection.findOne(
+          { state },
+          { sort: { updatedAt: 1 }, projection: { updatedAt: 1 } },
+        ),
+      ),
+    );
+    return Object.fromEntries(
+      states.flatMap((state, i) => {
+        const doc = found[i];
+        return doc === null || doc === undefined ? [] : [[state, doc.updatedAt]];
+      }),
+    ) as Partial<Record<S, Date>>;
+  }
+
+  /**
    * Connections matching `filter`, newest first (by creation, then id), at most `limit`, starting
    * after `after`. Returns one more than asked when there is a next page, for the caller to see.
    */

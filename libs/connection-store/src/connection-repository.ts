@@ -70,6 +70,8 @@ export class ConnectionRepository {
   readonly list: ConnectionQueries['list'] = (...args) => this.queries.list(...args);
   readonly findStalled: ConnectionQueries['findStalled'] = (...args) =>
     this.queries.findStalled(...args);
+  readonly oldestWaiting: ConnectionQueries['oldestWaiting'] = (states) =>
+    this.queries.oldestWaiting(states);
 
   // Activations, decisions, operators' actions.
   readonly recordActivation: ActivationStore['recordActivation'] = (...args) =>

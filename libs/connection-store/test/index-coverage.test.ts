@@ -137,6 +137,7 @@ async function everyOperation(): Promise<void> {
   // The reconciler's and the operators' reads.
   await repo.findStalled('approval', new Date(), 10);
   await repo.findStalled('deprovision', new Date(), 10);
+  await repo.oldestWaiting(['received', 'pending_review', 'approved', 'rejected']);
   const page = await repo.list({}, 1);
   const cursor = { createdAt: page[0]!.createdAt, id: page[0]!._id };
   const filters: ConnectionFilter[] = [

@@ -5,30 +5,18 @@
 // shows BullMQ's share apart.
 import type { Redis } from 'ioredis';
 import type { MongoClient } from 'mongodb';
-import { Counter, type Registry } from 'prom-client';
-
-function counter(registry: Registry, name: string, help: string, labelNames: string[]): Counter {
-  const existing = registry.getSingleMetric(name);
-  if (existing !== undefined) return existing as Counter;
-  return new Counter({ name, help, labelNames, registers: [registry] });
-}
+import type { Registry } from 'prom-client';
+import { createMetric } from './metric-catalog.ts';
 
 /** Counts every command `client` starts; the client must be created with `monitorCommands`. */
 export function countMongoCommands(client: MongoClient, registry: Registry): void {
-  const commands = counter(registry, 'mongodb_commands_total', 'MongoDB commands sent, by name', [
-    'command',
-  ]);
+  const commands = createMetric(registry, 'mongodbCommands');
   client.on('commandStarted', (event) => commands.inc({ command: event.commandName }));
 }
 
 /** Counts every command sent on `redis`, labelled with what the connection is for. */
 export function countRedisCommands(redis: Redis, registry: Registry, client: string): void {
-  const commands = counter(
-    registry,
-    'redis_commands_total',
-    "Redis commands sent by the service's own code (not BullMQ's), by connection and name",
-    ['client', 'command'],
-  );
+  const commands = createMetric(registry, 'redisCommands');
   const send = redis.sendCommand.bind(redis);
   redis.sendCommand = (command, stream) => {
     commands.inc({ client, command: command.name });

@@ -20,3 +20,4 @@ export * from './call-outcome-ledger.ts';
 export * from './reconciler.ts';
 export * from './command-counting.ts';
 export * from './request-logging.ts';
+export * from './metric-catalog.ts';

@@ -1,8 +1,10 @@
 // Prometheus metrics shared by the services: a registry per process, queue and worker series,
-// and the counter of calls to outside parties by outcome.
+// calls to outside parties, give-ups and rate-limit pauses. Names and help come from the catalog
+// (metric-catalog.ts).
 import { createServer, type Server } from 'node:http';
-import type { Queue, Worker } from 'bullmq';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { Job, Queue, Worker } from 'bullmq';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { createMetric } from './metric-catalog.ts';
 
 /** A registry with the process's default metrics, every series labelled with the service. */
 export function createMetricsRegistry(service: string): Registry {
@@ -19,93 +21,81 @@ export type OutsideCallRecorder = (
 ) => void;
 
 export function outsideCallCounter(registry: Registry): OutsideCallRecorder {
-  const counter = new Counter({
-    name: 'outside_calls_total',
-    help: 'Calls to outside parties (Fortellis callback, provider backend, status API) by outcome',
-    labelNames: ['party', 'outcome'],
-    registers: [registry],
-  });
+  const counter = createMetric(registry, 'outsideCalls');
   return (party, outcome) => counter.inc({ party, outcome });
+}
+
+/** Records an outside call given up for good, by the work it was (callback, a deprovision step). */
+export type GiveUpRecorder = (work: string) => void;
+
+export function giveUpCounter(registry: Registry): GiveUpRecorder {
+  const counter = createMetric(registry, 'giveUps');
+  return (work) => counter.inc({ work });
 }
 
 /** Records a pause of a worker's queue after a 429, and how long it is. */
 export type RateLimitRecorder = (queue: string, pauseMs: number) => void;
 
 export function rateLimitCounter(registry: Registry): RateLimitRecorder {
-  const pauses = new Counter({
-    name: 'queue_rate_limited_total',
-    help: 'Pauses of a queue because an outside party answered 429',
-    labelNames: ['queue'],
-    registers: [registry],
-  });
-  const seconds = new Counter({
-    name: 'queue_rate_limited_seconds_total',
-    help: 'Seconds a queue was paused because an outside party answered 429',
-    labelNames: ['queue'],
-    registers: [registry],
-  });
+  const pauses = createMetric(registry, 'queueRateLimited');
+  const seconds = createMetric(registry, 'queueRateLimitedSeconds');
   return (queue, pauseMs) => {
     pauses.inc({ queue });
     seconds.inc({ queue }, pauseMs / 1000);
   };
 }
 
-/** Jobs completed and failed by a worker, queue depth by state, and age of the oldest waiting job. */
+/**
+ * A worker's job series: completed and failed jobs, how long each attempt ran, jobs taken over
+ * after their worker stopped renewing the lock, queue depth by state, and the oldest waiting job.
+ */
 export function instrumentQueue(
   registry: Registry,
   queueName: string,
   worker: Worker,
   queue: Queue,
 ): void {
-  const completed = new Counter({
-    name: 'jobs_completed_total',
-    help: 'Jobs completed',
-    labelNames: ['queue', 'job'],
-    registers: [registry],
+  const completed = createMetric(registry, 'jobsCompleted');
+  const failed = createMetric(registry, 'jobsFailed');
+  const duration = createMetric(registry, 'jobDuration');
+  const stalled = createMetric(registry, 'jobsStalled');
+  const ran = (job: Job | undefined, outcome: 'completed' | 'failed'): void => {
+    if (job?.processedOn === undefined || job.finishedOn === undefined) return;
+    duration.observe(
+      { queue: queueName, job: job.name, outcome },
+      Math.max(0, job.finishedOn - job.processedOn) / 1000,
+    );
+  };
+  worker.on('completed', (job) => {
+    completed.inc({ queue: queueName, job: job.name });
+    ran(job, 'completed');
   });
-  const failed = new Counter({
-    name: 'jobs_failed_total',
-    help: 'Job attempts that failed; final="true" when the job will not be retried',
-    labelNames: ['queue', 'job', 'final'],
-    registers: [registry],
-  });
-  worker.on('completed', (job) => completed.inc({ queue: queueName, job: job.name }));
   worker.on('failed', (job, error) => {
     const final =
       job === undefined ||
       error.name === 'UnrecoverableError' ||
       job.attemptsMade >= (job.opts.attempts ?? 1);
     failed.inc({ queue: queueName, job: job?.name ?? 'unknown', final: String(final) });
+    ran(job, 'failed');
   });
-  new Gauge({
-    name: 'queue_jobs',
-    help: 'Jobs in the queue by state',
-    labelNames: ['queue', 'state'],
-    registers: [registry],
-    async collect() {
-      const counts = await queue.getJobCounts(
-        'waiting',
-        'active',
-        'delayed',
-        'failed',
-        'prioritized',
-      );
-      for (const [state, count] of Object.entries(counts))
-        this.set({ queue: queueName, state }, count);
-    },
+  worker.on('stalled', () => stalled.inc({ queue: queueName }));
+  createMetric(registry, 'queueJobs', async function collect() {
+    const counts = await queue.getJobCounts(
+      'waiting',
+      'active',
+      'delayed',
+      'failed',
+      'prioritized',
+    );
+    for (const [state, count] of Object.entries(counts))
+      this.set({ queue: queueName, state }, count);
   });
-  new Gauge({
-    name: 'queue_oldest_waiting_job_age_seconds',
-    help: 'Age of the oldest waiting job (0 when none waits)',
-    labelNames: ['queue'],
-    registers: [registry],
-    async collect() {
-      const [oldest] = await queue.getJobs(['waiting'], 0, 0, true);
-      this.set(
-        { queue: queueName },
-        oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest.timestamp) / 1000),
-      );
-    },
+  createMetric(registry, 'queueOldestWaitingJobAge', async function collect() {
+    const [oldest] = await queue.getJobs(['waiting'], 0, 0, true);
+    this.set(
+      { queue: queueName },
+      oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest.timestamp) / 1000),
+    );
   });
 }
 

@@ -15,18 +15,18 @@ export function oneLinePerRequest(): { logController: LogController } {
 
 /**
  * Writes the one line of each request once its answer has gone out; `fields` adds the service's
- * own (never a token, a secret or personal data), `observe` sees each route and status.
+ * own (never a token, a secret or personal data), `observe` sees each route, status and duration.
  */
 export function logEachRequest(
   app: FastifyInstance,
   options: {
     fields?: (request: FastifyRequest) => Record<string, unknown>;
-    observe?: (route: string, statusCode: number) => void;
+    observe?: (route: string, statusCode: number, seconds: number) => void;
   } = {},
 ): void {
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    options.observe?.(route, reply.statusCode);
+    options.observe?.(route, reply.statusCode, reply.elapsedTime / 1000);
     request.log.info(
       {
         method: request.method,

@@ -9,6 +9,7 @@ import {
   createMetricsRegistry,
   outsideCallCounter,
   rateLimitCounter,
+  giveUpCounter,
   startWorkerMonitoring,
   runService,
   scheduleReconciliation,
@@ -62,6 +63,7 @@ await runService({
       approvalQueue,
       recordCall: outsideCallCounter(registry),
       recordRateLimit: rateLimitCounter(registry),
+      recordGiveUp: giveUpCounter(registry),
     });
     await deps.repo.ensureIndexes();
     const worker = buildWorker(deps);

@@ -13,6 +13,7 @@ import {
   createQueueWorker,
   type OutsideCallRecorder,
   type RateLimitRecorder,
+  type GiveUpRecorder,
 } from '@fortellis-admin/service-kit';
 import { ConnectionRepository } from '@fortellis-admin/connection-store';
 import { CallbackClient } from './data-access/callback-client.ts';
@@ -73,6 +74,7 @@ export function createApprovalDeps(
     clock?: { now(): Date };
     recordCall?: OutsideCallRecorder;
     recordRateLimit?: RateLimitRecorder;
+    recordGiveUp?: GiveUpRecorder;
   },
 ): ApprovalWorkerDeps {
   return {
@@ -118,6 +120,7 @@ export function createApprovalDeps(
     },
     reconcilerJobs: queueReconcilerJobs(clients.approvalQueue),
     ...(clients.recordCall === undefined ? {} : { recordCall: clients.recordCall }),
+    ...(clients.recordGiveUp === undefined ? {} : { recordGiveUp: clients.recordGiveUp }),
     ...(clients.recordRateLimit === undefined ? {} : { recordRateLimit: clients.recordRateLimit }),
   };
 }

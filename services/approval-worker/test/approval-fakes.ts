@@ -214,10 +214,13 @@ export function fixture(policy: ApprovalPolicy = defaultPolicy('approve')) {
   const announcements: ConnectionAcceptedJob[] = [];
   /** Set to make the next announcements fail, as a Redis outage would. */
   const announcing = { down: false };
+  /** The work given up for good, as the metrics count it. */
+  const givenUp: string[] = [];
   const ledger = new MemoryCallOutcomeLedger();
   const reconcilerJobs = new MemoryReconcilerJobs();
   const deps: ApprovalUseCaseDeps = {
     repo: store,
+    recordGiveUp: (work) => void givenUp.push(work),
     policy,
     callbacks,
     tokens,
@@ -248,6 +251,7 @@ export function fixture(policy: ApprovalPolicy = defaultPolicy('approve')) {
     tokens,
     announcements,
     announcing,
+    givenUp,
     ledger,
     reconcilerJobs,
     deps,

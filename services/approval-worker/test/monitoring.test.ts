@@ -1,5 +1,6 @@
 // The approval worker's monitoring listener: /health, /ready and /metrics whose series move when
 // work is done.
+import { missingMetrics } from '@fortellis-admin/service-kit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { QUEUE_NAMES } from '@fortellis-admin/contracts';
@@ -56,10 +57,10 @@ describe('approval worker monitoring', () => {
 
   it('counts completed jobs and callback attempts by outcome, and shows queue depth', async () => {
     const completedBefore = await metric(
-      'jobs_completed_total',
+      'fortellis_admin_jobs_completed_total',
       'queue="approval",job="ActivationReceived"',
     );
-    expect(await metric('queue_jobs', 'queue="approval",state="waiting"')).toBe(0);
+    expect(await metric('fortellis_admin_queue_jobs', 'queue="approval",state="waiting"')).toBe(0);
     sim.faults.failNext('callback', 503);
     const activation = new ActivationGenerator(77).next();
     const queue = new Queue(QUEUE_NAMES.approval, {
@@ -69,20 +70,38 @@ describe('approval worker monitoring', () => {
     await publishActivation(queue, activation, { requestId: 'r' });
     await queue.close();
     await expect
-      .poll(() => metric('outside_calls_total', 'party="callback",outcome="success"'), {
-        timeout: 20_000,
-      })
+      .poll(
+        () => metric('fortellis_admin_outside_calls_total', 'party="callback",outcome="success"'),
+        {
+          timeout: 20_000,
+        },
+      )
       .toBe(1);
-    expect(await metric('outside_calls_total', 'party="callback",outcome="retry"')).toBe(1);
+    expect(
+      await metric('fortellis_admin_outside_calls_total', 'party="callback",outcome="retry"'),
+    ).toBe(1);
     // The job completes after its callback succeeded: its counter may move a moment later.
     await expect
-      .poll(() => metric('jobs_completed_total', 'queue="approval",job="ActivationReceived"'))
+      .poll(() =>
+        metric('fortellis_admin_jobs_completed_total', 'queue="approval",job="ActivationReceived"'),
+      )
       .toBe(completedBefore + 1);
-    expect(await metric('jobs_failed_total', 'job="ActivationReceived",final="false"')).toBe(1);
+    expect(
+      await metric('fortellis_admin_jobs_failed_total', 'job="ActivationReceived",final="false"'),
+    ).toBe(1);
     const text = await (await fetch(`${base}/metrics`)).text();
     expect(text).toContain(
-      'queue_oldest_waiting_job_age_seconds{queue="approval",service="approval-worker"} 0',
+      'fortellis_admin_queue_oldest_waiting_job_age_seconds{queue="approval",service="approval-worker"} 0',
     );
     expect(text).toContain('process_resident_memory_bytes');
+    // Each attempt's run time, by outcome: the failed first attempt and the completed retry.
+    expect(
+      await metric(
+        'fortellis_admin_job_duration_seconds_count',
+        'job="ActivationReceived",outcome="completed"',
+      ),
+    ).toBeGreaterThanOrEqual(1);
+    expect(text).toContain('# TYPE fortellis_admin_jobs_stalled_total counter');
+    expect(missingMetrics(text, 'approval-worker')).toEqual([]);
   });
 });

@@ -9,6 +9,7 @@ import {
   createMetricsRegistry,
   outsideCallCounter,
   rateLimitCounter,
+  giveUpCounter,
   runService,
   scheduleReconciliation,
   startWorkerMonitoring,
@@ -48,6 +49,7 @@ await runService({
       logger,
       recordCall: outsideCallCounter(registry),
       recordRateLimit: rateLimitCounter(registry),
+      recordGiveUp: giveUpCounter(registry),
     });
     await deps.repo.ensureIndexes();
     const worker = buildWorker(deps);

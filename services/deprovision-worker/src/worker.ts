@@ -12,6 +12,7 @@ import {
   type Logger,
   type OutsideCallRecorder,
   type RateLimitRecorder,
+  type GiveUpRecorder,
 } from '@fortellis-admin/service-kit';
 import { ConnectionRepository } from '@fortellis-admin/connection-store';
 import type { DeprovisionWorkerConfig } from './config.ts';
@@ -71,6 +72,7 @@ export function createDeprovisionDeps(
     clock?: { now(): Date };
     recordCall?: OutsideCallRecorder;
     recordRateLimit?: RateLimitRecorder;
+    recordGiveUp?: GiveUpRecorder;
   },
 ): DeprovisionWorkerDeps {
   const { logger } = clients;
@@ -132,6 +134,7 @@ export function createDeprovisionDeps(
     },
     reconcilerJobs: queueReconcilerJobs(clients.deprovisionQueue),
     ...(clients.recordCall === undefined ? {} : { recordCall: clients.recordCall }),
+    ...(clients.recordGiveUp === undefined ? {} : { recordGiveUp: clients.recordGiveUp }),
     ...(clients.recordRateLimit === undefined ? {} : { recordRateLimit: clients.recordRateLimit }),
   };
 }

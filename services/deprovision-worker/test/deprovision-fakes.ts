@@ -247,8 +247,11 @@ export function fixture(options: { status?: boolean; reportActivations?: boolean
   const backend = new FakeBackend();
   const statusApi = new FakeStatusApi();
   const reconcilerJobs = new MemoryReconcilerJobs();
+  /** The work given up for good, as the metrics count it. */
+  const givenUp: string[] = [];
   const deps: DeprovisionUseCaseDeps = {
     repo: store,
+    recordGiveUp: (work) => void givenUp.push(work),
     deprovisioner: backend,
     status:
       options.status === false
@@ -276,5 +279,15 @@ export function fixture(options: { status?: boolean; reportActivations?: boolean
     attempt: 1,
     ...overrides,
   });
-  return { store, backend, statusApi, ledger: deps.ledger, reconcilerJobs, deps, job, now };
+  return {
+    store,
+    backend,
+    statusApi,
+    ledger: deps.ledger,
+    reconcilerJobs,
+    deps,
+    job,
+    now,
+    givenUp,
+  };
 }

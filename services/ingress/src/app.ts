@@ -64,7 +64,7 @@ export async function buildApp(deps: IngressDeps): Promise<IngressApp> {
     fields: (request) => ({
       connectionId: (request as { connectionId?: string | null }).connectionId ?? undefined,
     }),
-    observe: (route, statusCode) => deps.metrics?.request(route, statusCode),
+    observe: (route, statusCode, seconds) => deps.metrics?.request(route, statusCode, seconds),
   });
 
   const authFailures: AuthFailureCounts = new Map();

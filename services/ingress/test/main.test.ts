@@ -1,5 +1,6 @@
 // The ingress process: starts with a valid environment, serves its metrics on its monitoring
 // listener, stops on SIGTERM, refuses a bad one.
+import { missingMetrics } from '@fortellis-admin/service-kit';
 import { describe, expect, inject, it } from 'vitest';
 import {
   createTestNamespace,
@@ -59,12 +60,15 @@ describe('ingress main', () => {
       // client has it.
       await expect
         .poll(scrape)
-        .toMatch(/^http_requests_total\{route="\/activate",status="403",service="ingress"\} 1$/m);
+        .toMatch(
+          /^fortellis_admin_http_requests_total\{route="\/activate",status="403",service="ingress"\} 1$/m,
+        );
       const metrics = await scrape();
       expect(metrics).toMatch(
-        /^auth_failures_total\{reason="missing_token",service="ingress"\} 1$/m,
+        /^fortellis_admin_auth_failures_total\{reason="missing_token",service="ingress"\} 1$/m,
       );
-      expect(metrics).toContain('# TYPE enqueue_duration_seconds histogram');
+      expect(metrics).toContain('# TYPE fortellis_admin_enqueue_duration_seconds histogram');
+      expect(missingMetrics(metrics, 'ingress')).toEqual([]);
       expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
       // The operations console is another service: nothing of it on the Fortellis-facing port.
       expect((await fetch(`http://127.0.0.1:${port}/ops/connections`)).status).toBe(404);

@@ -82,7 +82,7 @@ export async function buildApp(deps: OperationsDeps): Promise<FastifyInstance> {
   logEachRequest(app, {
     // The operator's name (from the token list), never the token.
     fields: (request) => ({ operator: request.operator ?? undefined }),
-    observe: (route, statusCode) => deps.metrics.request(route, statusCode),
+    observe: (route, statusCode, seconds) => deps.metrics.request(route, statusCode, seconds),
   });
   app.addHook('onSend', async (_request, reply) => {
     void reply.headers(SECURITY_HEADERS);

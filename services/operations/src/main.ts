@@ -10,7 +10,7 @@ import {
 import { ConnectionRepository } from '@fortellis-admin/connection-store';
 import { buildApp } from './app.ts';
 import { loadOperationsConfig } from './config.ts';
-import { createOperationsMetrics } from './operations-metrics.ts';
+import { createOperationsMetrics, WAITING_STATES } from './operations-metrics.ts';
 
 await runService({
   name: 'operations',
@@ -33,18 +33,19 @@ await runService({
       prefix: config.redis.queuePrefix,
       logger,
     });
+    const repo = await ConnectionRepository.open(mongo.db(config.mongo.database), redis, {
+      prefix: config.redis.queuePrefix,
+      logger,
+    });
     const app = await buildApp({
       logger,
       trustProxy: config.http.trustProxy,
       tokens: config.tokens,
-      repo: await ConnectionRepository.open(mongo.db(config.mongo.database), redis, {
-        prefix: config.redis.queuePrefix,
-        logger,
-      }),
+      repo,
       publisher,
       queues: publisher.queues,
       clock: { now: () => new Date() },
-      metrics: createOperationsMetrics(),
+      metrics: createOperationsMetrics(() => repo.oldestWaiting(WAITING_STATES)),
       readiness: {
         redis: async () => (await redis.ping()) === 'PONG',
         mongodb: async () => {

@@ -1,6 +1,7 @@
 // The operations process: starts with a valid environment, serves its probes without a token and
 // everything else only to operators, counts its requests in its own metrics, stops on SIGTERM,
 // and refuses a bad environment.
+import { missingMetrics } from '@fortellis-admin/service-kit';
 import { describe, expect, inject, it } from 'vitest';
 import {
   createTestNamespace,
@@ -63,13 +64,14 @@ describe('operations main', () => {
       await expect
         .poll(scrape)
         .toMatch(
-          /^http_requests_total\{route="\/ops\/connections",status="200",service="operations"\} 1$/m,
+          /^fortellis_admin_http_requests_total\{route="\/ops\/connections",status="200",service="operations"\} 1$/m,
         );
       const metrics = await scrape();
       expect(metrics).toMatch(
-        /^http_requests_total\{route="\/ops\/connections",status="401",service="operations"\} 1$/m,
+        /^fortellis_admin_http_requests_total\{route="\/ops\/connections",status="401",service="operations"\} 1$/m,
       );
       expect(metrics).toContain('process_cpu_user_seconds_total{service="operations"}');
+      expect(missingMetrics(metrics, 'operations')).toEqual([]);
     } finally {
       await service.stop();
     }

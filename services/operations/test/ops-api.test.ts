@@ -12,7 +12,9 @@ import { Queue } from 'bullmq';
 import { QUEUE_NAMES } from '@fortellis-admin/contracts';
 import { buildApp } from '../src/app.ts';
 import { JobPublisher } from '@fortellis-admin/service-kit';
-import { createOperationsMetrics } from '../src/operations-metrics.ts';
+import { createOperationsMetrics, WAITING_STATES } from '../src/operations-metrics.ts';
+
+const METRICS_NOW = '2026-11-23T12:00:00Z';
 
 const ns = createTestNamespace('ops');
 const ALICE = 'alice-token-0123456789abcdef';
@@ -63,7 +65,10 @@ beforeAll(async () => {
     queues: publisher.queues,
     clock: { now: () => new Date('2026-11-23T12:00:00Z') },
     logger: capturingLogger('operations').logger,
-    metrics: createOperationsMetrics(),
+    metrics: createOperationsMetrics(
+      () => repo.oldestWaiting(WAITING_STATES),
+      () => new Date(METRICS_NOW),
+    ),
     readiness: {},
     tokens: [
       { name: 'alice', token: ALICE },
@@ -449,6 +454,29 @@ describe("the tutorial's requests, done right", () => {
   it('refuses the tutorial routes without a token', async () => {
     for (const url of ['/ops/connection-requests', '/ops/deactivation-requests'])
       expect((await get(url, null)).statusCode).toBe(401);
+  });
+});
+
+describe('GET /metrics', () => {
+  it('shows how long the longest-waiting connection of each waiting state has waited', async () => {
+    const text = (await get('/metrics')).body;
+    const ageOf = async (index: number) => {
+      const stored = await repo.get(seeded[index]!.connectionId);
+      return (Date.parse(METRICS_NOW) - stored!.updatedAt.getTime()) / 1000;
+    };
+    const series = (state: string) =>
+      Number(
+        new RegExp(
+          `^fortellis_admin_oldest_connection_age_seconds\\{state="${state}",service="operations"\\} (\\S+)$`,
+          'm',
+        ).exec(text)?.[1],
+      );
+    // seeded[0] is the oldest still received; seeded[1] was held for review.
+    expect(series('received')).toBe(await ageOf(0));
+    expect(series('pending_review')).toBe(await ageOf(1));
+    expect(series('approved')).toBe(0);
+    expect(series('rejected')).toBe(0);
+    expect(text).toContain('# TYPE fortellis_admin_http_request_duration_seconds histogram');
   });
 });
 

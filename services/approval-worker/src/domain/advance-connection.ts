@@ -199,7 +199,10 @@ export function createAdvanceConnection(deps: ApprovalUseCaseDeps): AdvanceConne
       );
     }
     const done = await repo.completeCallback(connectionId, leaseId, from, result, { announced });
-    if (end.outcome === 'failed') throw permanent(giveUp ?? 'callback failed');
+    if (end.outcome === 'failed') {
+      deps.recordGiveUp?.('callback');
+      throw permanent(giveUp ?? 'callback failed');
+    }
     if (done === null) return { connectionId, state: (await mustGet(connectionId)).state };
     if (announced) log.info('connection accepted and announced');
     else await announce(done, log);

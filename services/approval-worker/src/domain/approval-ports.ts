@@ -10,6 +10,7 @@ import type {
   ReconcilerSettings,
   Logger,
   OutsideCallRecorder,
+  GiveUpRecorder,
 } from '@fortellis-admin/service-kit';
 import type { ApprovalPolicy } from './approval-rules.ts';
 
@@ -61,6 +62,8 @@ export interface ApprovalUseCaseDeps {
   reconcilerJobs: ReconcilerJobs;
   /** Counts each callback attempt by outcome, when metrics are collected. */
   recordCall?: OutsideCallRecorder;
+  /** Counts each callback given up for good, when metrics are collected. */
+  recordGiveUp?: GiveUpRecorder;
 }
 
 /** Where a job left its connection. */

@@ -146,11 +146,12 @@ describe('the callback', () => {
     expect((await store.get(id))?.state).toBe('callback_failed');
   });
 
-  it('when Fortellis answers 404, the callback fails for good at once', async () => {
-    const { activate, callbacks, store } = setUp();
+  it('when Fortellis answers 404, the callback fails for good at once, counted as given up', async () => {
+    const { activate, callbacks, store, givenUp } = setUp();
     callbacks.answer(answered(404));
     expect(((await rejection(activate())) as AppError).permanent).toBe(true);
     expect(callbacks.sent).toHaveLength(1);
+    expect(givenUp).toEqual(['callback']);
     expect((await store.get(id))?.callback?.lastStatus).toBe(404);
   });
 

@@ -6,6 +6,7 @@ import type {
   HttpAttempt,
   Logger,
   OutsideCallRecorder,
+  GiveUpRecorder,
   CallOutcomeLedger,
   ReconcilerJobs,
   ReconcilerSettings,
@@ -63,6 +64,8 @@ export interface DeprovisionUseCaseDeps {
   reconcilerJobs: ReconcilerJobs;
   /** Counts each backend and status-report attempt by outcome, when metrics are collected. */
   recordCall?: OutsideCallRecorder;
+  /** Counts each step given up for good (ended failed), when metrics are collected. */
+  recordGiveUp?: GiveUpRecorder;
 }
 
 export type StepOutcome = 'done' | 'failed' | 'skipped';

@@ -188,12 +188,13 @@ describe('a step that fails', () => {
     expect((await store.get(id))?.steps?.deactivationReport?.status).toBe('done');
   });
 
-  it('when the backend refuses with 400, the step fails at once', async () => {
-    const { store, backend, deactivate } = setUp();
+  it('when the backend refuses with 400, the step fails at once, counted as given up', async () => {
+    const { store, backend, deactivate, givenUp } = setUp();
     store.accepted(activation);
     backend.answers.answer(answered(400));
     expect(((await rejection(deactivate())) as AppError).permanent).toBe(true);
     expect(backend.calls).toHaveLength(1);
+    expect(givenUp).toEqual(['cleanup']);
     expect((await store.get(id))?.steps?.cleanup?.lastStatus).toBe(400);
   });
 

@@ -80,6 +80,7 @@ export function createStepRunner(deps: DeprovisionUseCaseDeps): RunStep {
     const { leaseId } = lease;
     /** Writes the step's end, taking the next step's lease in the same write when there is one. */
     const complete = async (result: StepEnd): Promise<StepRun> => {
+      if (result.status === 'failed') deps.recordGiveUp?.(step);
       if (chain.next === undefined) {
         await repo.completeStep(connectionId, step, leaseId, result);
         return { outcome: result.status };
