@@ -2,12 +2,16 @@
 # Installs, when absent, the local binaries the tests and the local stack fall back to when neither
 # REDIS_URL/MONGODB_URL nor a Docker engine is available: redis-server (Debian package) and
 # FerretDB v1.24.2 (built from the Go module proxy), Debian's Chromium for the browser test of
-# Bull Board, and kustomize (Go module proxy) for the deployment test, which renders the overlays.
+# Bull Board, kustomize (Go module proxy) for the deployment test, which renders the overlays, and
+# promtool (Go module proxy) for the monitoring test, which runs the alert rules' unit tests. The
+# first build of promtool takes several minutes; later runs find it.
 # Idempotent: a second run does nothing.
 set -euo pipefail
 
 FERRETDB_VERSION=v1.24.2
 KUSTOMIZE_VERSION=v5.7.1
+# Prometheus v3.16.0's Go module version.
+PROMETHEUS_MODULE_VERSION=v0.316.0
 FERRETDB_MODULE=github.com/FerretDB/FerretDB
 
 log() { printf 'infra:install: %s\n' "$*"; }
@@ -48,6 +52,14 @@ if [ -x "$gobin/kustomize" ] && "$gobin/kustomize" version 2>/dev/null | grep -q
 else
   log "building kustomize $KUSTOMIZE_VERSION into $gobin"
   GOFLAGS=-mod=mod go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+fi
+
+# Built with `go install`, promtool prints no version of its own: the binary's module info has it.
+if [ -x "$gobin/promtool" ] && go version -m "$gobin/promtool" 2>/dev/null | grep -q "$PROMETHEUS_MODULE_VERSION"; then
+  log "promtool present: $gobin/promtool"
+else
+  log "building promtool ($PROMETHEUS_MODULE_VERSION) into $gobin"
+  GOFLAGS=-mod=mod go install "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE_VERSION"
 fi
 
 target="$gobin/ferretdb"

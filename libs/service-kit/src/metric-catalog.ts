@@ -58,6 +58,13 @@ export const METRICS = {
     services: ['ingress'],
     buckets: FAST_BUCKETS,
   },
+  jwksFetches: {
+    name: 'jwks_fetches_total',
+    type: 'counter',
+    help: 'Fetches of the Fortellis signing keys (start-up, every 10 min, an unknown kid), by outcome: success or failure',
+    labels: ['outcome'],
+    services: ['ingress'],
+  },
   jobsCompleted: {
     name: 'jobs_completed_total',
     type: 'counter',
@@ -141,6 +148,20 @@ export const METRICS = {
     type: 'counter',
     help: "Redis commands sent by the service's own code (locks, ledger; not BullMQ's), by connection and name",
     labels: ['client', 'command'],
+    services: WORKERS,
+  },
+  redisMemoryUsed: {
+    name: 'redis_memory_used_bytes',
+    type: 'gauge',
+    help: 'Memory Redis uses (INFO memory used_memory), as this worker sees it',
+    labels: [],
+    services: WORKERS,
+  },
+  redisMemoryMax: {
+    name: 'redis_memory_max_bytes',
+    type: 'gauge',
+    help: 'The memory limit Redis is configured with (maxmemory; 0 when none)',
+    labels: [],
     services: WORKERS,
   },
   oldestConnectionAge: {

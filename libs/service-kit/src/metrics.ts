@@ -3,6 +3,7 @@
 // (metric-catalog.ts).
 import { createServer, type Server } from 'node:http';
 import type { Job, Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { createMetric } from './metric-catalog.ts';
 
@@ -89,6 +90,27 @@ export function instrumentQueue(
     );
     for (const [state, count] of Object.entries(counts))
       this.set({ queue: queueName, state }, count);
+  });
+  // Redis's memory against its limit: BullMQ's data must never be evicted (noeviction) nor refused.
+  let memory: Promise<{ used: number; max: number } | undefined> | undefined;
+  const readMemory = () =>
+    (memory ??= queue.backend.client
+      .then((client) => (client as unknown as Redis).info('memory'))
+      .then((info) => ({
+        used: Number(/used_memory:(\d+)/.exec(info)?.[1] ?? Number.NaN),
+        max: Number(/maxmemory:(\d+)/.exec(info)?.[1] ?? Number.NaN),
+      }))
+      .catch(() => undefined)
+      .finally(() => setTimeout(() => (memory = undefined), 1000).unref()));
+  createMetric(registry, 'redisMemoryUsed', async function collect() {
+    const read = await readMemory();
+    if (read === undefined) this.reset();
+    else this.set(read.used);
+  });
+  createMetric(registry, 'redisMemoryMax', async function collect() {
+    const read = await readMemory();
+    if (read === undefined) this.reset();
+    else this.set(read.max);
   });
   createMetric(registry, 'queueOldestWaitingJobAge', async function collect() {
     const [oldest] = await queue.getJobs(['waiting'], 0, 0, true);

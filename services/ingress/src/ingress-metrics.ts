@@ -9,6 +9,7 @@ export interface IngressMetrics {
   request(route: string, status: number, seconds: number): void;
   authFailure(reason: string): void;
   enqueued(seconds: number): void;
+  jwksFetch(outcome: 'success' | 'failure'): void;
 }
 
 export function createIngressMetrics(): IngressMetrics {
@@ -17,6 +18,7 @@ export function createIngressMetrics(): IngressMetrics {
   const durations = createMetric(registry, 'httpRequestDuration');
   const authFailures = createMetric(registry, 'authFailures');
   const enqueue = createMetric(registry, 'enqueueDuration');
+  const jwksFetches = createMetric(registry, 'jwksFetches');
   return {
     registry,
     request: (route, status, seconds) => {
@@ -25,5 +27,6 @@ export function createIngressMetrics(): IngressMetrics {
     },
     authFailure: (reason) => authFailures.inc({ reason }),
     enqueued: (seconds) => enqueue.observe(seconds),
+    jwksFetch: (outcome) => jwksFetches.inc({ outcome }),
   };
 }

@@ -21,9 +21,11 @@ export function wireIngress(
   clients: { redis: Redis; logger: Logger; jwksCooldownMs?: number },
 ): IngressWiring {
   const { redis, logger } = clients;
+  const metrics = createIngressMetrics();
   const keys = new JwksKeyStore({
     url: config.fortellis.jwksUrl,
     logger,
+    onFetch: (loaded) => metrics.jwksFetch(loaded ? 'success' : 'failure'),
     ...(clients.jwksCooldownMs === undefined ? {} : { cooldownMs: clients.jwksCooldownMs }),
   });
   const verifier = new TokenVerifier({
@@ -33,7 +35,6 @@ export function wireIngress(
     clientId: config.fortellis.clientId,
     clockToleranceSeconds: 60,
   });
-  const metrics = createIngressMetrics();
   const publisher = new JobPublisher({
     connection: redis,
     prefix: config.redis.queuePrefix,

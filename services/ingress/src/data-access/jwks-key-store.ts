@@ -23,12 +23,15 @@ export interface JwksKeyStoreOptions {
   cooldownMs?: number;
   /** Retry period while no key has ever been loaded. Default 5 s. */
   initialRetryMs?: number;
+  /** Told of each fetch: whether it loaded the keys (for the metrics). */
+  onFetch?: (loaded: boolean) => void;
 }
 
 type KeyResolver = ReturnType<typeof createLocalJWKSet>;
 
 export class JwksKeyStore {
-  readonly #options: Required<Omit<JwksKeyStoreOptions, 'logger' | 'now'>>;
+  readonly #options: Required<Omit<JwksKeyStoreOptions, 'logger' | 'now' | 'onFetch'>>;
+  readonly #onFetch: ((loaded: boolean) => void) | undefined;
   readonly #logger: Logger;
   readonly #now: () => number;
   #resolver: KeyResolver | undefined;
@@ -41,6 +44,7 @@ export class JwksKeyStore {
 
   constructor(options: JwksKeyStoreOptions) {
     this.#logger = options.logger;
+    this.#onFetch = options.onFetch;
     this.#now = options.now ?? Date.now;
     this.#options = {
       url: options.url,
@@ -128,6 +132,7 @@ export class JwksKeyStore {
         jwks.keys.map((key) => key.kid).filter((kid): kid is string => typeof kid === 'string'),
       );
       this.#logger.info({ kids: [...this.#kids] }, 'JWKS loaded');
+      this.#onFetch?.(true);
       return true;
     } catch (error) {
       this.#logger.warn(
@@ -137,6 +142,7 @@ export class JwksKeyStore {
         },
         'JWKS fetch failed',
       );
+      this.#onFetch?.(false);
       return false;
     }
   }
