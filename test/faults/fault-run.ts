@@ -2,6 +2,7 @@
 // MongoDB-wire server the test can stall and kill, and the simulator; a paced run of activations and
 // deactivations with a fault injected mid-run; and the verdict read from the simulator's records
 // and the database: lost, duplicated, phantom and stuck connections.
+import { Agent, createServer, request, type Server } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { MongoClient, type Collection } from 'mongodb';
 import type { ConnectionDocument, ConnectionState } from '@fortellis-admin/connection-store';
@@ -37,10 +38,94 @@ export interface FaultStack {
   killAndRestart(name: ServiceName): Promise<void>;
   /** Each SIGKILL of a service, when it was sent (ms since the epoch). */
   readonly kills: { service: ServiceName; at: number }[];
+  /**
+   * Restarts every service the way a Kubernetes rolling update does (one new instance up, then the
+   * old one sent SIGTERM and waited for): each ingress replica, then each worker.
+   */
+  rollingRestart(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startFaultStack(label: string): Promise<FaultStack> {
+export interface FaultStackOptions {
+  /**
+   * Ingress replicas behind a front that, like a Service's endpoints, sends each call to a replica
+   * whose /ready answered 200 at its last poll (once a second: endpoints lag behind a pod's
+   * readiness). One by default, with no front.
+   */
+  ingressReplicas?: number;
+  /** SHUTDOWN_DRAIN_MS of the ingress: how long it stays up, not ready, after SIGTERM. */
+  drainMs?: number;
+}
+
+/** A replica of the ingress: its process, its port, and whether its /ready last said yes. */
+interface Replica {
+  process: ManagedProcess;
+  port: number;
+  ready: boolean;
+}
+
+/**
+ * What a Service and its endpoints do for the ingress replicas: each call goes to the next replica
+ * that is ready; a replica that stops answering /ready 200 gets no new calls.
+ */
+function startFront(port: number, replicas: Replica[]): { stop(): Promise<void> } {
+  const agent = new Agent({ keepAlive: true });
+  const poll = setInterval(() => {
+    for (const replica of replicas) {
+      const check = request(
+        { host: '127.0.0.1', port: replica.port, path: '/ready', agent, timeout: 500 },
+        (answer) => {
+          answer.resume();
+          replica.ready = answer.statusCode === 200;
+        },
+      );
+      check.once('error', () => (replica.ready = false));
+      check.once('timeout', () => check.destroy());
+      check.end();
+    }
+  }, 1000);
+  let next = 0;
+  const server: Server = createServer((incoming, outgoing) => {
+    const ready = replicas.filter((replica) => replica.ready);
+    const target = ready[next++ % Math.max(1, ready.length)];
+    if (target === undefined) {
+      outgoing.writeHead(503).end();
+      return;
+    }
+    const forward = request(
+      {
+        host: '127.0.0.1',
+        port: target.port,
+        method: incoming.method,
+        path: incoming.url,
+        headers: incoming.headers,
+        agent,
+      },
+      (answer) => {
+        outgoing.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(outgoing);
+      },
+    );
+    forward.once('error', () => {
+      if (!outgoing.headersSent) outgoing.writeHead(502).end();
+      else outgoing.destroy();
+    });
+    incoming.pipe(forward);
+  });
+  server.listen(port, '127.0.0.1');
+  return {
+    stop: async () => {
+      clearInterval(poll);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      agent.destroy();
+    },
+  };
+}
+
+export async function startFaultStack(
+  label: string,
+  options: FaultStackOptions = {},
+): Promise<FaultStack> {
   const sim = await startSimulator();
   const redis = await startControllableRedis();
   const mongoServer = await startControllableFerretDb();
@@ -69,12 +154,29 @@ export async function startFaultStack(label: string): Promise<FaultStack> {
     RECONCILE_AFTER_MS: '5000',
     // startService waits for "<name> started", logged at info.
     LOG_LEVEL: 'info',
+    ...(options.drainMs === undefined ? {} : { SHUTDOWN_DRAIN_MS: String(options.drainMs) }),
   };
   const services = new Map<ServiceName, ManagedProcess>();
   const start = async (name: ServiceName): Promise<void> => {
     services.set(name, await startService(name, env));
   };
-  for (const name of ['ingress', 'approval-worker', 'deprovision-worker'] as const)
+  // With replicas, the ingress runs behind the front on `port`; without, on `port` itself.
+  const replicas: Replica[] = [];
+  const startReplica = async (): Promise<Replica> => {
+    const replicaPort = await freePort();
+    const replica: Replica = {
+      process: await startService('ingress', { ...env, PORT: String(replicaPort) }),
+      port: replicaPort,
+      ready: false,
+    };
+    replicas.push(replica);
+    return replica;
+  };
+  const front = options.ingressReplicas === undefined ? undefined : startFront(port, replicas);
+  for (let i = 0; i < (options.ingressReplicas ?? 0); i += 1) await startReplica();
+  for (const name of options.ingressReplicas === undefined
+    ? (['ingress', 'approval-worker', 'deprovision-worker'] as const)
+    : (['approval-worker', 'deprovision-worker'] as const))
     await start(name);
   const mongo = new MongoClient(mongoUrl);
   await mongo.connect();
@@ -91,6 +193,19 @@ export async function startFaultStack(label: string): Promise<FaultStack> {
       return found;
     },
     kills,
+    rollingRestart: async () => {
+      for (const old of [...replicas]) {
+        const fresh = await startReplica();
+        await until('the new ingress replica is ready', async () => fresh.ready, 20_000);
+        await old.process.stop(20_000);
+        replicas.splice(replicas.indexOf(old), 1);
+      }
+      for (const name of ['approval-worker', 'deprovision-worker'] as const) {
+        const old = services.get(name);
+        await start(name);
+        await old?.stop(20_000);
+      }
+    },
     killAndRestart: async (name) => {
       const running = services.get(name);
       kills.push({ service: name, at: Date.now() });
@@ -101,6 +216,8 @@ export async function startFaultStack(label: string): Promise<FaultStack> {
     stop: async () => {
       redis.resume();
       mongoServer.resume();
+      await front?.stop();
+      for (const replica of replicas) await replica.process.stop();
       for (const running of services.values()) await running.stop();
       await mongo.close();
       await redis.stop();

@@ -42,6 +42,13 @@ export const ingressEnvSchema = {
       pattern: '^https?://',
     },
     ...TRUST_PROXY_ENV_PROPERTIES,
+    SHUTDOWN_DRAIN_MS: {
+      description:
+        'On SIGTERM, how long the ingress keeps serving with /ready answering 503 before it stops accepting calls, so the load balancer stops sending first. Part of SHUTDOWN_TIMEOUT_MS.',
+      type: 'integer',
+      minimum: 0,
+      default: 3000,
+    },
     ...REDIS_ENV_PROPERTIES,
     ACK_DURABILITY: {
       description:
@@ -103,6 +110,7 @@ export function loadIngressConfig(env: Readonly<Record<string, string | undefine
     http: {
       host: e.HOST,
       port: e.PORT,
+      drainMs: e.SHUTDOWN_DRAIN_MS,
       basePath: e.BASE_PATH,
       publicBaseUrl: e.PUBLIC_BASE_URL,
       trustProxy: e.TRUST_PROXY,

@@ -5,6 +5,7 @@ import {
   runService,
   startMonitoringServer,
 } from '@fortellis-admin/service-kit';
+import { setTimeout as delay } from 'node:timers/promises';
 import { buildApp } from './app.ts';
 import { loadIngressConfig } from './config.ts';
 import { wireIngress } from './wiring.ts';
@@ -21,7 +22,7 @@ await runService({
       .catch((error: unknown) =>
         logger.error({ err: error }, 'redis not reachable at start; retrying'),
       );
-    const { deps, keys, publisher, metrics } = wireIngress(config, { redis, logger });
+    const { deps, keys, publisher, metrics, lifecycle } = wireIngress(config, { redis, logger });
     // Without keys the ingress still starts (and answers 503) and keeps fetching them.
     await keys.start();
     const { app } = await buildApp(deps);
@@ -42,6 +43,11 @@ await runService({
     logger.info({ monitoringPort: monitoring.port }, 'monitoring listener started');
     return {
       stop: async () => {
+        // Readiness goes first: the load balancer stops sending while calls still get answers;
+        // only then does the listener close, letting the calls in flight finish.
+        lifecycle.draining = true;
+        logger.info({ drainMs: config.http.drainMs }, 'draining: not ready, still answering');
+        await delay(config.http.drainMs);
         await app.close();
         await monitoring.close();
         keys.stop();

@@ -14,6 +14,8 @@ export interface IngressWiring {
   metrics: IngressMetrics;
   keys: JwksKeyStore;
   publisher: JobPublisher;
+  /** `draining` makes /ready answer 503 (set on SIGTERM, before the listener closes). */
+  lifecycle: { draining: boolean };
 }
 
 export function wireIngress(
@@ -43,10 +45,13 @@ export function wireIngress(
     onPublished: (seconds) => metrics.enqueued(seconds),
     logger,
   });
+  // Set when the process is told to stop: /ready answers 503 while calls are still served.
+  const lifecycle = { draining: false };
   return {
     keys,
     publisher,
     metrics,
+    lifecycle,
     deps: {
       metrics,
       config,
@@ -58,6 +63,7 @@ export function wireIngress(
         redis: async () =>
           (await redis.ping()) === 'PONG' && (await publisher.checkDurability()) !== 'insufficient',
         jwks: async () => keys.loaded,
+        accepting: async () => !lifecycle.draining,
       },
       clock: { now: () => new Date() },
       ids: { requestId: () => randomUUID() },

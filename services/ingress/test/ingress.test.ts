@@ -345,7 +345,10 @@ describe('health', () => {
     expect((await h.app.inject({ url: '/health' })).json()).toEqual({ status: 'up' });
     const ready = await h.app.inject({ url: '/ready' });
     expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toEqual({ status: 'ready', checks: { redis: 'up', jwks: 'up' } });
+    expect(ready.json()).toEqual({
+      status: 'ready',
+      checks: { redis: 'up', jwks: 'up', accepting: 'up' },
+    });
   });
 });
 

@@ -49,7 +49,7 @@ describe('ingress main', () => {
       expect(ready.status).toBe(503);
       expect(await ready.json()).toEqual({
         status: 'not_ready',
-        checks: { redis: 'up', jwks: 'down' },
+        checks: { redis: 'up', jwks: 'down', accepting: 'up' },
       });
       // Work done on the Fortellis-facing port shows in the metrics of the monitoring listener.
       expect((await fetch(`http://127.0.0.1:${port}/activate`, { method: 'POST' })).status).toBe(

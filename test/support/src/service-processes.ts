@@ -19,7 +19,13 @@ export type ServiceName = keyof typeof SERVICE_ENTRIES;
 
 /** A minimal environment for a child process: PATH and HOME, nothing of the parent's config. */
 export function baseEnv(): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test' };
+  // No drain on SIGTERM unless a test asks for one (the rolling-restart scenario does).
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'test',
+    SHUTDOWN_DRAIN_MS: '0',
+  };
 }
 
 /**
