@@ -128,6 +128,14 @@ describe('the monitoring pack', () => {
         },
     );
     expect(monitors.map((monitor) => monitor.kind)).toEqual(Array(4).fill('PodMonitor'));
+    // The token the operations service's monitor presents is a key the Secret is told to have.
+    const secretKeys = read(`${REPO_ROOT}deploy/k8s/base/secret-keys.env.example`);
+    for (const monitor of monitors)
+      for (const endpoint of monitor.spec.podMetricsEndpoints) {
+        const key = (endpoint as { authorization?: { credentials: { key: string } } }).authorization
+          ?.credentials.key;
+        if (key !== undefined) expect(secretKeys).toMatch(new RegExp(`^${key}=`, 'm'));
+      }
     for (const deployment of deployments) {
       const labels = deployment.spec.template.metadata.labels;
       const monitor = monitors.find((candidate) =>
