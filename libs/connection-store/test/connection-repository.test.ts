@@ -1,48 +1,22 @@
 // The shared connection repository against the real MongoDB-wire server and Redis: conditional
 // transitions, exclusive callback leases, tombstones, and no double winners under concurrency.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { MongoClient } from 'mongodb';
-import { type ActivateRequest } from '@fortellis-admin/contracts';
-import {
-  ConnectionCollection,
-  ConnectionRepository,
-  type Decision,
-} from '@fortellis-admin/connection-store';
-import { createTestNamespace } from '@fortellis-admin/test-support';
-import { tutorialCurlPayload } from '@fortellis-admin/test-support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MongoClient } from 'mongodb';
+import type { ActivateRequest } from '@fortellis-admin/contracts';
+import { ConnectionCollection, type ConnectionRepository } from '@fortellis-admin/connection-store';
+import { activations, approvedByRules, openRealStore, type RealStore } from './real-store.ts';
 
-const ns = createTestNamespace('repo');
-let mongo: MongoClient;
-let redis: Redis;
+let store: RealStore;
 let repo: ConnectionRepository;
-let counter = 0;
+let mongo: MongoClient;
+const activation = activations('2529a384-add3-4b6a-a935-');
+const approve = approvedByRules;
 
 beforeAll(async () => {
-  mongo = new MongoClient(inject('mongoUrl'));
-  await mongo.connect();
-  redis = new Redis(inject('redisUrl'));
-  repo = ConnectionRepository.locked(mongo.db(ns.dbName), redis, ns.queuePrefix);
-  await repo.ensureIndexes();
+  store = await openRealStore('repo');
+  ({ repo, mongo } = store);
 });
-afterAll(async () => {
-  await mongo.db(ns.dbName).dropDatabase();
-  await mongo.close();
-  redis.disconnect();
-});
-
-function activation(): ActivateRequest {
-  counter += 1;
-  const suffix = counter.toString(16).padStart(12, '0');
-  const payload: ActivateRequest = structuredClone(tutorialCurlPayload);
-  payload.connectionId = `2529a384-add3-4b6a-a935-${suffix}`;
-  return payload;
-}
-
-const approve = (): { decision: Decision; callbackLeaseMs: number } => ({
-  decision: { action: 'approve', ruleId: 'default', decidedBy: 'rules', decidedAt: new Date() },
-  callbackLeaseMs: 10_000,
-});
+afterAll(() => store.close());
 
 const record = (a: ActivateRequest, decided?: typeof approve) =>
   repo.recordActivation(
@@ -281,7 +255,7 @@ describe('ConnectionRepository', () => {
 
 describe('writes where conditional updates are atomic (the MongoDB path)', () => {
   it('runs a read-decide-write again on a fresh read when another write came between', async () => {
-    const connections = new ConnectionCollection(mongo.db(ns.dbName), { kind: 'atomic' });
+    const connections = new ConnectionCollection(mongo.db(store.dbName), { kind: 'atomic' });
     const a = activation();
     await record(a);
     let rounds = 0;
@@ -305,7 +279,7 @@ describe('writes where conditional updates are atomic (the MongoDB path)', () =>
   });
 
   it('writes a conditional update only while its condition holds', async () => {
-    const connections = new ConnectionCollection(mongo.db(ns.dbName), { kind: 'atomic' });
+    const connections = new ConnectionCollection(mongo.db(store.dbName), { kind: 'atomic' });
     const a = activation();
     await record(a);
     expect(

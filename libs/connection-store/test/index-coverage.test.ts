@@ -6,76 +6,53 @@
 // no usable condition, a key prefix that gives the sort). A new query on an unindexed field
 // fails here. Where the server is MongoDB (not FerretDB, whose planner differs), it also asks
 // `explain()` of every recorded query and fails on a collection scan.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { MongoClient, type Document } from 'mongodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CommandStartedEvent, Document } from 'mongodb';
 import type { ActivateRequest } from '@fortellis-admin/contracts';
 import {
   CONNECTIONS_COLLECTION,
-  ConnectionRepository,
   type ConnectionFilter,
+  type ConnectionRepository,
 } from '@fortellis-admin/connection-store';
-import { createTestNamespace, tutorialCurlPayload } from '@fortellis-admin/test-support';
+import { activations, approvedByRules, openRealStore, type RealStore } from './real-store.ts';
 
-const ns = createTestNamespace('indexes');
-let mongo: MongoClient;
-let redis: Redis;
-let repo: ConnectionRepository;
 /** Each query sent to the connections collection: its command, filter and sort. */
 const sent: Array<{ command: string; filter: Document; sort?: Document }> = [];
-
-beforeAll(async () => {
-  mongo = new MongoClient(inject('mongoUrl'), { monitorCommands: true });
-  mongo.on('commandStarted', (event) => {
-    const body = event.command;
-    // The driver sends a sort as a Map, to keep its order.
-    if (body.sort instanceof Map) body.sort = Object.fromEntries(body.sort);
-    const target = body[event.commandName];
-    if (event.databaseName !== ns.dbName || target !== CONNECTIONS_COLLECTION) return;
-    if (event.commandName === 'find' || event.commandName === 'count')
-      sent.push({
-        command: event.commandName,
-        filter: body.filter ?? body.query ?? {},
-        sort: body.sort,
-      });
-    if (event.commandName === 'findAndModify')
-      sent.push({ command: 'findAndModify', filter: body.query ?? {}, sort: body.sort });
-    if (event.commandName === 'update' || event.commandName === 'delete')
-      for (const statement of body.updates ?? body.deletes ?? [])
-        sent.push({ command: event.commandName, filter: statement.q ?? {} });
-  });
-  await mongo.connect();
-  redis = new Redis(inject('redisUrl'));
-  repo = ConnectionRepository.locked(mongo.db(ns.dbName), redis, ns.queuePrefix);
-  await repo.ensureIndexes();
-});
-afterAll(async () => {
-  await mongo.db(ns.dbName).dropDatabase();
-  await mongo.close();
-  redis.disconnect();
-});
-
-let counter = 0;
-function activation(): ActivateRequest {
-  counter += 1;
-  const payload: ActivateRequest = structuredClone(tutorialCurlPayload);
-  payload.connectionId = `5c1e0000-0000-4000-8000-${counter.toString(16).padStart(12, '0')}`;
-  return payload;
-}
+let store: RealStore;
+let repo: ConnectionRepository;
+const activation = activations('5c1e0000-0000-4000-8000-');
 const received = (a: ActivateRequest) => ({
   activation: a,
   requestId: 'r',
   receivedAt: new Date(),
 });
-const approve = {
-  decision: {
-    action: 'approve' as const,
-    ruleId: 'default',
-    decidedBy: 'rules',
-    decidedAt: new Date(),
-  },
-  callbackLeaseMs: 10_000,
-};
+const approve = approvedByRules();
+
+/** Records each query the repository sends to the collection. */
+function record(event: CommandStartedEvent, dbName: string): void {
+  const body = event.command;
+  // The driver sends a sort as a Map, to keep its order.
+  if (body.sort instanceof Map) body.sort = Object.fromEntries(body.sort);
+  const target = body[event.commandName];
+  if (event.databaseName !== dbName || target !== CONNECTIONS_COLLECTION) return;
+  if (event.commandName === 'find' || event.commandName === 'count')
+    sent.push({
+      command: event.commandName,
+      filter: body.filter ?? body.query ?? {},
+      sort: body.sort,
+    });
+  if (event.commandName === 'findAndModify')
+    sent.push({ command: 'findAndModify', filter: body.query ?? {}, sort: body.sort });
+  if (event.commandName === 'update' || event.commandName === 'delete')
+    for (const statement of body.updates ?? body.deletes ?? [])
+      sent.push({ command: event.commandName, filter: statement.q ?? {} });
+}
+
+beforeAll(async () => {
+  store = await openRealStore('indexes', record);
+  ({ repo } = store);
+});
+afterAll(() => store.close());
 
 /** Runs every operation the services perform on the collection. */
 async function everyOperation(): Promise<void> {
@@ -236,9 +213,9 @@ function shapeOf(query: { command: string; filter: Document; sort?: Document }):
 describe('index coverage of the connections collection', () => {
   it('serves every query the repository sends from a declared index', async () => {
     await everyOperation();
-    const indexes = (await mongo.db(ns.dbName).collection(CONNECTIONS_COLLECTION).indexes()).map(
-      (index) => ({ name: index.name as string, key: index.key }),
-    );
+    const indexes = (
+      await store.mongo.db(store.dbName).collection(CONNECTIONS_COLLECTION).indexes()
+    ).map((index) => ({ name: index.name as string, key: index.key }));
     const shapes = new Map<string, string | undefined>();
     for (const query of sent) shapes.set(shapeOf(query), servingIndex(query, indexes));
     // The table, for the reader: each query shape beside the index that serves it.
@@ -250,12 +227,12 @@ describe('index coverage of the connections collection', () => {
       [],
     );
 
-    const info = await mongo.db('admin').command({ buildInfo: 1 });
+    const info = await store.mongo.db('admin').command({ buildInfo: 1 });
     if (typeof info.ferretdbVersion === 'string') return; // explain() plans are MongoDB's alone
     const scans: string[] = [];
     for (const query of sent.filter((q) => q.command === 'find')) {
-      const plan = await mongo
-        .db(ns.dbName)
+      const plan = await store.mongo
+        .db(store.dbName)
         .collection(CONNECTIONS_COLLECTION)
         .find(query.filter, query.sort === undefined ? {} : { sort: query.sort })
         .explain('queryPlanner');
