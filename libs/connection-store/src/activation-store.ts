@@ -19,7 +19,7 @@ import {
   type Decision,
   type ReviewRequestRecord,
 } from './connection-states.ts';
-import type { AcquiredLease } from './outside-call-lease.ts';
+import { newLeaseRecord, type AcquiredLease } from './outside-call-lease.ts';
 
 export type RecordActivationResult =
   /** Stored now; `lease` is the callback's, taken with the insert when the decision calls for one. */
@@ -117,10 +117,7 @@ export class ActivationStore {
         lease = { leaseId: randomUUID() };
         document.callback = {
           status: callbackStatusFor(state),
-          attempts: 1,
-          lastAttemptAt: now,
-          leaseUntil: new Date(now.getTime() + decided.callbackLeaseMs),
-          leaseId: lease.leaseId,
+          ...newLeaseRecord({ leaseId: lease.leaseId, now, leaseMs: decided.callbackLeaseMs }),
         };
       }
     }

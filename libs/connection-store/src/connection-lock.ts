@@ -1,10 +1,8 @@
-// A per-connection mutex in Redis. Every writer of a connection document (both workers, the
-// operations API) holds it while it reads, checks and writes, so their updates never interleave.
-//
-// Why not rely on the database's conditional updates alone: they are atomic on MongoDB, but
-// FerretDB v1 (SQLite backend) evaluates the filter and writes in separate steps, so concurrent
+// A per-connection mutex in Redis, held around every write of a connection document where the
+// server's conditional updates are not atomic (FerretDB: connection-collection.ts decides).
+// FerretDB v1 evaluates the filter and writes in separate steps, so concurrent
 // `findOneAndUpdate({ _id, version })` calls can all "win" (measured: 48 of 50 rounds of eight
-// concurrent updates had several winners). The filters stay, as a second line on MongoDB.
+// concurrent updates had several winners). On MongoDB the conditional update alone suffices.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Redis } from 'ioredis';

@@ -1,7 +1,7 @@
 // Writes of a deactivation: recording it from any state (a tombstone for a connection never seen),
 // and each deprovision step's lease, failed attempts, end, and an operator's reopening.
 import { randomUUID } from 'node:crypto';
-import type { Filter } from 'mongodb';
+import type { Filter, UpdateFilter } from 'mongodb';
 import { isDuplicateKey, type ConnectionCollection } from './connection-collection.ts';
 import {
   deactivationChanges,
@@ -19,6 +19,7 @@ import {
   acquired,
   acquireLease,
   completeLease,
+  mergeUpdates,
   type AcquiredLease,
   leaseIsLive,
   releaseLease,
@@ -43,6 +44,28 @@ export interface StepEnd {
 }
 
 const pathOf = (step: DeprovisionStep) => `steps.${step}`;
+
+/** The write that records a deactivation of a connection in `from`. */
+function deactivatedFrom(
+  from: ConnectionDocument['state'],
+  recorded: NonNullable<ConnectionDocument['deactivation']>,
+  now: Date,
+): UpdateFilter<ConnectionDocument> {
+  return {
+    $set: { state: 'deactivated', deactivation: recorded, updatedAt: now },
+    $inc: { version: 1 },
+    $push: {
+      history: historyEntry({
+        at: now,
+        event: 'deactivated',
+        from,
+        to: 'deactivated',
+        by: 'deprovision-worker',
+        detail: `request ${recorded.requestId}`,
+      }),
+    },
+  };
+}
 
 /** Who may end a step: the holder of its lease, or anyone for a step never attempted. */
 function endCondition(step: DeprovisionStep, leaseId: string | null): Filter<ConnectionDocument> {
@@ -100,33 +123,13 @@ export class DeprovisionStore {
       // The common case, an accepted connection deactivated once: one write records the
       // deactivation and takes the clean-up's lease. Anything else takes the general path.
       const leaseId = randomUUID();
-      const lease = acquireLease(pathOf('cleanup'), {
-        leaseId,
-        now,
-        leaseMs: options.cleanupLeaseMs,
-      });
       const updated = await this.#c.applyIf(
         connectionId,
         { state: 'accepted', steps: { $exists: false } },
-        {
-          $set: {
-            ...lease.$set,
-            state: 'deactivated',
-            deactivation: recorded,
-            updatedAt: now,
-          },
-          $inc: { ...lease.$inc },
-          $push: {
-            history: historyEntry({
-              at: now,
-              event: 'deactivated',
-              from: 'accepted',
-              to: 'deactivated',
-              by: 'deprovision-worker',
-              detail,
-            }),
-          },
-        },
+        mergeUpdates(
+          deactivatedFrom('accepted', recorded, now),
+          acquireLease(pathOf('cleanup'), { leaseId, now, leaseMs: options.cleanupLeaseMs }),
+        ),
       );
       if (updated !== null)
         return { connection: updated, changed: true, cleanupLease: { leaseId } };
@@ -163,20 +166,7 @@ export class DeprovisionStore {
           }
         }
         if (!deactivationChanges(current)) return { connection: current, changed: false };
-        const updated = await this.#c.apply(current, {
-          $set: { state: 'deactivated', deactivation: recorded, updatedAt: now },
-          $inc: { version: 1 },
-          $push: {
-            history: historyEntry({
-              at: now,
-              event: 'deactivated',
-              from: current.state,
-              to: 'deactivated',
-              by: 'deprovision-worker',
-              detail,
-            }),
-          },
-        });
+        const updated = await this.#c.apply(current, deactivatedFrom(current.state, recorded, now));
         if (updated !== null) return { connection: updated, changed: true };
       }
       throw new Error(`could not record the deactivation of ${key}: the document kept changing`);
@@ -253,16 +243,13 @@ export class DeprovisionStore {
   ): Promise<{ completed: boolean; nextLease: AcquiredLease | null }> {
     const now = this.#c.now();
     const nextLeaseId = randomUUID();
-    const end = stepEndUpdate(step, result, now);
-    const lease = acquireLease(pathOf(next.step), {
-      leaseId: nextLeaseId,
-      now,
-      leaseMs: next.leaseMs,
-    });
     const updated = await this.#c.applyIf(
       connectionId,
       { ...endCondition(step, leaseId), [pathOf(next.step)]: { $exists: false } },
-      { ...end, $set: { ...end.$set, ...lease.$set }, $inc: { ...end.$inc, ...lease.$inc } },
+      mergeUpdates(
+        stepEndUpdate(step, result, now),
+        acquireLease(pathOf(next.step), { leaseId: nextLeaseId, now, leaseMs: next.leaseMs }),
+      ),
     );
     if (updated !== null) return { completed: true, nextLease: { leaseId: nextLeaseId } };
     return {

@@ -57,6 +57,28 @@ export function acquireLease(
   };
 }
 
+/** The record of a lease taken by the insert that creates the document: its first attempt. */
+export function newLeaseRecord(lease: { leaseId: string; now: Date; leaseMs: number }) {
+  return {
+    attempts: 1,
+    lastAttemptAt: lease.now,
+    leaseUntil: new Date(lease.now.getTime() + lease.leaseMs),
+    leaseId: lease.leaseId,
+  };
+}
+
+/**
+ * Two updates of one document as one write (a step's end and the next step's lease, say). Each
+ * operator's fields are joined; both may count the version, which moves once.
+ */
+export function mergeUpdates(first: Update, second: Update): Update {
+  const merged: Record<string, Record<string, unknown>> = {};
+  for (const update of [first, second])
+    for (const [operator, fields] of Object.entries(update))
+      merged[operator] = { ...merged[operator], ...(fields as Record<string, unknown>) };
+  return merged as Update;
+}
+
 /** Gives the lease back after a failed attempt, recording what went wrong. */
 export function releaseLease(
   path: string,
