@@ -76,7 +76,7 @@ export function mergeUpdates(first: Update, second: Update): Update {
   for (const update of [first, second])
     for (const [operator, fields] of Object.entries(update))
       merged[operator] = { ...merged[operator], ...(fields as Record<string, unknown>) };
-  return merged as Update;
+  return merged;
 }
 
 /** Gives the lease back after a failed attempt, recording what went wrong. */
