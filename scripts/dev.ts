@@ -62,10 +62,12 @@ try {
     ...(sim?.env() ?? {}),
     ...fromEnvironment(
       Object.keys(process.env).filter((name) =>
-        /^(FORTELLIS|BACKEND|INTEGRATION_STATUS|APPROVAL)_/.test(name),
+        /^(FORTELLIS|BACKEND|INTEGRATION_STATUS|APPROVAL|PROVISIONING)_/.test(name),
       ),
     ),
     APPROVAL_DEFAULT_ACTION: process.env.APPROVAL_DEFAULT_ACTION ?? 'approve',
+    BACKEND_PROVISIONER:
+      process.env.BACKEND_PROVISIONER ?? sim?.env().BACKEND_PROVISIONER ?? 'none',
     BACKEND_DEPROVISIONER:
       process.env.BACKEND_DEPROVISIONER ?? sim?.env().BACKEND_DEPROVISIONER ?? 'none',
     REDIS_URL: redis!.url,

@@ -1,5 +1,6 @@
-// Operators decide held connections through the operations API: the ingress, operations and
-// approval worker processes, against Redis, FerretDB and the simulator.
+// Operators decide held connections, retry failed callbacks and suspend accepted connections
+// through the operations API: the ingress, operations, approval and deprovision worker processes,
+// against Redis, FerretDB and the simulator.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FortellisCaller, startSimulator, type Simulator } from '@fortellis-admin/simulator';
 import {
@@ -15,6 +16,7 @@ let sim: Simulator;
 let ingress: ManagedProcess;
 let operations: ManagedProcess;
 let approval: ManagedProcess;
+let deprovision: ManagedProcess;
 let ingressUrl: string;
 let opsUrl: string;
 
@@ -33,11 +35,13 @@ beforeAll(async () => {
   ingress = await startService('ingress', env);
   operations = await startService('operations', env);
   approval = await startService('approval-worker', env);
+  deprovision = await startService('deprovision-worker', env);
   ingressUrl = `http://127.0.0.1:${port}`;
   opsUrl = `http://127.0.0.1:${opsPort}`;
 });
 
 afterAll(async () => {
+  await deprovision.stop();
   await approval.stop();
   await operations.stop();
   await ingress.stop();
@@ -100,7 +104,10 @@ describe('deciding held connections through the operations API', () => {
           .calls('callback')
           .filter((call) => call.params.connectionId === id)
           .map((call) => call.body);
-      expect(bodies(kept!.connectionId)).toEqual([{ status: 'accepted' }]);
+      const account = sim.backendAccounts().find((a) => a.connectionId === kept!.connectionId);
+      expect(bodies(kept!.connectionId)).toEqual([
+        { status: 'accepted', auth: account?.credentials },
+      ]);
       expect(bodies(refused!.connectionId)).toEqual([
         { status: 'rejected', error: 'Unknown dealer.' },
       ]);
@@ -115,6 +122,7 @@ describe('deciding held connections through the operations API', () => {
         'held_for_review',
         'operator_approve_requested',
         'decided_approve',
+        'provisioned',
         'callback_accepted_acknowledged',
       ]);
 
@@ -156,6 +164,62 @@ describe('deciding held connections through the operations API', () => {
       expect(
         (await ops(`/ops/connections/${held!.connectionId}/retry`, { method: 'POST' })).status,
       ).toBe(409);
+    },
+  );
+
+  it(
+    'suspending an accepted connection sends rejected with the reason once; a deactivation afterwards cleans up and reports as for any connection',
+    { timeout: 60_000 },
+    async () => {
+      const caller = new FortellisCaller({
+        adminApiUrl: ingressUrl,
+        token: () => sim.identity.mint(sim.providerClient.clientId),
+        seed: 515,
+      });
+      const [held] = await caller.activateMany({ count: 1 });
+      const id = held!.connectionId;
+      await expect.poll(() => stateOf(id), { timeout: 15_000 }).toBe('pending_review');
+      const early = await ops(`/ops/connections/${id}/suspend`, {
+        method: 'POST',
+        body: JSON.stringify({ reason: 'Unpaid invoices' }),
+      });
+      expect(early.status).toBe(409);
+      expect(early.body.message).toBe(
+        'connection is pending_review: only an accepted connection can be suspended',
+      );
+      expect((await ops(`/ops/connections/${id}/approve`, { method: 'POST' })).status).toBe(202);
+      await expect.poll(() => stateOf(id), { timeout: 15_000 }).toBe('accepted');
+
+      const suspended = await ops(`/ops/connections/${id}/suspend`, {
+        method: 'POST',
+        body: JSON.stringify({ reason: 'Unpaid invoices' }),
+      });
+      expect(suspended.status).toBe(202);
+      expect(suspended.body).toMatchObject({ state: 'suspending', actor: 'ops:carol' });
+      await expect.poll(() => stateOf(id), { timeout: 15_000 }).toBe('suspended');
+      const bodies = sim
+        .calls('callback')
+        .filter((call) => call.params.connectionId === id)
+        .map((call) => call.body as { status: string });
+      expect(bodies.map((body) => body.status)).toEqual(['accepted', 'rejected']);
+      expect(bodies[1]).toEqual({ status: 'rejected', error: 'Unpaid invoices' });
+      const other = await ops(`/ops/connections/${id}/suspend`, {
+        method: 'POST',
+        body: JSON.stringify({ reason: 'Abuse' }),
+      });
+      expect(other.status).toBe(409);
+      expect(other.body.message).toBe(
+        'connection is suspended: already suspended by ops:carol (Unpaid invoices)',
+      );
+
+      expect((await caller.deactivate(id)).status).toBe(200);
+      await caller.close();
+      await expect
+        .poll(async () => (await ops(`/ops/connections/${id}`)).body.steps, { timeout: 15_000 })
+        .toMatchObject({ cleanup: { status: 'done' }, deactivationReport: { status: 'done' } });
+      const account = sim.backendAccounts().find((a) => a.connectionId === id);
+      expect(account?.deprovisionedAt).toBeInstanceOf(Date);
+      expect((await ops(`/ops/connections/${id}`)).body.state).toBe('deactivated');
     },
   );
 });

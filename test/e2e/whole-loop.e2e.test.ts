@@ -1,7 +1,8 @@
 // The whole loop, end to end: the three services as separate processes (their real main.ts,
 // configured only through the environment) against real Redis, the MongoDB-wire server and the
-// simulator. 200 activations end accepted with one callback each; 200 deactivations end with one
-// backend call and one status report each; then the same with the approval worker killed and
+// simulator. 200 activations end accepted with one backend account and one callback each, the
+// callback carrying that account's credentials; 200 deactivations end with that account removed,
+// one backend call and one status report each; then the same with the approval worker killed and
 // restarted mid-run.
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { MongoClient } from 'mongodb';
@@ -122,8 +123,25 @@ async function activatePhase(
   const perConnection = successfulCallbacksPerConnection(stack.sim);
   expect(ids.filter((id) => perConnection.get(id) !== 1)).toEqual([]);
   expect([...perConnection.values()].reduce((a, b) => a + b, 0)).toBe(COUNT);
+  // One backend account per connection, whose credentials its acknowledged callback carried.
+  const accounts = new Map(stack.sim.backendAccounts().map((a) => [a.connectionId, a]));
+  expect(accounts.size).toBe(COUNT);
+  const carried = new Map(
+    stack.sim
+      .calls('callback')
+      .filter((call) => call.status === 200)
+      .map((call) => [call.params.connectionId, (call.body as { auth?: unknown }).auth]),
+  );
+  expect(ids.filter((id) => accounts.get(id) === undefined)).toEqual([]);
+  for (const id of ids) expect(carried.get(id)).toEqual(accounts.get(id)?.credentials);
+  // Nothing of them is left in the database once Fortellis has them.
+  const stored = await stack.connections();
+  expect(stored.filter((c) => c.provisioning?.credentials !== undefined)).toEqual([]);
+  expect(
+    stored.filter((c) => c.provisioning?.accountId !== accounts.get(c.connectionId)?.accountId),
+  ).toEqual([]);
   console.log(
-    `activation phase: ${COUNT} accepted, one callback each, in ${Math.round(performance.now() - started)} ms`,
+    `activation phase: ${COUNT} accepted, one account and one callback with its credentials each, in ${Math.round(performance.now() - started)} ms`,
   );
   return ids;
 }
@@ -154,6 +172,9 @@ async function deactivatePhase(stack: Stack, ids: string[]): Promise<void> {
     if (call.status === 200) backend.set(id, (backend.get(id) ?? 0) + 1);
   }
   expect(ids.filter((id) => backend.get(id) !== 1)).toEqual([]);
+  // Each account provisioned on acceptance is removed, and no other.
+  const accounts = stack.sim.backendAccounts().filter((a) => ids.includes(a.connectionId));
+  expect(accounts.filter((a) => a.deprovisionedAt === undefined)).toEqual([]);
   const reports = stack.sim.calls('status').slice(statusBefore);
   expect(reports.filter((call) => call.status === 204)).toHaveLength(COUNT);
   for (const connection of await stack.connections())

@@ -22,8 +22,16 @@ import {
 import { newLeaseRecord, type AcquiredLease } from './outside-call-lease.ts';
 
 export type RecordActivationResult =
-  /** Stored now; `lease` is the callback's, taken with the insert when the decision calls for one. */
-  | { kind: 'created'; connection: ConnectionDocument; lease?: AcquiredLease }
+  /**
+   * Stored now; `lease` is the first outside call's (`leaseFor`: the callback's, or the backend
+   * provisioning's for an approval when a provisioner is configured), taken with the insert.
+   */
+  | {
+      kind: 'created';
+      connection: ConnectionDocument;
+      lease?: AcquiredLease;
+      leaseFor?: 'callback' | 'provisioning';
+    }
   | { kind: 'existing'; connection: ConnectionDocument }
   /** The connection was deactivated (or tombstoned) before this activation: never to be accepted. */
   | { kind: 'stale'; connection: ConnectionDocument };
@@ -42,6 +50,11 @@ export interface DecidedActivation {
   decision: Decision;
   /** The callback lease's length, for a decision that calls for a callback. */
   callbackLeaseMs: number;
+  /**
+   * With a provisioner, an approval first provisions the buyer's account: the insert takes that
+   * call's lease (this long) instead of the callback's.
+   */
+  provisioningLeaseMs?: number | undefined;
 }
 
 /** A move through the state machine: its history event, and what else it sets or clears. */
@@ -98,6 +111,7 @@ export class ActivationStore {
       updatedAt: now,
     };
     let lease: AcquiredLease | undefined;
+    let leaseFor: 'callback' | 'provisioning' | undefined;
     if (decided !== undefined) {
       const { decision } = decided;
       const state = stateAfterDecision(decision.action);
@@ -113,8 +127,17 @@ export class ActivationStore {
           detail: decisionDetail(decision),
         }),
       );
-      if (state === 'approved' || state === 'rejected') {
+      if (state === 'approved' && decided.provisioningLeaseMs !== undefined) {
         lease = { leaseId: randomUUID() };
+        leaseFor = 'provisioning';
+        document.provisioning = newLeaseRecord({
+          leaseId: lease.leaseId,
+          now,
+          leaseMs: decided.provisioningLeaseMs,
+        });
+      } else if (state === 'approved' || state === 'rejected') {
+        lease = { leaseId: randomUUID() };
+        leaseFor = 'callback';
         document.callback = {
           status: callbackStatusFor(state),
           ...newLeaseRecord({ leaseId: lease.leaseId, now, leaseMs: decided.callbackLeaseMs }),
@@ -123,7 +146,11 @@ export class ActivationStore {
     }
     try {
       await this.#c.collection.insertOne(document);
-      return { kind: 'created', connection: document, ...(lease === undefined ? {} : { lease }) };
+      return {
+        kind: 'created',
+        connection: document,
+        ...(lease === undefined || leaseFor === undefined ? {} : { lease, leaseFor }),
+      };
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
     }

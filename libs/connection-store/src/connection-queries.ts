@@ -22,7 +22,8 @@ export type StalledWork = 'approval' | 'deprovision';
 
 /**
  * The connections that need a worker's work, as a query: for the approval worker, a decision
- * (`received`), a callback (`approved`, `rejected`) or the announcement of an acceptance; for the
+ * (`received`), a provisioning or a callback (`approved`, `rejected`, `suspending`) or the
+ * announcement of an acceptance; for the
  * deprovision worker, a deactivation whose steps have not all ended. Served by the `state` index.
  */
 export function stalledQuery(work: StalledWork, untouchedSince: Date): Record<string, unknown> {
@@ -30,7 +31,7 @@ export function stalledQuery(work: StalledWork, untouchedSince: Date): Record<st
   if (work === 'approval') {
     return {
       $or: [
-        { state: { $in: ['received', 'approved', 'rejected'] }, updatedAt },
+        { state: { $in: ['received', 'approved', 'rejected', 'suspending'] }, updatedAt },
         { state: 'accepted', acceptanceAnnounced: { $ne: true }, updatedAt },
       ],
     };

@@ -1,8 +1,8 @@
 // The connections collection as the services see it: one object over the stores split by concern
-// (queries, activations and decisions, the callback, deactivations and their steps). Every change
-// is one single-document update whose condition holds when it is written (atomic on MongoDB, under
-// the connection's lock on FerretDB: connection-collection.ts), so two workers or a redelivered job
-// can never both act. Works on MongoDB and on FerretDB: no transactions, no change streams.
+// (queries, activations and decisions, the callback, the backend account, deactivations and their
+// steps). Every change is one single-document update whose condition holds when it is written
+// (atomic on MongoDB, under the connection's lock on FerretDB: connection-collection.ts), so two
+// workers or a redelivered job can never both act. Works on MongoDB and on FerretDB: no transactions, no change streams.
 import type { Db } from 'mongodb';
 import type { Redis } from 'ioredis';
 import { ActivationStore } from './activation-store.ts';
@@ -15,11 +15,13 @@ import {
 import { ConnectionLocks } from './connection-lock.ts';
 import { ConnectionQueries } from './connection-queries.ts';
 import { DeprovisionStore } from './deprovision-store.ts';
+import { ProvisioningStore } from './provisioning-store.ts';
 
 export class ConnectionRepository {
   readonly queries: ConnectionQueries;
   readonly activations: ActivationStore;
   readonly callbacks: CallbackStore;
+  readonly provisioning: ProvisioningStore;
   readonly deprovisions: DeprovisionStore;
 
   readonly writeGuard: WriteGuard;
@@ -31,6 +33,7 @@ export class ConnectionRepository {
     this.queries = new ConnectionQueries(connections);
     this.activations = new ActivationStore(connections);
     this.callbacks = new CallbackStore(connections, this.activations);
+    this.provisioning = new ProvisioningStore(connections, this.activations);
     this.deprovisions = new DeprovisionStore(connections);
   }
 
@@ -95,6 +98,20 @@ export class ConnectionRepository {
     this.callbacks.completeCallback(...args);
   readonly reopenCallback: CallbackStore['reopenCallback'] = (...args) =>
     this.callbacks.reopenCallback(...args);
+  readonly requestSuspension: CallbackStore['requestSuspension'] = (...args) =>
+    this.callbacks.requestSuspension(...args);
+
+  // The buyer's backend account.
+  readonly acquireProvisioningLease: ProvisioningStore['acquireProvisioningLease'] = (...args) =>
+    this.provisioning.acquireProvisioningLease(...args);
+  readonly releaseProvisioningLease: ProvisioningStore['releaseProvisioningLease'] = (...args) =>
+    this.provisioning.releaseProvisioningLease(...args);
+  readonly completeProvisioning: ProvisioningStore['completeProvisioning'] = (...args) =>
+    this.provisioning.completeProvisioning(...args);
+  readonly failProvisioning: ProvisioningStore['failProvisioning'] = (...args) =>
+    this.provisioning.failProvisioning(...args);
+  readonly reopenProvisioning: ProvisioningStore['reopenProvisioning'] = (...args) =>
+    this.provisioning.reopenProvisioning(...args);
 
   // Deactivations and their steps.
   readonly recordDeactivation: DeprovisionStore['recordDeactivation'] = (...args) =>

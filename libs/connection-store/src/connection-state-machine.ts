@@ -38,37 +38,45 @@ export function decisionEvent(action: DecisionAction): string {
   return action === 'review' ? 'held_for_review' : `decided_${action}`;
 }
 
-/** The states whose callback is still to be sent, and the status each sends. */
-export type CallbackDueState = 'approved' | 'rejected';
+/**
+ * The states whose callback is still to be sent, and the status each sends: `accepted` for an
+ * approval, `rejected` for a rejection and for a suspension (which stops an accepted connection's
+ * traffic).
+ */
+export type CallbackDueState = 'approved' | 'rejected' | 'suspending';
 
 export function callbackStatusFor(state: CallbackDueState): 'accepted' | 'rejected' {
   return state === 'approved' ? 'accepted' : 'rejected';
 }
 
-/** Where a callback's end leads: acknowledged (accepted / rejection_sent) or failed. */
+/** Where a callback's end leads: acknowledged (accepted / rejection_sent / suspended) or failed. */
 export function stateAfterCallback(
   from: CallbackDueState,
   outcome: 'acknowledged' | 'failed',
 ): ConnectionState {
   if (outcome === 'failed') return 'callback_failed';
+  if (from === 'suspending') return 'suspended';
   return from === 'approved' ? 'accepted' : 'rejection_sent';
 }
 
 export function callbackEvent(from: CallbackDueState, outcome: 'acknowledged' | 'failed'): string {
-  return outcome === 'failed'
-    ? 'callback_failed'
+  if (outcome === 'failed') return 'callback_failed';
+  return from === 'suspending'
+    ? 'suspension_acknowledged'
     : `callback_${callbackStatusFor(from)}_acknowledged`;
 }
 
 /**
- * Where a failed callback goes back to when an operator reopens it: the decided state, so the
- * same callback is sent again. Null when the connection's callback has not failed.
+ * Where a failed callback goes back to when an operator reopens it: the state that sends the same
+ * callback again (a suspension's, or the decision's). Null when the connection's callback has not
+ * failed.
  */
 export function reopenedCallbackState(
-  connection: Pick<ConnectionDocument, 'state' | 'decision'> | null,
+  connection: Pick<ConnectionDocument, 'state' | 'decision' | 'suspension'> | null,
 ): CallbackDueState | null {
-  const action = connection?.decision?.action;
   if (connection?.state !== 'callback_failed') return null;
+  if (connection.suspension !== undefined) return 'suspending';
+  const action = connection.decision?.action;
   if (action === 'approve') return 'approved';
   if (action === 'reject') return 'rejected';
   return null;
@@ -98,6 +106,18 @@ export function callbackFailedBefore(
   );
 }
 
+/** Whether an operator's retry requested at `requestedAt` reopens the failed provisioning. */
+export function provisioningFailedBefore(
+  connection: Pick<ConnectionDocument, 'state' | 'provisioning'>,
+  requestedAt: Date,
+): boolean {
+  const failedAt = connection.provisioning?.completedAt;
+  return (
+    connection.state === 'provisioning_failed' &&
+    (failedAt === undefined || failedAt <= requestedAt)
+  );
+}
+
 /** The failed deprovision steps an operator's retry requested at `requestedAt` reopens. */
 export function stepsFailedBefore(
   connection: Pick<ConnectionDocument, 'steps'>,
@@ -124,13 +144,58 @@ export function repeatedActivation(
 
 /**
  * Whether Fortellis acknowledged an `accepted` callback for the connection: only then did the buyer
- * get the API, so only then is there a backend account to clean up and an integration to report
- * as ended.
+ * get the API, so only then is there an integration to report as ended. (A suspension later does
+ * not undo it: the buyer had the API.)
  */
-export function wasAccepted(connection: Pick<ConnectionDocument, 'callback'>): boolean {
+export function wasAccepted(
+  connection: Pick<ConnectionDocument, 'callback' | 'acceptedAt'>,
+): boolean {
+  if (connection.acceptedAt !== undefined) return true;
   return (
     connection.callback?.status === 'accepted' && connection.callback.outcome === 'acknowledged'
   );
+}
+
+/**
+ * Whether the backend may hold an account for the connection: once provisioning was attempted, a
+ * call may have created one, even if its answer was never recorded (the connection deactivated
+ * while it was on the wire), so the clean-up must run.
+ */
+export function provisioningAttempted(
+  connection: Pick<ConnectionDocument, 'provisioning'>,
+): boolean {
+  return (connection.provisioning?.attempts ?? 0) > 0;
+}
+
+/**
+ * Until when a provisioning call may still be on the wire (its lease), or null. A clean-up waits
+ * for it, so that it never runs before the account it must remove is created.
+ */
+export function provisioningInFlightUntil(
+  connection: Pick<ConnectionDocument, 'provisioning'>,
+  now: Date,
+): Date | null {
+  const until = connection.provisioning?.leaseUntil;
+  return until !== undefined && until > now ? until : null;
+}
+
+/**
+ * What an operator's suspension means: only an accepted connection can be suspended (`suspend`);
+ * the same suspension again while it is on its way or done is a repeat; anything else a conflict.
+ */
+export function suspensionOutcome(
+  connection: Pick<ConnectionDocument, 'state' | 'suspension'>,
+  request: { reason: string },
+): 'suspend' | 'repeat' | 'conflict' {
+  if (connection.state === 'accepted') return 'suspend';
+  const taken = connection.suspension;
+  if (
+    taken !== undefined &&
+    taken.reason === request.reason &&
+    (connection.state === 'suspending' || connection.state === 'suspended')
+  )
+    return 'repeat';
+  return 'conflict';
 }
 
 /**

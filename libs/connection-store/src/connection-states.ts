@@ -5,9 +5,15 @@ import type { ActivateRequest } from '@fortellis-admin/contracts';
 /**
  * - `received`: activation stored, not yet decided.
  * - `pending_review`: held for an operator, with no time limit.
- * - `approved` / `rejected`: decided; the callback is still to be sent.
+ * - `approved` / `rejected`: decided; the callback is still to be sent (for `approved`, after the
+ *   buyer's account is provisioned in the provider's backend, when a provisioner is configured).
+ * - `provisioning_failed`: the backend refused the account (or kept failing); nothing was sent to
+ *   Fortellis, and an operator may retry.
  * - `accepted`: Fortellis acknowledged our `accepted` callback.
  * - `rejection_sent`: Fortellis acknowledged our `rejected` callback.
+ * - `suspending`: an operator stopped traffic for an accepted connection; the `rejected` callback
+ *   that says so is still to be sent.
+ * - `suspended`: Fortellis acknowledged that `rejected` callback: traffic is stopped.
  * - `callback_failed`: the callback could not be delivered (4xx, or retries exhausted).
  * - `deactivated`: Fortellis deactivated it (also the state of a tombstone: a deactivation for a
  *   connection never seen, so that a late activation cannot revive it).
@@ -17,8 +23,11 @@ export const CONNECTION_STATES = [
   'pending_review',
   'approved',
   'rejected',
+  'provisioning_failed',
   'accepted',
   'rejection_sent',
+  'suspending',
+  'suspended',
   'callback_failed',
   'deactivated',
 ] as const;
@@ -30,11 +39,14 @@ export const TRANSITIONS: Readonly<Record<ConnectionState, readonly ConnectionSt
   Object.freeze({
     received: ['pending_review', 'approved', 'rejected', 'deactivated'],
     pending_review: ['approved', 'rejected', 'deactivated'],
-    approved: ['accepted', 'callback_failed', 'deactivated'],
+    approved: ['accepted', 'provisioning_failed', 'callback_failed', 'deactivated'],
     rejected: ['rejection_sent', 'callback_failed', 'deactivated'],
-    accepted: ['rejected', 'deactivated'],
+    provisioning_failed: ['approved', 'deactivated'],
+    accepted: ['suspending', 'deactivated'],
     rejection_sent: ['deactivated'],
-    callback_failed: ['approved', 'rejected', 'deactivated'],
+    suspending: ['suspended', 'callback_failed', 'deactivated'],
+    suspended: ['deactivated'],
+    callback_failed: ['approved', 'rejected', 'suspending', 'deactivated'],
     deactivated: [],
   });
 
@@ -71,6 +83,47 @@ export interface CallbackRecord {
   /** Recorded for a failed callback: what Fortellis answered. */
   response?: { status: number; body: string };
   completedAt?: Date;
+}
+
+/**
+ * Credentials sealed with AES-256-GCM under the key of `PROVISIONING_CREDENTIALS_KEY`: what the
+ * database holds of a buyer's credentials, and only until Fortellis acknowledged the callback
+ * that carried them.
+ */
+export interface SealedCredentials {
+  /** Which key sealed them (the first 8 hex digits of the key's SHA-256). */
+  keyId: string;
+  iv: string;
+  tag: string;
+  data: string;
+}
+
+/** The buyer's account in the provider's backend, provisioned once under its lease. */
+export interface ProvisioningRecord {
+  /** Absent while still to do (or being retried). */
+  status?: 'done' | 'failed';
+  attempts: number;
+  lastAttemptAt?: Date;
+  lastStatus?: number;
+  lastError?: string;
+  leaseUntil?: Date;
+  leaseId?: string;
+  completedAt?: Date;
+  /** The backend's id of the account, sent back to it on deprovisioning. */
+  accountId?: string;
+  /** The names of the credentials it returned (never their values). */
+  credentialNames?: string[];
+  /** Dropped by the write that records Fortellis' acknowledgement of the callback. */
+  credentials?: SealedCredentials;
+  response?: { status: number; body: string };
+}
+
+/** An operator's suspension of an accepted connection. */
+export interface SuspensionRecord {
+  reason: string;
+  /** `ops:<token name>`. */
+  by: string;
+  at: Date;
 }
 
 /** The deprovision worker's steps, each finished once in effect and retried on its own. */
@@ -117,6 +170,12 @@ export interface ConnectionDocument {
   /** An operator's decision on a held connection, recorded before its ReviewDecided job. */
   reviewRequest?: ReviewRequestRecord;
   callback?: CallbackRecord;
+  /** The buyer's backend account (with a provisioner configured). */
+  provisioning?: ProvisioningRecord;
+  /** When Fortellis first acknowledged the `accepted` callback. */
+  acceptedAt?: Date;
+  /** Set when an operator suspended the connection (stopped its traffic). */
+  suspension?: SuspensionRecord;
   /** True once the ConnectionAccepted job has been published. */
   acceptanceAnnounced?: boolean;
   /** Earlier connections of the same subscription (a buyer who left and came back). */

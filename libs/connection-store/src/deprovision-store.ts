@@ -53,6 +53,8 @@ function deactivatedFrom(
 ): UpdateFilter<ConnectionDocument> {
   return {
     $set: { state: 'deactivated', deactivation: recorded, updatedAt: now },
+    // No callback will carry the buyer's credentials any more.
+    $unset: { 'provisioning.credentials': '' },
     $inc: { version: 1 },
     $push: {
       history: historyEntry({

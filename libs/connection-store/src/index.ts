@@ -9,5 +9,6 @@ export * from './connection-collection.ts';
 export * from './connection-queries.ts';
 export * from './activation-store.ts';
 export * from './callback-store.ts';
+export * from './provisioning-store.ts';
 export * from './deprovision-store.ts';
 export * from './connection-repository.ts';

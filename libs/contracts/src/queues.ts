@@ -6,6 +6,7 @@ import type {
   RetryRequestedJob,
   ReviewDecidedJob,
   StalledConnectionFoundJob,
+  SuspensionRequestedJob,
 } from './types.ts';
 
 /**
@@ -14,7 +15,7 @@ import type {
  * (default {@link DEFAULT_QUEUE_PREFIX}), so several deployments can share one Redis.
  */
 export const QUEUE_NAMES = Object.freeze({
-  /** Consumed by the approval worker: activations and operators' review decisions. */
+  /** Consumed by the approval worker: activations, operators' review decisions and suspensions. */
   approval: 'approval',
   /** Consumed by the deprovision worker: deactivations and activation reports. */
   deprovision: 'deprovision',
@@ -30,6 +31,7 @@ export const JOB_NAMES = Object.freeze({
   activationReceived: 'ActivationReceived',
   deactivationReceived: 'DeactivationReceived',
   reviewDecided: 'ReviewDecided',
+  suspensionRequested: 'SuspensionRequested',
   connectionAccepted: 'ConnectionAccepted',
   callbackRetryRequested: 'CallbackRetryRequested',
   deprovisionRetryRequested: 'DeprovisionRetryRequested',
@@ -53,6 +55,7 @@ export interface JobPayloads {
   ActivationReceived: ActivationReceivedJob;
   DeactivationReceived: DeactivationReceivedJob;
   ReviewDecided: ReviewDecidedJob;
+  SuspensionRequested: SuspensionRequestedJob;
   ConnectionAccepted: ConnectionAcceptedJob;
   CallbackRetryRequested: RetryRequestedJob;
   DeprovisionRetryRequested: RetryRequestedJob;
@@ -62,6 +65,7 @@ export interface JobPayloads {
 export const QUEUE_OF_JOB: Readonly<Record<JobName, QueueName>> = Object.freeze({
   ActivationReceived: QUEUE_NAMES.approval,
   ReviewDecided: QUEUE_NAMES.approval,
+  SuspensionRequested: QUEUE_NAMES.approval,
   DeactivationReceived: QUEUE_NAMES.deprovision,
   ConnectionAccepted: QUEUE_NAMES.deprovision,
   CallbackRetryRequested: QUEUE_NAMES.approval,
@@ -78,6 +82,7 @@ export const QUEUE_OF_JOB: Readonly<Record<JobName, QueueName>> = Object.freeze(
  * - `ActivationReceived`: `activation-{connectionId}` (a connectionId names one activation)
  * - `DeactivationReceived`: `deactivation-{connectionId}`
  * - `ReviewDecided`: `review-{connectionId}` (a held connection is decided once)
+ * - `SuspensionRequested`: `suspension-{connectionId}` (an accepted connection is suspended once)
  * - `ConnectionAccepted`: `accepted-{connectionId}`
  * - `StalledConnectionFound`: `stalled-{connectionId}-{version}`
  * - `CallbackRetryRequested` / `DeprovisionRetryRequested`: `retry-{callback|deprovision}-{connectionId}-{requestedAt ms}`
@@ -92,6 +97,8 @@ export const jobIdFor = Object.freeze({
     `deactivation-${job.connectionId.toLowerCase()}`,
   reviewDecided: (job: Pick<ReviewDecidedJob, 'connectionId'>) =>
     `review-${job.connectionId.toLowerCase()}`,
+  suspensionRequested: (job: Pick<SuspensionRequestedJob, 'connectionId'>) =>
+    `suspension-${job.connectionId.toLowerCase()}`,
   connectionAccepted: (job: Pick<ConnectionAcceptedJob, 'connectionId'>) =>
     `accepted-${job.connectionId.toLowerCase()}`,
   /** One per connection and version: a connection that has not changed is not published twice. */

@@ -13,8 +13,11 @@ import type {
   retryRequestedJobSchema,
   reviewDecidedJobSchema,
   stalledConnectionFoundJobSchema,
+  suspensionRequestedJobSchema,
 } from './schemas/job-schemas.ts';
 import type {
+  backendProvisionAnswerSchema,
+  backendProvisionRequestSchema,
   connectionCallbackBodySchema,
   integrationStatusBodySchema,
 } from './schemas/outbound-schemas.ts';
@@ -25,9 +28,12 @@ export type LinksResponse = FromSchema<typeof linksResponseSchema>;
 export type ErrorResponse = FromSchema<typeof errorResponseSchema>;
 export type ConnectionCallbackBody = FromSchema<typeof connectionCallbackBodySchema>;
 export type IntegrationStatusBody = FromSchema<typeof integrationStatusBodySchema>;
+export type BackendProvisionRequest = FromSchema<typeof backendProvisionRequestSchema>;
+export type BackendProvisionAnswer = FromSchema<typeof backendProvisionAnswerSchema>;
 export type ActivationReceivedJob = FromSchema<typeof activationReceivedJobSchema>;
 export type DeactivationReceivedJob = FromSchema<typeof deactivationReceivedJobSchema>;
 export type ReviewDecidedJob = FromSchema<typeof reviewDecidedJobSchema>;
+export type SuspensionRequestedJob = FromSchema<typeof suspensionRequestedJobSchema>;
 export type ConnectionAcceptedJob = FromSchema<typeof connectionAcceptedJobSchema>;
 export type RetryRequestedJob = FromSchema<typeof retryRequestedJobSchema>;
 export type StalledConnectionFoundJob = FromSchema<typeof stalledConnectionFoundJobSchema>;

@@ -15,13 +15,18 @@ import {
   retryRequestedJobSchema,
   stalledConnectionFoundJobSchema,
   reviewDecidedJobSchema,
+  suspensionRequestedJobSchema,
 } from './schemas/job-schemas.ts';
 import {
+  backendProvisionAnswerSchema,
+  backendProvisionRequestSchema,
   connectionCallbackBodySchema,
   integrationStatusBodySchema,
 } from './schemas/outbound-schemas.ts';
 import type {
   ActivateRequest,
+  BackendProvisionAnswer,
+  BackendProvisionRequest,
   ActivationReceivedJob,
   ConnectionAcceptedJob,
   ConnectionCallbackBody,
@@ -32,6 +37,7 @@ import type {
   RetryRequestedJob,
   StalledConnectionFoundJob,
   ReviewDecidedJob,
+  SuspensionRequestedJob,
 } from './types.ts';
 
 // ajv-formats is CommonJS with a default export; under NodeNext its callable is `.default`.
@@ -107,6 +113,16 @@ export const contracts = Object.freeze({
     'integration status body',
     integrationStatusBodySchema,
   ),
+  backendProvisionRequest: compile<BackendProvisionRequest>(
+    ajv,
+    'backend provision request',
+    backendProvisionRequestSchema,
+  ),
+  backendProvisionAnswer: compile<BackendProvisionAnswer>(
+    ajv,
+    'backend provision answer',
+    backendProvisionAnswerSchema,
+  ),
   activationReceivedJob: compile<ActivationReceivedJob>(
     ajv,
     'ActivationReceived job',
@@ -118,6 +134,11 @@ export const contracts = Object.freeze({
     deactivationReceivedJobSchema,
   ),
   reviewDecidedJob: compile<ReviewDecidedJob>(ajv, 'ReviewDecided job', reviewDecidedJobSchema),
+  suspensionRequestedJob: compile<SuspensionRequestedJob>(
+    ajv,
+    'SuspensionRequested job',
+    suspensionRequestedJobSchema,
+  ),
   retryRequestedJob: compile<RetryRequestedJob>(ajv, 'RetryRequested job', retryRequestedJobSchema),
   stalledConnectionFoundJob: compile<StalledConnectionFoundJob>(
     ajv,

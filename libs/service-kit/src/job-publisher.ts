@@ -273,19 +273,31 @@ export class JobPublisher {
       const client = await queue.backend.client;
       const fenceKey = `${this.#prefix}:ack-fence:${randomUUID()}`;
       // These are written to the socket in this order, in one turn: nothing can come between them.
-      const watched = this.#redis.watch(fenceKey);
-      const fenced = this.#redis.ackFence(fenceKey, deadlineMs);
-      const multi = client.multi();
-      const adds = batch.map((item) =>
-        new Job(
-          queue,
-          item.name,
-          item.data,
-          { ...JOB_OPTIONS, jobId: item.jobId },
-          item.jobId,
-        ).addJob(multi),
-      );
-      const executed = multi.exec();
+      // The socket is corked meanwhile, so the three go out in one write (one system call, one
+      // packet) instead of three.
+      const socket = this.#redis.stream;
+      socket.cork();
+      let executed: Promise<[Error | null, unknown][] | null>;
+      let watched: Promise<unknown>;
+      let fenced: Promise<unknown>;
+      let adds: Promise<unknown>[];
+      try {
+        watched = this.#redis.watch(fenceKey);
+        fenced = this.#redis.ackFence(fenceKey, deadlineMs);
+        const multi = client.multi();
+        adds = batch.map((item) =>
+          new Job(
+            queue,
+            item.name,
+            item.data,
+            { ...JOB_OPTIONS, jobId: item.jobId },
+            item.jobId,
+          ).addJob(multi),
+        );
+        executed = multi.exec();
+      } finally {
+        socket.uncork();
+      }
       const [, , results] = await Promise.all([watched, fenced, executed, ...adds]);
       if (results === null) return { kind: 'fenced' };
       const failures = new Map<number, Error>();

@@ -118,7 +118,7 @@ export const METRICS = {
   giveUps: {
     name: 'give_ups_total',
     type: 'counter',
-    help: 'Outside calls given up for good (refused, or still failing past the retry horizon): callback, cleanup, activationReport, deactivationReport',
+    help: 'Outside calls given up for good (refused, or still failing past the retry horizon): provisioning, callback, cleanup, activationReport, deactivationReport',
     labels: ['work'],
     services: WORKERS,
   },

@@ -7,6 +7,7 @@ import {
   WORKER_ENV_PROPERTIES,
   monitoringEnvProperties,
 } from '@fortellis-admin/service-kit';
+import { parseCredentialsKey } from './domain/credential-seal.ts';
 
 /** Environment variables of the approval worker, with their defaults. */
 export const approvalWorkerEnvSchema = {
@@ -61,6 +62,44 @@ export const approvalWorkerEnvSchema = {
       enum: ['approve', 'reject', 'review'],
       default: 'review',
     },
+    BACKEND_PROVISIONER: {
+      description:
+        "http calls BACKEND_PROVISION_URL to create the buyer's account before the accepted callback, and sends the credentials it answers as the callback's auth; none provisions nothing.",
+      type: 'string',
+      enum: ['http', 'none'],
+      default: 'none',
+    },
+    BACKEND_PROVISION_URL: {
+      description:
+        "The provider backend's provisioning endpoint (required with BACKEND_PROVISIONER=http).",
+      type: 'string',
+      pattern: '^https?://',
+    },
+    BACKEND_PROVISION_SECRET: {
+      description:
+        'Sent as Authorization: Bearer, or in BACKEND_PROVISION_HEADER when that is set (secret).',
+      type: 'string',
+      minLength: 1,
+      writeOnly: true,
+    },
+    BACKEND_PROVISION_HEADER: {
+      description: 'Header carrying BACKEND_PROVISION_SECRET instead of Authorization.',
+      type: 'string',
+      pattern: '^[A-Za-z0-9-]+$',
+    },
+    BACKEND_PROVISION_TIMEOUT_MS: {
+      description: 'Timeout of one provisioning call.',
+      type: 'integer',
+      minimum: 100,
+      default: 10_000,
+    },
+    PROVISIONING_CREDENTIALS_KEY: {
+      description:
+        'AES-256 key (32 bytes, base64: openssl rand -base64 32) sealing the credentials a backend answers while they wait for the callback (required with BACKEND_PROVISIONER=http; secret).',
+      type: 'string',
+      minLength: 1,
+      writeOnly: true,
+    },
     CALLBACK_TIMEOUT_MS: {
       description: 'Timeout of one connection-callback call.',
       type: 'integer',
@@ -94,6 +133,15 @@ export const approvalWorkerEnvSchema = {
       default: 1_800_000,
     },
   },
+  allOf: [
+    {
+      if: {
+        properties: { BACKEND_PROVISIONER: { const: 'http' } },
+        required: ['BACKEND_PROVISIONER'],
+      },
+      then: { required: ['BACKEND_PROVISION_URL', 'PROVISIONING_CREDENTIALS_KEY'] },
+    },
+  ],
 } as const;
 
 /** Reads, validates and shapes the configuration. Throws ConfigError naming a bad variable. */
@@ -111,6 +159,21 @@ export function loadApprovalWorkerConfig(
       clientSecret: e.FORTELLIS_CLIENT_SECRET,
     },
     approval: { rulesFile: e.APPROVAL_RULES_FILE, defaultAction: e.APPROVAL_DEFAULT_ACTION },
+    provisioning:
+      e.BACKEND_PROVISIONER === 'http' &&
+      e.BACKEND_PROVISION_URL !== undefined &&
+      e.PROVISIONING_CREDENTIALS_KEY !== undefined
+        ? {
+            kind: 'http' as const,
+            url: e.BACKEND_PROVISION_URL,
+            secret: e.BACKEND_PROVISION_SECRET,
+            header: e.BACKEND_PROVISION_HEADER,
+            timeoutMs: e.BACKEND_PROVISION_TIMEOUT_MS,
+            // Checked here, so a bad key stops start-up; parsed again where it is used (a Buffer
+            // cannot be frozen with the rest of the configuration).
+            credentialsKey: checkedKey(e.PROVISIONING_CREDENTIALS_KEY),
+          }
+        : { kind: 'none' as const },
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       lockMs: e.WORKER_LOCK_MS,
@@ -127,6 +190,11 @@ export function loadApprovalWorkerConfig(
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   });
+}
+
+function checkedKey(text: string): string {
+  parseCredentialsKey(text);
+  return text.trim();
 }
 
 export type ApprovalWorkerConfig = ReturnType<typeof loadApprovalWorkerConfig>;

@@ -16,7 +16,9 @@ import {
   type GiveUpRecorder,
 } from '@fortellis-admin/service-kit';
 import { ConnectionRepository } from '@fortellis-admin/connection-store';
+import { HttpAccountProvisioner, NoAccountProvisioner } from './data-access/account-provisioner.ts';
 import { CallbackClient } from './data-access/callback-client.ts';
+import { AesGcmCredentialSealer, parseCredentialsKey } from './domain/credential-seal.ts';
 import type { ApprovalPolicy } from './domain/approval-rules.ts';
 import type { ApprovalWorkerConfig } from './config.ts';
 import {
@@ -54,8 +56,8 @@ export function buildWorker(deps: ApprovalWorkerDeps): Worker<unknown, ApprovalJ
 }
 
 /**
- * Wires the worker's dependencies from its configuration and clients: the repository, the token
- * and callback clients, the announcement of accepted connections to the deprovision queue.
+ * Wires the worker's dependencies from its configuration and clients: the repository, the backend
+ * provisioner and the credentials' seal, the token and callback clients, the announcement of accepted connections to the deprovision queue.
  */
 export function createApprovalDeps(
   config: ApprovalWorkerConfig,
@@ -88,6 +90,14 @@ export function createApprovalDeps(
         config.redis.queuePrefix,
       ),
     policy: clients.policy,
+    provisioner:
+      config.provisioning.kind === 'http'
+        ? new HttpAccountProvisioner(config.provisioning)
+        : new NoAccountProvisioner(),
+    sealer:
+      config.provisioning.kind === 'http'
+        ? new AesGcmCredentialSealer(parseCredentialsKey(config.provisioning.credentialsKey))
+        : undefined,
     callbacks: new CallbackClient({
       baseUrl: config.fortellis.callbackBaseUrl,
       timeoutMs: config.callback.timeoutMs,
@@ -115,6 +125,10 @@ export function createApprovalDeps(
       callbackLeaseMs: attemptLeaseMs({
         callMs: config.callback.timeoutMs,
         tokenMs: config.callback.timeoutMs,
+      }),
+      provisioningLeaseMs: attemptLeaseMs({
+        callMs: config.provisioning.kind === 'http' ? config.provisioning.timeoutMs : 0,
+        tokenMs: 0,
       }),
       reconcile: { stalledAfterMs: config.reconcile.stalledAfterMs, batchSize: 100 },
     },

@@ -27,6 +27,7 @@ import {
 } from '@fortellis-admin/service-kit';
 import type { ApprovalStore, ApprovalUseCaseDeps } from '../src/domain/approval-ports.ts';
 import { defaultPolicy, type ApprovalPolicy } from '../src/domain/approval-rules.ts';
+import { AesGcmCredentialSealer } from '../src/domain/credential-seal.ts';
 
 export class FakeStore implements ApprovalStore {
   readonly docs = new Map<string, ConnectionDocument>();
@@ -34,6 +35,7 @@ export class FakeStore implements ApprovalStore {
   announced = 0;
   /** How often the callback's lease was taken on its own (not with the insert). */
   leasesTakenAlone = 0;
+  #leases = 0;
   readonly now: () => Date;
   constructor(now: () => Date) {
     this.now = now;
@@ -64,11 +66,22 @@ export class FakeStore implements ApprovalStore {
       updatedAt: this.now(),
     };
     let lease: { leaseId: string } | undefined;
+    let leaseFor: 'callback' | 'provisioning' | undefined;
     if (decided !== undefined) {
       doc.state = stateAfterDecision(decided.decision.action);
       doc.decision = decided.decision;
-      if (doc.state === 'approved' || doc.state === 'rejected') {
-        lease = { leaseId: 'lease-1' };
+      if (doc.state === 'approved' && decided.provisioningLeaseMs !== undefined) {
+        lease = { leaseId: 'provisioning-lease-1' };
+        leaseFor = 'provisioning';
+        doc.provisioning = {
+          attempts: 1,
+          leaseId: lease.leaseId,
+          leaseUntil: new Date(this.now().getTime() + decided.provisioningLeaseMs),
+        };
+      } else if (doc.state === 'approved' || doc.state === 'rejected') {
+        leaseFor = 'callback';
+        this.#leases += 1;
+        lease = { leaseId: `lease-${this.#leases}` };
         doc.callback = {
           status: callbackStatusFor(doc.state),
           attempts: 1,
@@ -78,7 +91,11 @@ export class FakeStore implements ApprovalStore {
       }
     }
     this.docs.set(key, doc);
-    return { kind: 'created', connection: structuredClone(doc), ...(lease && { lease }) };
+    return {
+      kind: 'created',
+      connection: structuredClone(doc),
+      ...(lease && leaseFor && { lease, leaseFor }),
+    };
   };
 
   decide: ApprovalStore['decide'] = async (id, decision, from) => {
@@ -95,7 +112,10 @@ export class FakeStore implements ApprovalStore {
     const doc = this.docs.get(connectionKey(id));
     if (doc === undefined || doc.state !== state || leaseIsLive(doc.callback, this.now()))
       return null;
-    const leaseId = `lease-${(doc.callback?.attempts ?? 0) + 1}`;
+    // Unique per store, as the real store's random ids are: a suspension's callback starts its
+    // attempts again, and must not reuse the accepted callback's lease id.
+    this.#leases += 1;
+    const leaseId = `lease-${this.#leases}`;
     const previous = doc.callback;
     doc.callback = {
       status: callbackStatusFor(state),
@@ -125,6 +145,10 @@ export class FakeStore implements ApprovalStore {
     if (doc?.callback === undefined || doc.state !== from || !holdsLease(doc.callback, leaseId))
       return null;
     doc.state = stateAfterCallback(from, result.outcome);
+    if (doc.state === 'accepted') {
+      doc.acceptedAt = this.now();
+      delete doc.provisioning?.credentials;
+    }
     doc.callback.outcome = result.outcome;
     doc.callback.completedAt = this.now();
     if (result.status !== undefined) doc.callback.lastStatus = result.status;
@@ -142,7 +166,7 @@ export class FakeStore implements ApprovalStore {
       .filter(
         (doc) =>
           doc.updatedAt < untouchedSince &&
-          (['received', 'approved', 'rejected'].includes(doc.state) ||
+          (['received', 'approved', 'rejected', 'suspending'].includes(doc.state) ||
             (doc.state === 'accepted' && doc.acceptanceAnnounced !== true)),
       )
       .slice(0, limit)
@@ -158,6 +182,88 @@ export class FakeStore implements ApprovalStore {
     return structuredClone(doc);
   };
 
+  acquireProvisioningLease: ApprovalStore['acquireProvisioningLease'] = async (id, leaseMs) => {
+    const doc = this.docs.get(connectionKey(id));
+    if (
+      doc === undefined ||
+      doc.state !== 'approved' ||
+      doc.provisioning?.status === 'done' ||
+      leaseIsLive(doc.provisioning, this.now())
+    )
+      return null;
+    const previous = doc.provisioning;
+    const attempts = (previous?.attempts ?? 0) + 1;
+    const leaseId = `provisioning-lease-${attempts}`;
+    doc.provisioning = {
+      ...previous,
+      attempts,
+      leaseId,
+      leaseUntil: new Date(this.now().getTime() + leaseMs),
+    };
+    return acquired(leaseId, previous);
+  };
+
+  releaseProvisioningLease: ApprovalStore['releaseProvisioningLease'] = async (
+    id,
+    leaseId,
+    attempt,
+  ) => {
+    const doc = this.docs.get(connectionKey(id));
+    if (!holdsLease(doc?.provisioning, leaseId) || doc?.provisioning === undefined) return;
+    this.released.push(attempt.error);
+    doc.provisioning.lastError = attempt.error;
+    delete doc.provisioning.leaseId;
+    delete doc.provisioning.leaseUntil;
+  };
+
+  completeProvisioning: ApprovalStore['completeProvisioning'] = async (
+    id,
+    leaseId,
+    result,
+    callbackLeaseMs,
+  ) => {
+    const doc = this.docs.get(connectionKey(id));
+    if (doc?.state !== 'approved' || doc.provisioning === undefined) return null;
+    if (!holdsLease(doc.provisioning, leaseId)) return null;
+    doc.provisioning.status = 'done';
+    doc.provisioning.completedAt = this.now();
+    if (result.accountId !== undefined) doc.provisioning.accountId = result.accountId;
+    if (result.credentials !== undefined) {
+      doc.provisioning.credentialNames = result.credentials.names;
+      doc.provisioning.credentials = result.credentials.sealed;
+    }
+    delete doc.provisioning.leaseId;
+    delete doc.provisioning.leaseUntil;
+    const callbackLease = { leaseId: 'callback-after-provisioning' };
+    doc.callback = {
+      status: 'accepted',
+      attempts: 1,
+      leaseId: callbackLease.leaseId,
+      leaseUntil: new Date(this.now().getTime() + callbackLeaseMs),
+    };
+    return { connection: structuredClone(doc), callbackLease };
+  };
+
+  failProvisioning: ApprovalStore['failProvisioning'] = async (id, leaseId, failure) => {
+    const doc = this.docs.get(connectionKey(id));
+    if (doc?.state !== 'approved' || !holdsLease(doc.provisioning, leaseId)) return null;
+    if (doc.provisioning === undefined) return null;
+    doc.state = 'provisioning_failed';
+    doc.provisioning.status = 'failed';
+    if (failure.httpStatus !== undefined) doc.provisioning.lastStatus = failure.httpStatus;
+    delete doc.provisioning.leaseId;
+    delete doc.provisioning.leaseUntil;
+    return structuredClone(doc);
+  };
+
+  reopenProvisioning: ApprovalStore['reopenProvisioning'] = async (id) => {
+    const doc = this.docs.get(connectionKey(id));
+    if (doc?.state !== 'provisioning_failed' || doc.provisioning === undefined) return null;
+    doc.state = 'approved';
+    delete doc.provisioning.status;
+    return structuredClone(doc);
+  };
+
   markAcceptanceAnnounced: ApprovalStore['markAcceptanceAnnounced'] = async (id) => {
     const doc = this.docs.get(connectionKey(id));
     if (doc !== undefined) doc.acceptanceAnnounced = true;
@@ -165,10 +271,39 @@ export class FakeStore implements ApprovalStore {
   };
 }
 
+/** The provider backend's provisioning, answering from a script (then 200 with an account). */
+export class ScriptedProvisioner {
+  kind: 'http' | 'none' = 'http';
+  readonly calls: string[] = [];
+  readonly #script: HttpAttempt[] = [];
+  answer(...attempts: HttpAttempt[]): this {
+    this.#script.push(...attempts);
+    return this;
+  }
+  provision: ApprovalUseCaseDeps['provisioner']['provision'] = async (request) => {
+    this.calls.push(request.connectionId);
+    return (
+      this.#script.shift() ?? {
+        answered: true,
+        status: 201,
+        body: JSON.stringify({
+          accountId: `acct-${request.connectionId}`,
+          credentials: { apiKey: `key-${request.connectionId}` },
+        }),
+      }
+    );
+  };
+}
+
 /** Fortellis's callback endpoint, answering from a script (then 200), recording what it got. */
 export class ScriptedCallbacks {
-  readonly sent: Array<{ connectionId: string; status: string; error?: string; token: string }> =
-    [];
+  readonly sent: Array<{
+    connectionId: string;
+    status: string;
+    error?: string;
+    auth?: Record<string, string>;
+    token: string;
+  }> = [];
   readonly #script: HttpAttempt[] = [];
   answer(...attempts: HttpAttempt[]): this {
     this.#script.push(...attempts);
@@ -210,6 +345,8 @@ export function fixture(policy: ApprovalPolicy = defaultPolicy('approve')) {
   const clock = { now: () => now };
   const store = new FakeStore(clock.now);
   const callbacks = new ScriptedCallbacks();
+  const provisioner = new ScriptedProvisioner();
+  provisioner.kind = 'none';
   const tokens = new FakeTokens();
   const announcements: ConnectionAcceptedJob[] = [];
   /** Set to make the next announcements fail, as a Redis outage would. */
@@ -222,6 +359,8 @@ export function fixture(policy: ApprovalPolicy = defaultPolicy('approve')) {
     repo: store,
     recordGiveUp: (work) => void givenUp.push(work),
     policy,
+    provisioner,
+    sealer: new AesGcmCredentialSealer(Buffer.alloc(32, 7)),
     callbacks,
     tokens,
     announceAccepted: async (job) => {
@@ -234,6 +373,7 @@ export function fixture(policy: ApprovalPolicy = defaultPolicy('approve')) {
     settings: {
       retryHorizonMs: 60_000,
       callbackLeaseMs: 6000,
+      provisioningLeaseMs: 6000,
       reconcile: { stalledAfterMs: 60_000, batchSize: 100 },
     },
     reconcilerJobs,
@@ -247,6 +387,7 @@ export function fixture(policy: ApprovalPolicy = defaultPolicy('approve')) {
   });
   return {
     store,
+    provisioner,
     callbacks,
     tokens,
     announcements,

@@ -10,6 +10,7 @@ import {
   QUEUE_NAMES,
   type ActivateRequest,
   type ReviewDecidedJob,
+  type SuspensionRequestedJob,
 } from '@fortellis-admin/contracts';
 import {
   scheduleReconciliation,
@@ -37,6 +38,8 @@ export interface ApprovalHarness {
   addWorker(): Worker<unknown, ApprovalJobResult>;
   activate(activation: ActivateRequest, jobId?: string): Promise<void>;
   decideReview(job: Omit<ReviewDecidedJob, 'decidedAt' | 'requestId'>): Promise<void>;
+  /** Suspends an accepted connection as the operations service does: records it, then publishes. */
+  suspend(connectionId: string, reason: string, actor: string): Promise<void>;
   /** Waits until the connection is in `state` and returns it. */
   waitForState(
     connectionId: string,
@@ -66,6 +69,7 @@ export async function startApprovalHarness(options: {
     CALLBACK_BACKOFF_BASE_MS: '50',
     CALLBACK_BACKOFF_MAX_MS: '400',
     CALLBACK_TIMEOUT_MS: '2000',
+    BACKEND_PROVISION_TIMEOUT_MS: '2000',
     CALLBACK_RATE_LIMIT_PER_SECOND: '1000',
     ...options.env,
   });
@@ -124,6 +128,22 @@ export async function startApprovalHarness(options: {
       await approvalQueue.add(JOB_NAMES.reviewDecided, data, {
         ...JOB_OPTIONS,
         jobId: jobIdFor.reviewDecided(data),
+      });
+    },
+    suspend: async (connectionId, reason, actor) => {
+      const at = new Date();
+      const recorded = await repo.requestSuspension(connectionId, { reason, by: actor, at });
+      if (recorded?.kind !== 'recorded') throw new Error(`not suspended: ${recorded?.kind}`);
+      const data: SuspensionRequestedJob = {
+        connectionId,
+        reason,
+        actor,
+        requestedAt: at.toISOString(),
+        requestId: `suspension-${connectionId.slice(0, 8)}`,
+      };
+      await approvalQueue.add(JOB_NAMES.suspensionRequested, data, {
+        ...JOB_OPTIONS,
+        jobId: jobIdFor.suspensionRequested(data),
       });
     },
     waitForState: async (connectionId, state, timeoutMs = 15_000) => {

@@ -50,8 +50,11 @@ describe('deciding and calling back', () => {
     const connection = await h.waitForState(activation.connectionId, 'accepted');
     const calls = callbacksFor(activation.connectionId);
     expect(calls).toHaveLength(1);
+    // The account the backend created for it, whose credentials the callback carried.
+    const account = sim.backendAccounts().find((a) => a.connectionId === activation.connectionId);
+    expect(account?.requests).toBe(1);
     expect(calls[0]).toMatchObject({
-      body: { status: 'accepted' },
+      body: { status: 'accepted', auth: account?.credentials },
       status: 200,
       headers: { 'content-type': 'application/json', 'request-id': connection.requestId },
     });
@@ -63,8 +66,15 @@ describe('deciding and calling back', () => {
     expect(connection.history.map((entry) => entry.event)).toEqual([
       'activation_received',
       'decided_approve',
+      'provisioned',
       'callback_accepted_acknowledged',
     ]);
+    expect(connection.provisioning).toMatchObject({
+      status: 'done',
+      accountId: account?.accountId,
+      credentialNames: ['apiKey', 'apiSecret'],
+    });
+    expect(connection.provisioning?.credentials).toBeUndefined();
     await expect
       .poll(async () =>
         (await h.deprovisionQueue.getJobs(['waiting'])).map((job) => [job.name, job.id]),
@@ -130,9 +140,14 @@ describe('deciding and calling back', () => {
       ruleId: 'operator',
       decidedBy: 'ops:alice',
     });
+    const account = sim.backendAccounts().find((a) => a.connectionId === held.connectionId);
     expect(callbacksFor(held.connectionId).map((call) => call.body)).toEqual([
-      { status: 'accepted' },
+      { status: 'accepted', auth: account?.credentials },
     ]);
+    // A rejection provisions nothing.
+    expect(sim.backendAccounts().filter((a) => a.connectionId === refused.connectionId)).toEqual(
+      [],
+    );
     expect(callbacksFor(refused.connectionId).map((call) => call.body)).toEqual([
       { status: 'rejected', error: 'Unknown dealer.' },
     ]);
@@ -151,6 +166,53 @@ describe('deciding and calling back', () => {
     await h.activate(again);
     const connection = await h.waitForState(again.connectionId, 'accepted');
     expect(connection.previousConnectionIds).toEqual([first.connectionId]);
+  });
+});
+
+describe('suspending an accepted connection', () => {
+  it('sends rejected with the operator’s reason, retried like any callback, and ends suspended with the whole story in its history', async () => {
+    const h = await harness();
+    const activation = generator.next();
+    await h.activate(activation);
+    await h.waitForState(activation.connectionId, 'accepted');
+    sim.faults.failNext('callback', 503, 1);
+    await h.suspend(activation.connectionId, 'Unpaid invoices', 'ops:alice');
+    const connection = await h.waitForState(activation.connectionId, 'suspended');
+    expect(
+      callbacksFor(activation.connectionId).map((call) => [
+        (call.body as { status: string }).status,
+        call.status,
+      ]),
+    ).toEqual([
+      ['accepted', 200],
+      ['rejected', 503],
+      ['rejected', 200],
+    ]);
+    expect(callbacksFor(activation.connectionId).at(-1)?.body).toEqual({
+      status: 'rejected',
+      error: 'Unpaid invoices',
+    });
+    expect(connection).toMatchObject({
+      suspension: { reason: 'Unpaid invoices', by: 'ops:alice' },
+      callback: { status: 'rejected', attempts: 2, outcome: 'acknowledged' },
+    });
+    expect(connection.acceptedAt).toBeInstanceOf(Date);
+    expect(connection.history.map((entry) => entry.event).slice(-4)).toEqual([
+      'callback_accepted_acknowledged',
+      'suspension_requested',
+      'callback_attempt_failed',
+      'suspension_acknowledged',
+    ]);
+    // A repeated job sends nothing more.
+    await h.approvalQueue.add('SuspensionRequested', {
+      connectionId: activation.connectionId,
+      reason: 'Unpaid invoices',
+      actor: 'ops:alice',
+      requestedAt: new Date().toISOString(),
+      requestId: 'again',
+    });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(callbacksFor(activation.connectionId)).toHaveLength(3);
   });
 });
 

@@ -12,7 +12,14 @@ export interface OperationsMetrics {
 /** When the longest-waiting connection of each waiting state last changed (absent: none waits). */
 export type OldestWaiting = () => Promise<Partial<Record<WaitingState, Date>>>;
 
-export const WAITING_STATES = ['received', 'pending_review', 'approved', 'rejected'] as const;
+/** The states in which a connection waits for work (a decision, a provisioning, a callback). */
+export const WAITING_STATES = [
+  'received',
+  'pending_review',
+  'approved',
+  'rejected',
+  'suspending',
+] as const;
 export type WaitingState = (typeof WAITING_STATES)[number];
 
 export function createOperationsMetrics(

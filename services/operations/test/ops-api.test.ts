@@ -391,6 +391,109 @@ describe('retrying failed work', () => {
   });
 });
 
+describe('suspending an accepted connection (stop traffic)', () => {
+  const suspend = (id: string, body: unknown, token: string = ALICE) =>
+    app.inject({
+      method: 'POST',
+      url: `/ops/connections/${id}/suspend`,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      payload: JSON.stringify(body),
+    });
+
+  /** Takes a received connection through the rules' approval and an acknowledged callback. */
+  async function accept(id: string): Promise<void> {
+    await repo.decide(
+      id,
+      { action: 'approve', ruleId: 'default', decidedBy: 'rules', decidedAt: new Date() },
+      ['received'],
+    );
+    const lease = await repo.acquireCallbackLease(id, 'approved', 10_000);
+    await repo.completeCallback(id, lease!.leaseId, 'approved', {
+      outcome: 'acknowledged',
+      status: 200,
+    });
+  }
+
+  const accepted = generator.next();
+  const id = accepted.connectionId;
+
+  it('records who and why, moves it to suspending and queues one SuspensionRequested job; the same request again is a repeat', async () => {
+    await repo.recordActivation({ activation: accepted, requestId: 'r-s', receivedAt: new Date() });
+    await accept(id);
+    const response = await suspend(id, { reason: 'Unpaid invoices' });
+    expect(response.statusCode).toBe(202);
+    expect(response.json()).toEqual({
+      connectionId: id,
+      state: 'suspending',
+      reason: 'Unpaid invoices',
+      actor: 'ops:alice',
+      status: 'queued',
+    });
+    expect(await repo.get(id)).toMatchObject({
+      state: 'suspending',
+      suspension: { reason: 'Unpaid invoices', by: 'ops:alice' },
+      callback: { status: 'rejected', attempts: 0 },
+    });
+    const again = await suspend(id, { reason: 'Unpaid invoices' }, BOB);
+    expect(again.statusCode).toBe(202);
+    expect(again.json()).toMatchObject({ state: 'suspending', actor: 'ops:alice' });
+    const jobs = (await approvalQueue.getJobs(['waiting'])).filter(
+      (job) => job.name === 'SuspensionRequested',
+    );
+    expect(jobs.map((job) => [job.id, job.data])).toEqual([
+      [
+        `suspension-${id}`,
+        {
+          connectionId: id,
+          reason: 'Unpaid invoices',
+          actor: 'ops:alice',
+          requestedAt: '2026-11-23T12:00:00.000Z',
+          requestId: expect.any(String),
+        },
+      ],
+    ]);
+    const detail = (await get(`/ops/connections/${id}`)).json();
+    expect(detail.history.at(-1)).toMatchObject({
+      event: 'suspension_requested',
+      from: 'accepted',
+      to: 'suspending',
+      by: 'ops:alice',
+      detail: 'Unpaid invoices',
+    });
+  });
+
+  it('another reason for the same connection answers 409 naming the suspension already taken', async () => {
+    const response = await suspend(id, { reason: 'Abuse' }, BOB);
+    expect(response.statusCode).toBe(409);
+    expect(response.json()).toEqual({
+      code: 409,
+      error: 'CONFLICT',
+      message: 'connection is suspending: already suspended by ops:alice (Unpaid invoices)',
+    });
+  });
+
+  it('a connection that is not accepted answers 409 with its state; an unknown one 404; a blank reason 400', async () => {
+    const held = await suspend(seeded[4]!.connectionId, { reason: 'Abuse' });
+    expect(held.statusCode).toBe(409);
+    expect(held.json().message).toBe(
+      'connection is received: only an accepted connection can be suspended',
+    );
+    const gone = await suspend(seeded[2]!.connectionId, { reason: 'Abuse' });
+    expect(gone.json().message).toBe(
+      'connection is deactivated: only an accepted connection can be suspended',
+    );
+    expect(
+      (await suspend('00000000-0000-4000-8000-000000000000', { reason: 'x' })).statusCode,
+    ).toBe(404);
+    for (const body of [{}, { reason: '   ' }, { reason: 'x'.repeat(501) }]) {
+      const bad = await suspend(seeded[4]!.connectionId, body);
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json()).toMatchObject({ code: 400 });
+    }
+    expect((await repo.get(seeded[4]!.connectionId))?.state).toBe('received');
+  });
+});
+
 describe("the tutorial's requests, done right", () => {
   it('lists waiting connection requests and deactivation requests', async () => {
     const extra = generator.next();
@@ -494,6 +597,7 @@ describe('GET /ops/docs', () => {
       '/ops/connections/{connectionId}/approve',
       '/ops/connections/{connectionId}/reject',
       '/ops/connections/{connectionId}/retry',
+      '/ops/connections/{connectionId}/suspend',
       '/ops/deactivation-requests',
       '/ops/docs',
     ]);
@@ -515,6 +619,7 @@ describe('every operations route requires an operator token', () => {
     ['POST', `/ops/connections/${id}/approve`],
     ['POST', `/ops/connections/${id}/reject`],
     ['POST', `/ops/connections/${id}/retry`],
+    ['POST', `/ops/connections/${id}/suspend`],
     ['GET', '/ops/connection-requests'],
     ['GET', '/ops/deactivation-requests'],
     ['POST', '/ops/connection-requests/dismiss'],

@@ -7,6 +7,7 @@ export const ENDPOINTS = [
   'callback',
   'idpToken',
   'status',
+  'provision',
   'deprovision',
 ] as const;
 export type Endpoint = (typeof ENDPOINTS)[number];

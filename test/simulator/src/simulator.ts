@@ -39,9 +39,31 @@ export interface SimulatorOptions {
   integrationClient?: ClientCredentials;
   /** Tenant the integration platform's tokens belong to. */
   integrationTenantId?: string;
-  /** When set, the backend's deprovision endpoint requires this header value. */
+  /** When set, the backend's provision and deprovision endpoints require this header value. */
   backendAuth?: { header: string; value: string };
 }
+
+/** An account the simulated provider backend created for a connection. */
+export interface BackendAccount {
+  accountId: string;
+  /** The Idempotency-Key it was created under (the connection id). */
+  idempotencyKey: string;
+  connectionId: string;
+  credentials: Record<string, string>;
+  createdAt: Date;
+  /** How many provisioning calls asked for it (1 + repeats answered from the first). */
+  requests: number;
+  /** Set once a deprovisioning removed it. */
+  deprovisionedAt?: Date;
+}
+
+/**
+ * The key the services seal provisioned credentials with in tests and in `npm run dev` (base64 of
+ * 32 bytes): a fixed test value, never a deployment's.
+ */
+export const TEST_CREDENTIALS_KEY = Buffer.alloc(32, 'fortellis-admin-test-only-key').toString(
+  'base64',
+);
 
 export const DEFAULT_PROVIDER_CLIENT: ClientCredentials = Object.freeze({
   clientId: 'sim-provider-client',
@@ -69,6 +91,8 @@ export interface Simulator {
   count(endpoint: Endpoint): number;
   /** Forgets every integration-platform token, as if they had expired. */
   expireIntegrationTokens(): void;
+  /** The accounts the simulated backend holds, oldest first (deprovisioned ones included). */
+  backendAccounts(): BackendAccount[];
   /** Environment variables that point the three services at this simulator. */
   env(): Record<string, string>;
   stop(): Promise<void>;
@@ -110,6 +134,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const faults = new FaultScript();
   const recorder = new Recorder();
   const integrationTokens = new Map<string, number>();
+  const accounts = new Map<string, BackendAccount>();
 
   const app: FastifyInstance = Fastify({
     logger: false,
@@ -269,17 +294,66 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   );
 
   // --- Provider backend --------------------------------------------------------------------
+  const backendRefusal = (request: FastifyRequest, reply: FastifyReply) => {
+    const auth = options.backendAuth;
+    if (auth !== undefined && request.headers[auth.header.toLowerCase()] !== auth.value)
+      return unauthorized(reply, 'missing or wrong credentials');
+    if (request.body === undefined || typeof request.body !== 'object')
+      return reply.code(400).send({ code: 400, message: 'a JSON body is required' });
+    return undefined;
+  };
+
+  // Creates the buyer's account once per Idempotency-Key; a repeat answers the same account.
+  app.post('/backend/provision', { config: { endpoint: 'provision' } }, async (request, reply) => {
+    const refused = backendRefusal(request, reply);
+    if (refused !== undefined) return refused;
+    const key = request.headers['idempotency-key'];
+    if (typeof key !== 'string' || key === '')
+      return reply.code(400).send({ code: 400, message: 'Idempotency-Key is required' });
+    const issues = contracts.backendProvisionRequest.issues(request.body);
+    if (issues.length > 0) {
+      return reply
+        .code(400)
+        .send({ code: 400, message: issues.map((i) => `${i.pointer} ${i.message}`).join('; ') });
+    }
+    const body = request.body as { connectionId: string };
+    const existing = accounts.get(key);
+    if (existing !== undefined) {
+      existing.requests += 1;
+      return reply
+        .code(200)
+        .send({ accountId: existing.accountId, credentials: existing.credentials });
+    }
+    const account: BackendAccount = {
+      accountId: `acct-${randomUUID()}`,
+      idempotencyKey: key,
+      connectionId: body.connectionId,
+      credentials: { apiKey: `key-${randomUUID()}`, apiSecret: randomUUID() },
+      createdAt: new Date(),
+      requests: 1,
+    };
+    accounts.set(key, account);
+    return reply.code(201).send({ accountId: account.accountId, credentials: account.credentials });
+  });
+
   app.post(
     '/backend/deprovision',
     { config: { endpoint: 'deprovision' } },
     async (request, reply) => {
-      const auth = options.backendAuth;
-      if (auth !== undefined && request.headers[auth.header.toLowerCase()] !== auth.value) {
-        return unauthorized(reply, 'missing or wrong credentials');
-      }
-      if (request.body === undefined || typeof request.body !== 'object') {
-        return reply.code(400).send({ code: 400, message: 'a JSON body is required' });
-      }
+      const refused = backendRefusal(request, reply);
+      if (refused !== undefined) return refused;
+      // The account by its id, or, when its id was never recorded, by the connection it was
+      // provisioned for (the Idempotency-Key of its provisioning).
+      const { accountId, connectionId } = request.body as {
+        accountId?: unknown;
+        connectionId?: unknown;
+      };
+      const account = [...accounts.values()].find((a) =>
+        typeof accountId === 'string'
+          ? a.accountId === accountId
+          : a.idempotencyKey === connectionId,
+      );
+      if (account !== undefined) account.deprovisionedAt ??= new Date();
       return reply.send({ status: 'deprovisioned' });
     },
   );
@@ -296,6 +370,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   app.get<{ Querystring: { endpoint?: Endpoint } }>('/_sim/calls', async (request) =>
     recorder.calls(request.query.endpoint),
   );
+  app.get('/_sim/accounts', async () => [...accounts.values()]);
 
   await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
   const address = app.server.address();
@@ -316,6 +391,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     calls: (endpoint) => recorder.calls(endpoint),
     count: (endpoint) => recorder.count(endpoint),
     expireIntegrationTokens: () => integrationTokens.clear(),
+    backendAccounts: () => [...accounts.values()],
     env: () => ({
       FORTELLIS_ISSUER: identity.issuer,
       FORTELLIS_JWKS_URL: identity.jwksUrl,
@@ -324,11 +400,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       FORTELLIS_CLIENT_SECRET: providerClient.clientSecret,
       FORTELLIS_TOKEN_URL: identity.tokenUrl,
       FORTELLIS_CALLBACK_BASE_URL: url,
+      BACKEND_PROVISIONER: 'http',
+      BACKEND_PROVISION_URL: `${url}/backend/provision`,
+      PROVISIONING_CREDENTIALS_KEY: TEST_CREDENTIALS_KEY,
       BACKEND_DEPROVISIONER: 'http',
       BACKEND_DEPROVISION_URL: `${url}/backend/deprovision`,
       ...(options.backendAuth === undefined
         ? {}
         : {
+            BACKEND_PROVISION_HEADER: options.backendAuth.header,
+            BACKEND_PROVISION_SECRET: options.backendAuth.value,
             BACKEND_DEPROVISION_HEADER: options.backendAuth.header,
             BACKEND_DEPROVISION_SECRET: options.backendAuth.value,
           }),

@@ -61,6 +61,24 @@ export const reviewDecidedJobSchema = {
 } as const;
 
 /**
+ * `SuspensionRequested`: an operator stopped traffic for an accepted connection. The approval
+ * worker sends Fortellis `rejected` with `reason` as its `error`.
+ */
+export const suspensionRequestedJobSchema = {
+  $id: 'https://contracts.fortellis-admin.local/jobs/suspension-requested.json',
+  type: 'object',
+  required: ['connectionId', 'reason', 'actor', 'requestedAt', 'requestId'],
+  properties: {
+    connectionId: guidSchema,
+    reason: { type: 'string', minLength: 1, maxLength: 500 },
+    actor: { type: 'string', minLength: 1, maxLength: 200 },
+    requestedAt: instantSchema,
+    requestId: requestIdSchema,
+  },
+  additionalProperties: false,
+} as const;
+
+/**
  * `ConnectionAccepted`: Fortellis acknowledged our `accepted` callback. Published by the approval
  * worker for the deprovision worker, which reports `activated integration` when configured to.
  */

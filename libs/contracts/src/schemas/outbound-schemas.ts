@@ -1,5 +1,5 @@
-// Bodies we send to the outside parties: the Fortellis connection callback and the
-// integration platform's status API.
+// Bodies we send to the outside parties (the Fortellis connection callback, the integration
+// platform's status API, the provider backend's provisioning) and the provisioning answer.
 
 /**
  * Body of `POST {subscriptionsBase}/connections/{connectionId}/callback`.
@@ -70,3 +70,49 @@ export const ACTIVATION_STATUS_EVENT = Object.freeze({
   action: 'activated integration',
   activation_event: true,
 } as const);
+
+/** At most this many credentials per connection, each value at most this long. */
+export const MAX_CREDENTIALS = 20;
+export const MAX_CREDENTIAL_CHARS = 4096;
+
+/**
+ * Body of `POST BACKEND_PROVISION_URL`: the buyer's account to create for an approved connection,
+ * sent with `Idempotency-Key: {connectionId}` so that a repeated call creates nothing new.
+ */
+export const backendProvisionRequestSchema = {
+  $id: 'https://contracts.fortellis-admin.local/backend-provision-request.json',
+  type: 'object',
+  required: ['connectionId', 'subscriptionId', 'organization', 'apiId', 'appId', 'requestId'],
+  properties: {
+    connectionId: { type: 'string', minLength: 1 },
+    subscriptionId: { type: 'string', minLength: 1 },
+    organization: {
+      type: 'object',
+      required: ['id', 'name'],
+      properties: { id: { type: 'string' }, name: { type: 'string' } },
+      additionalProperties: false,
+    },
+    apiId: { type: 'string' },
+    appId: { type: 'string' },
+    requestId: { type: 'string' },
+  },
+  additionalProperties: false,
+} as const;
+
+/**
+ * What the backend answers a provisioning (2xx, JSON): the account it created (or had created for
+ * the same key) and the credentials to pass to the buyer's app as the callback's `auth`.
+ */
+export const backendProvisionAnswerSchema = {
+  $id: 'https://contracts.fortellis-admin.local/backend-provision-answer.json',
+  type: 'object',
+  properties: {
+    accountId: { type: 'string', minLength: 1, maxLength: 256 },
+    credentials: {
+      type: 'object',
+      maxProperties: MAX_CREDENTIALS,
+      propertyNames: { type: 'string', minLength: 1, maxLength: 128 },
+      additionalProperties: { type: 'string', maxLength: MAX_CREDENTIAL_CHARS },
+    },
+  },
+} as const;

@@ -1,5 +1,7 @@
-// Moves a connection on from wherever it stands: sends the callback its decision calls for (under
-// the lease, once), announces an acceptance to the deprovision worker, or leaves it as it is.
+// Moves a connection on from wherever it stands: provisions an approved buyer's account in the
+// backend (under its lease, once: the backend gets the connection id as idempotency key), sends
+// the callback its decision or suspension calls for (under the lease, once, with the account's
+// credentials as `auth`), announces an acceptance to the deprovision worker, or leaves it as it is.
 import {
   AppError,
   ERROR_CODES,
@@ -16,6 +18,7 @@ import type {
 import {
   attemptWithToken,
   classifyCallback,
+  classifyHttpStep,
   rememberCallEnd,
   retryAfterOf,
   retryLater,
@@ -26,40 +29,168 @@ import {
 } from '@fortellis-admin/service-kit';
 import type { ApprovalUseCaseDeps, ProcessResult } from './approval-ports.ts';
 import { DEFAULT_REJECTION_REASON } from './approval-rules.ts';
+import { provisionRequest, readProvisionAnswer } from './provisioning-plan.ts';
 
 /** How a callback ended, as the ledger and the database record it; `giveUp` says why it failed. */
 type CallbackEnd = StoredCallbackEnd & { giveUp?: string };
 
+/** A lease taken by the write that produced the connection, and the call it is for. */
+export interface TakenLease {
+  lease: AcquiredLease;
+  for: 'callback' | 'provisioning';
+}
+
 /**
- * Moves `connection` on. `lease` is the callback's lease when it was taken with the write that
- * produced `connection` (an activation stored already decided), so it is not taken again.
+ * Moves `connection` on. `taken` is the lease of its next call when the write that produced
+ * `connection` took it (an activation stored already decided), so it is not taken again.
  */
 export type AdvanceConnection = (
   connection: ConnectionDocument,
   job: JobContext,
   log: Logger,
-  lease?: AcquiredLease,
+  taken?: TakenLease,
 ) => Promise<ProcessResult>;
+
+const is2xx = (status: number) => status >= 200 && status < 300;
 
 export function createAdvanceConnection(deps: ApprovalUseCaseDeps): AdvanceConnection {
   const { repo } = deps;
 
-  const advance: AdvanceConnection = async (connection, job, log, lease) => {
+  const advance: AdvanceConnection = async (connection, job, log, taken) => {
+    const lease = (call: TakenLease['for']) => (taken?.for === call ? taken.lease : undefined);
     switch (connection.state) {
       case 'approved':
+        if (needsProvisioning(connection))
+          return provision(connection, job, log, lease('provisioning'));
+        return sendCallback(connection, connection.state, job, log, lease('callback'));
       case 'rejected':
-        return sendCallback(connection, connection.state, job, log, lease);
+      case 'suspending':
+        return sendCallback(connection, connection.state, job, log, lease('callback'));
       case 'accepted':
         await announce(connection, log);
         return { connectionId: connection.connectionId, state: connection.state };
       case 'received':
       case 'pending_review':
+      case 'provisioning_failed':
       case 'rejection_sent':
+      case 'suspended':
       case 'callback_failed':
       case 'deactivated':
         return { connectionId: connection.connectionId, state: connection.state };
     }
   };
+
+  /** An approved connection whose account the configured backend has not provisioned yet. */
+  function needsProvisioning(connection: ConnectionDocument): boolean {
+    return deps.provisioner.kind === 'http' && connection.provisioning?.status !== 'done';
+  }
+
+  /**
+   * Provisions the buyer's account, then sends the callback with its credentials. A repeated call
+   * (a retry, a worker that died mid-call) carries the same idempotency key, so the backend creates
+   * the account once and answers the same credentials. A refusal, an unusable answer, or failures
+   * past the retry horizon give up visibly: `provisioning_failed`, for an operator to retry.
+   */
+  async function provision(
+    connection: ConnectionDocument,
+    job: JobContext,
+    log: Logger,
+    taken: AcquiredLease | undefined,
+  ): Promise<ProcessResult> {
+    const connectionId = connection.connectionId;
+    const leaseMs = deps.settings.provisioningLeaseMs;
+    const lease = taken ?? (await repo.acquireProvisioningLease(connectionId, leaseMs));
+    if (lease === null) {
+      const now = await mustGet(connectionId);
+      if (now.state !== 'approved' || !needsProvisioning(now)) return advance(now, job, log);
+      // Another run holds a live lease on it: look again when that lease ends at the latest.
+      const until = now.provisioning?.leaseUntil?.getTime() ?? deps.clock.now().getTime() + leaseMs;
+      throw new RetryLaterError(
+        'another worker is provisioning this account',
+        Math.max(100, until - deps.clock.now().getTime()),
+      );
+    }
+    const { leaseId } = lease;
+    const attempt = await deps.provisioner.provision(provisionRequest(connection));
+    const status = statusOf(attempt);
+    const verdict = classifyHttpStep(status, retryAfterOf(attempt), {
+      isSuccess: is2xx,
+      reauthenticateOn: [],
+      reauthenticated: false,
+    });
+    deps.recordCall?.('backend', verdict.kind);
+    const error = attempt.answered ? undefined : attempt.error;
+    log.info({ status, error, attempt: job.attempt }, 'provisioning attempt');
+    const giveUp = async (note: string): Promise<never> => {
+      await repo.failProvisioning(connectionId, leaseId, {
+        ...(attempt.answered ? { httpStatus: attempt.status, body: attempt.body } : { error }),
+        note,
+      });
+      deps.recordGiveUp?.('provisioning');
+      throw permanent(`provisioning: ${note}`);
+    };
+    switch (verdict.kind) {
+      case 'success':
+        break;
+      case 'permanent':
+      case 'reauthenticate':
+        return giveUp(`the backend refused with HTTP ${status ?? 'none'}`);
+      case 'retry': {
+        const elapsed = deps.clock.now().getTime() - job.publishedAt.getTime();
+        if (elapsed >= deps.settings.retryHorizonMs)
+          return giveUp(`still failing after ${Math.round(elapsed / 1000)} s: giving up`);
+        await repo.releaseProvisioningLease(connectionId, leaseId, {
+          ...(status === undefined ? {} : { status }),
+          error: error ?? `HTTP ${status}`,
+        });
+        throw retryLater(`provisioning answered ${status ?? error}`, verdict);
+      }
+    }
+    const read = readProvisionAnswer(attempt.answered ? attempt.body : '');
+    if ('invalid' in read) return giveUp(`the backend's answer is unusable: ${read.invalid}`);
+    const { accountId, credentials } = read.answer;
+    const names = Object.keys(credentials ?? {});
+    if (names.length > 0 && deps.sealer === undefined)
+      return giveUp('the backend answered credentials, but no PROVISIONING_CREDENTIALS_KEY is set');
+    const done = await repo.completeProvisioning(
+      connectionId,
+      leaseId,
+      {
+        httpStatus: status,
+        accountId,
+        ...(credentials === undefined || names.length === 0 || deps.sealer === undefined
+          ? {}
+          : { credentials: { names, sealed: deps.sealer.seal(credentials) } }),
+      },
+      deps.settings.callbackLeaseMs,
+    );
+    if (done === null) return advance(await mustGet(connectionId), job, log);
+    log.info({ accountId, credentials: names.length }, 'account provisioned');
+    return sendCallback(done.connection, 'approved', job, log, done.callbackLease ?? undefined);
+  }
+
+  /** The callback's body: the decision, the account's credentials, or the suspension's reason. */
+  function callbackBody(connection: ConnectionDocument, from: CallbackDueState) {
+    if (from === 'approved') {
+      const sealed = connection.provisioning?.credentials;
+      if (sealed === undefined) return { status: 'accepted' } as ConnectionCallbackBody;
+      if (deps.sealer === undefined)
+        throw new AppError(
+          ERROR_CODES.configInvalid,
+          'sealed credentials wait to be sent, but no PROVISIONING_CREDENTIALS_KEY is set',
+          { permanent: true },
+        );
+      return { status: 'accepted', auth: deps.sealer.open(sealed) } as ConnectionCallbackBody;
+    }
+    const reason =
+      from === 'suspending'
+        ? connection.suspension?.reason
+        : (connection.decision?.reason ?? DEFAULT_REJECTION_REASON);
+    return {
+      status: 'rejected',
+      error: reason ?? DEFAULT_REJECTION_REASON,
+    } as ConnectionCallbackBody;
+  }
 
   async function sendCallback(
     connection: ConnectionDocument,
@@ -92,10 +223,21 @@ export function createAdvanceConnection(deps: ApprovalUseCaseDeps): AdvanceConne
         return finish(connection, leaseId, from, earlier, log);
       }
     }
-    const body: ConnectionCallbackBody =
-      from === 'approved'
-        ? { status: 'accepted' }
-        : { status: 'rejected', error: connection.decision?.reason ?? DEFAULT_REJECTION_REASON };
+    let body: ConnectionCallbackBody;
+    try {
+      body = callbackBody(connection, from);
+    } catch (error) {
+      // The credentials cannot be opened (the key changed): give up visibly; an operator restores
+      // the key and retries.
+      const reason = (error as Error).message;
+      return finish(
+        connection,
+        leaseId,
+        from,
+        { outcome: 'failed', error: reason, giveUp: reason },
+        log,
+      );
+    }
     const requestId = connection.requestId ?? (job.id || connectionId);
 
     let outcome;

@@ -1,7 +1,12 @@
 // What the approval worker's use cases need from the world, as narrow ports passed in one object:
-// the connection store, the callback and token clients, the announcement of acceptances, a clock.
-import type { ConnectionAcceptedJob, ConnectionCallbackBody } from '@fortellis-admin/contracts';
-import type { ConnectionRepository } from '@fortellis-admin/connection-store';
+// the connection store, the backend's provisioning, the sealing of credentials, the callback and
+// token clients, the announcement of acceptances, a clock.
+import type {
+  BackendProvisionRequest,
+  ConnectionAcceptedJob,
+  ConnectionCallbackBody,
+} from '@fortellis-admin/contracts';
+import type { ConnectionRepository, SealedCredentials } from '@fortellis-admin/connection-store';
 import type {
   CallOutcomeLedger,
   ClientCredentialsTokenClient,
@@ -26,7 +31,26 @@ export type ApprovalStore = Pick<
   | 'markAcceptanceAnnounced'
   | 'findStalled'
   | 'reopenCallback'
+  | 'acquireProvisioningLease'
+  | 'releaseProvisioningLease'
+  | 'completeProvisioning'
+  | 'failProvisioning'
+  | 'reopenProvisioning'
 >;
+
+/** Creates the buyer's account in the provider's backend before the `accepted` callback. */
+export interface AccountProvisioner {
+  readonly kind: 'http' | 'none';
+  /** One attempt, with the connection id as its idempotency key; never throws. */
+  provision(request: BackendProvisionRequest): Promise<HttpAttempt>;
+}
+
+/** Seals the buyer's credentials for the time they wait in the database for the callback. */
+export interface CredentialSealer {
+  seal(credentials: Record<string, string>): SealedCredentials;
+  /** Throws when the credentials were sealed under another key. */
+  open(sealed: SealedCredentials): Record<string, string>;
+}
 
 /** Sends one connection callback to Fortellis and reports what happened, never throwing. */
 export interface CallbackSender {
@@ -44,6 +68,9 @@ export type CallbackTokens = Pick<ClientCredentialsTokenClient, 'token' | 'inval
 export interface ApprovalUseCaseDeps {
   repo: ApprovalStore;
   policy: ApprovalPolicy;
+  provisioner: AccountProvisioner;
+  /** Required with an `http` provisioner: a backend may answer credentials. */
+  sealer: CredentialSealer | undefined;
   callbacks: CallbackSender;
   tokens: CallbackTokens;
   /** Publishes ConnectionAccepted for the deprovision worker. */
@@ -56,13 +83,15 @@ export interface ApprovalUseCaseDeps {
     retryHorizonMs: number;
     /** How long a callback attempt's lease lasts: its token requests and calls, with a margin. */
     callbackLeaseMs: number;
+    /** How long a provisioning attempt's lease lasts: its call, with a margin. */
+    provisioningLeaseMs: number;
     reconcile: ReconcilerSettings;
   };
   /** The approval queue, as the reconciler looks into it and publishes stalled connections. */
   reconcilerJobs: ReconcilerJobs;
-  /** Counts each callback attempt by outcome, when metrics are collected. */
+  /** Counts each callback and provisioning attempt by outcome, when metrics are collected. */
   recordCall?: OutsideCallRecorder;
-  /** Counts each callback given up for good, when metrics are collected. */
+  /** Counts each callback or provisioning given up for good, when metrics are collected. */
   recordGiveUp?: GiveUpRecorder;
 }
 

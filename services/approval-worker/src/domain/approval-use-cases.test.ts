@@ -388,3 +388,180 @@ describe('operators', () => {
     expect(callbacks.sent).toHaveLength(1);
   });
 });
+
+describe('a suspension (an operator stops traffic for an accepted connection)', () => {
+  /** An accepted connection, suspended as the operators' service records it. */
+  async function suspended(f: ReturnType<typeof setUp>) {
+    await f.activate();
+    const doc = f.store.docs.get(id.toLowerCase());
+    if (doc === undefined) throw new Error('no connection');
+    doc.state = 'suspending';
+    doc.suspension = { reason: 'Unpaid invoices', by: 'ops:alice', at: f.now };
+    doc.callback = { status: 'rejected', attempts: 0 };
+    return useCaseInput(f);
+  }
+  const useCaseInput = (f: ReturnType<typeof setUp>) =>
+    [
+      {
+        connectionId: id,
+        reason: 'Unpaid invoices',
+        actor: 'ops:alice',
+        requestedAt: f.now.toISOString(),
+        requestId: 'req-s',
+      },
+      f.job({ name: 'SuspensionRequested' }),
+      f.deps.logger,
+    ] as const;
+
+  it('sends rejected with its reason once and ends suspended; a repeat sends nothing', async () => {
+    const f = setUp();
+    const input = await suspended(f);
+    expect(await f.useCases.handleSuspension(...input)).toEqual({
+      connectionId: id,
+      state: 'suspended',
+    });
+    expect(f.callbacks.sent).toMatchObject([
+      { status: 'accepted' },
+      { status: 'rejected', error: 'Unpaid invoices' },
+    ]);
+    expect((await f.useCases.handleSuspension(...input)).state).toBe('suspended');
+    expect(f.callbacks.sent).toHaveLength(2);
+    expect((await f.store.get(id))?.state).toBe('suspended');
+  });
+
+  it('a 503 is retried like any callback; a refusal ends callback_failed, and an operator retry sends the rejected again', async () => {
+    const f = setUp();
+    const input = await suspended(f);
+    f.callbacks.answer(answered(503));
+    expect(await rejection(f.useCases.handleSuspension(...input))).toBeInstanceOf(RetryLaterError);
+    f.callbacks.answer(answered(404));
+    await rejection(f.useCases.handleSuspension(...input));
+    expect((await f.store.get(id))?.state).toBe('callback_failed');
+    const retried = await f.useCases.handleCallbackRetry(
+      { connectionId: id, actor: 'ops:bob', requestedAt: f.now.toISOString(), requestId: 'r' },
+      f.job({ name: 'CallbackRetryRequested' }),
+      f.deps.logger,
+    );
+    expect(retried.state).toBe('suspended');
+    expect(f.callbacks.sent.slice(1)).toMatchObject([
+      { status: 'rejected', error: 'Unpaid invoices' },
+      { status: 'rejected', error: 'Unpaid invoices' },
+      { status: 'rejected', error: 'Unpaid invoices' },
+    ]);
+  });
+
+  it('a stalled suspension (its job lost) is sent by the reconciler’s job', async () => {
+    const f = setUp();
+    await suspended(f);
+    const result = await f.useCases.handleStalledConnection(
+      { connectionId: id, state: 'suspending', version: 3, foundAt: f.now.toISOString() },
+      f.job({ name: 'StalledConnectionFound' }),
+      f.deps.logger,
+    );
+    expect(result.state).toBe('suspended');
+    expect(f.callbacks.sent.at(-1)).toMatchObject({ status: 'rejected', error: 'Unpaid invoices' });
+  });
+});
+
+describe('provisioning the buyer’s account before the accepted callback', () => {
+  function withProvisioner(action: 'approve' | 'reject' = 'approve') {
+    const f = setUp(action);
+    f.provisioner.kind = 'http';
+    return f;
+  }
+
+  it('provisions once, sends its credentials as auth, and keeps them sealed only until acknowledged', async () => {
+    const { activate, provisioner, callbacks, store } = withProvisioner();
+    expect(await activate()).toEqual({ connectionId: id, state: 'accepted' });
+    expect(provisioner.calls).toEqual([id]);
+    expect(callbacks.sent).toMatchObject([{ status: 'accepted', auth: { apiKey: `key-${id}` } }]);
+    const stored = await store.get(id);
+    expect(stored?.provisioning).toMatchObject({
+      status: 'done',
+      accountId: `acct-${id}`,
+      credentialNames: ['apiKey'],
+    });
+    // Acknowledged: the sealed credentials are gone, the callback's lease came with the account.
+    expect(stored?.provisioning?.credentials).toBeUndefined();
+    expect(store.leasesTakenAlone).toBe(0);
+  });
+
+  it('a rejection provisions nothing', async () => {
+    const { activate, provisioner, callbacks } = withProvisioner('reject');
+    expect((await activate()).state).toBe('rejection_sent');
+    expect(provisioner.calls).toEqual([]);
+    expect(callbacks.sent[0]?.auth).toBeUndefined();
+  });
+
+  it('a 503 is retried later; the retry provisions and calls back once', async () => {
+    const { activate, provisioner, callbacks, store } = withProvisioner();
+    provisioner.answer(answered(503));
+    expect(await rejection(activate())).toBeInstanceOf(RetryLaterError);
+    expect((await store.get(id))?.state).toBe('approved');
+    expect(callbacks.sent).toEqual([]);
+    expect(store.released).toEqual(['HTTP 503']);
+    expect((await activate(2)).state).toBe('accepted');
+    expect(provisioner.calls).toHaveLength(2);
+    expect(callbacks.sent).toHaveLength(1);
+  });
+
+  it('when the callback fails after provisioning, the retry sends the same credentials without provisioning again', async () => {
+    const { activate, provisioner, callbacks, store } = withProvisioner();
+    callbacks.answer(answered(503));
+    expect(await rejection(activate())).toBeInstanceOf(RetryLaterError);
+    // Still waiting for the callback: the credentials stay, sealed (never in clear).
+    const sealed = (await store.get(id))?.provisioning?.credentials;
+    expect(sealed?.data).toBeDefined();
+    expect(JSON.stringify(sealed)).not.toContain(`key-${id}`);
+    expect((await activate(2)).state).toBe('accepted');
+    expect(provisioner.calls).toHaveLength(1);
+    expect(callbacks.sent.map((sent) => sent.auth)).toEqual([
+      { apiKey: `key-${id}` },
+      { apiKey: `key-${id}` },
+    ]);
+  });
+
+  it('a refusal gives up visibly: provisioning_failed, no callback, counted; an operator retry provisions again', async () => {
+    const { activate, provisioner, callbacks, store, givenUp, useCases, job, deps } =
+      withProvisioner();
+    provisioner.answer(answered(422));
+    const error = await rejection(activate());
+    expect(error).toBeInstanceOf(AppError);
+    expect((error as AppError).permanent).toBe(true);
+    expect((await store.get(id))?.state).toBe('provisioning_failed');
+    expect(callbacks.sent).toEqual([]);
+    expect(givenUp).toEqual(['provisioning']);
+    const retried = await useCases.handleCallbackRetry(
+      {
+        connectionId: id,
+        actor: 'ops:alice',
+        requestedAt: new Date().toISOString(),
+        requestId: 'r',
+      },
+      job(),
+      deps.logger,
+    );
+    expect(retried.state).toBe('accepted');
+    expect(provisioner.calls).toHaveLength(2);
+    expect(callbacks.sent).toMatchObject([{ status: 'accepted', auth: { apiKey: `key-${id}` } }]);
+  });
+
+  it('an answer that is not the contract gives up, naming what is wrong', async () => {
+    const { activate, provisioner, store } = withProvisioner();
+    provisioner.answer({ answered: true, status: 200, body: '{"credentials":{"apiKey":42}}' });
+    const error = await rejection(activate());
+    expect((error as Error).message).toContain('/credentials/apiKey must be string');
+    expect((await store.get(id))?.provisioning?.status).toBe('failed');
+  });
+
+  it('still failing past the retry horizon, it gives up', async () => {
+    const { useCases, provisioner, store, job, deps, now } = withProvisioner();
+    provisioner.answer(answered(503));
+    const late = job({ publishedAt: new Date(now.getTime() - 61_000) });
+    const error = await rejection(
+      useCases.handleActivation(activationJob(activation), late, deps.logger),
+    );
+    expect((error as Error).message).toContain('giving up');
+    expect((await store.get(id))?.state).toBe('provisioning_failed');
+  });
+});

@@ -1,6 +1,6 @@
 // The approval worker's use cases, one per job: an activation (store once, decide by the rules),
-// an operator's review decision, an operator's retry of a failed callback, and the reconciler's
-// run and the stalled connections it finds. Each ends by moving the connection on
+// an operator's review decision, suspension, or retry of a failed callback or provisioning, and
+// the reconciler's run and the stalled connections it finds. Each ends by moving the connection on
 // (advance-connection.ts), so a redelivered job resumes where the last run stopped.
 import {
   AppError,
@@ -11,8 +11,13 @@ import {
   type RetryRequestedJob,
   type ReviewDecidedJob,
   type StalledConnectionFoundJob,
+  type SuspensionRequestedJob,
 } from '@fortellis-admin/contracts';
-import { callbackFailedBefore, type ConnectionDocument } from '@fortellis-admin/connection-store';
+import {
+  callbackFailedBefore,
+  provisioningFailedBefore,
+  type ConnectionDocument,
+} from '@fortellis-admin/connection-store';
 import { reconcileStalled, type JobContext, type Logger } from '@fortellis-admin/service-kit';
 import { createAdvanceConnection } from './advance-connection.ts';
 import type { ApprovalUseCaseDeps, ProcessResult } from './approval-ports.ts';
@@ -26,6 +31,11 @@ export interface ApprovalUseCases {
   ): Promise<ProcessResult>;
   handleReviewDecision(
     data: ReviewDecidedJob,
+    job: JobContext,
+    log: Logger,
+  ): Promise<ProcessResult>;
+  handleSuspension(
+    data: SuspensionRequestedJob,
     job: JobContext,
     log: Logger,
   ): Promise<ProcessResult>;
@@ -47,6 +57,7 @@ export function approvalJobIdsOf(connectionId: string): string[] {
   return [
     jobIdFor.activationReceived({ activation: { connectionId } as ActivateRequest }),
     jobIdFor.reviewDecided({ connectionId }),
+    jobIdFor.suspensionRequested({ connectionId }),
   ];
 }
 
@@ -101,6 +112,9 @@ export function createApprovalUseCases(deps: ApprovalUseCaseDeps): ApprovalUseCa
         {
           decision: { ...decision, decidedBy: 'rules', decidedAt: deps.clock.now() },
           callbackLeaseMs: deps.settings.callbackLeaseMs,
+          ...(deps.provisioner.kind === 'http'
+            ? { provisioningLeaseMs: deps.settings.provisioningLeaseMs }
+            : {}),
         },
       );
       switch (recorded.kind) {
@@ -109,7 +123,14 @@ export function createApprovalUseCases(deps: ApprovalUseCaseDeps): ApprovalUseCa
           return { connectionId, state: recorded.connection.state };
         case 'created':
           log.info({ action: decision.action, ruleId: decision.ruleId }, 'activation decided');
-          return advance(recorded.connection, job, log, recorded.lease);
+          return advance(
+            recorded.connection,
+            job,
+            log,
+            recorded.lease === undefined || recorded.leaseFor === undefined
+              ? undefined
+              : { lease: recorded.lease, for: recorded.leaseFor },
+          );
         case 'existing':
           return advance(await decideByRules(recorded.connection, data.activation, log), job, log);
       }
@@ -135,15 +156,29 @@ export function createApprovalUseCases(deps: ApprovalUseCaseDeps): ApprovalUseCa
       return advance(connection, job, log);
     },
 
+    async handleSuspension(data, job, log) {
+      // The operators' service recorded the suspension (accepted → suspending) before publishing
+      // this job: what is left is the `rejected` callback, sent like any other.
+      const connection = await known(data.connectionId);
+      log.info({ actor: data.actor, state: connection.state }, 'suspension requested');
+      return advance(connection, job, log);
+    },
+
     async handleCallbackRetry(data, job, log) {
       // The operator's request was published first; the callback is reopened here, so a failed
       // publish leaves the connection as it was, never reopened with nothing to send it.
       let connection = await known(data.connectionId);
-      if (callbackFailedBefore(connection, new Date(data.requestedAt))) {
+      const requestedAt = new Date(data.requestedAt);
+      if (callbackFailedBefore(connection, requestedAt)) {
         connection =
           (await repo.reopenCallback(data.connectionId, data.actor)) ??
           (await current(data.connectionId));
         log.info({ actor: data.actor }, 'callback reopened by an operator');
+      } else if (provisioningFailedBefore(connection, requestedAt)) {
+        connection =
+          (await repo.reopenProvisioning(data.connectionId, data.actor)) ??
+          (await current(data.connectionId));
+        log.info({ actor: data.actor }, 'provisioning reopened by an operator');
       }
       log.info({ actor: data.actor, state: connection.state }, 'retrying the callback');
       return advance(connection, job, log);

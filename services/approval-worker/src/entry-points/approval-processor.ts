@@ -1,6 +1,7 @@
 // The approval worker's job processor: turns each job of the approval queue (ActivationReceived,
-// ReviewDecided, CallbackRetryRequested, and the reconciler's two) into a call of its use case, with its data checked
-// against the contract and a logger that names the job and the connection.
+// ReviewDecided, SuspensionRequested, CallbackRetryRequested, and the reconciler's two) into a call
+// of its use case, with its data checked against the contract and a logger that names the job and
+// the connection.
 import { UnrecoverableError, type Job } from 'bullmq';
 import { contracts, JOB_NAMES, RECONCILER_JOB_NAMES } from '@fortellis-admin/contracts';
 import { jobContextOf, parseJobData } from '@fortellis-admin/service-kit';
@@ -40,6 +41,12 @@ export function createApprovalProcessor(deps: ApprovalProcessorDeps) {
       case JOB_NAMES.reviewDecided:
         return useCases.handleReviewDecision(
           parseJobData(contracts.reviewDecidedJob.parse, job.data),
+          context,
+          log,
+        );
+      case JOB_NAMES.suspensionRequested:
+        return useCases.handleSuspension(
+          parseJobData(contracts.suspensionRequestedJob.parse, job.data),
           context,
           log,
         );

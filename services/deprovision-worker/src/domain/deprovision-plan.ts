@@ -7,9 +7,13 @@ import {
 } from '@fortellis-admin/contracts';
 import { type ConnectionDocument } from '@fortellis-admin/connection-store';
 
-/** The body of `POST BACKEND_DEPROVISION_URL`: the connection's ids and organization. */
+/**
+ * The body of `POST BACKEND_DEPROVISION_URL`: the connection's ids and organization, and the
+ * account the approval worker provisioned for it (null when nothing was provisioned here).
+ */
 export interface BackendDeprovisionRequest {
   connectionId: string;
+  accountId: string | null;
   subscriptionId: string | null;
   organization: { id: string; name: string } | null;
   apiId: string | null;
@@ -22,6 +26,7 @@ export function backendRequest(connection: ConnectionDocument): BackendDeprovisi
   const activation = connection.activation;
   return {
     connectionId: connection.connectionId,
+    accountId: connection.provisioning?.accountId ?? null,
     subscriptionId: connection.subscriptionId ?? null,
     organization:
       activation === undefined

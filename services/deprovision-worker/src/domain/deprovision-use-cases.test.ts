@@ -117,6 +117,37 @@ describe('what a deactivation owes', () => {
     expect(statusApi.reports).toEqual([]);
   });
 
+  it('for a connection whose account was provisioned but whose callback failed, it removes the account and reports nothing', async () => {
+    const { store, backend, statusApi, deactivate } = setUp();
+    store.accepted(activation);
+    const doc = store.docs.get(id.toLowerCase());
+    if (doc === undefined) throw new Error('no connection');
+    doc.state = 'callback_failed';
+    doc.callback = { status: 'accepted', attempts: 5, outcome: 'failed' };
+    doc.provisioning = { status: 'done', attempts: 1, accountId: 'acct-7' };
+    expect((await deactivate()).steps).toEqual({
+      cleanup: 'done',
+      deactivationReport: 'skipped',
+    });
+    expect(backend.calls).toMatchObject([{ connectionId: id, accountId: 'acct-7' }]);
+    expect(statusApi.reports).toEqual([]);
+  });
+
+  it('while a provisioning call may still be on the wire, the clean-up waits for its lease to end', async () => {
+    const { store, backend, deactivate, deps } = setUp();
+    store.accepted(activation);
+    const doc = store.docs.get(id.toLowerCase());
+    if (doc === undefined) throw new Error('no connection');
+    doc.state = 'approved';
+    delete doc.callback;
+    const leaseUntil = new Date(deps.clock.now().getTime() + 4000);
+    doc.provisioning = { attempts: 1, leaseId: 'l-1', leaseUntil };
+    const error = await rejection(deactivate());
+    expect(error).toBeInstanceOf(RetryLaterError);
+    expect((error as RetryLaterError).retryAfterMs).toBe(4000);
+    expect(backend.calls).toEqual([]);
+  });
+
   it('with activation reports on, an activation not yet reported is skipped so that "deactivated" is the last word', async () => {
     const { store, statusApi, deactivate, useCases, job, deps } = setUp({
       reportActivations: true,

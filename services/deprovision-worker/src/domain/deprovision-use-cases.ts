@@ -11,6 +11,8 @@ import {
   type StalledConnectionFoundJob,
 } from '@fortellis-admin/contracts';
 import {
+  provisioningAttempted,
+  provisioningInFlightUntil,
   stepsFailedBefore,
   wasAccepted,
   type AcquiredLease,
@@ -69,8 +71,16 @@ export function createDeprovisionUseCases(deps: DeprovisionUseCaseDeps): Deprovi
         return { skipped: 'BACKEND_DEPROVISIONER is none: no backend accounts to clean up' };
       if (neverActivated(connection))
         return { skipped: 'never activated: nothing was provisioned' };
-      if (!wasAccepted(connection))
+      // An account provisioned for a connection whose callback then failed (or that was
+      // deactivated while provisioning) is removed as well.
+      if (!wasAccepted(connection) && !provisioningAttempted(connection))
         return { skipped: 'never accepted: the buyer never had the API, nothing was provisioned' };
+      const inFlight = provisioningInFlightUntil(connection, deps.clock.now());
+      if (inFlight !== null)
+        throw new RetryLaterError(
+          'the account is still being provisioned: cleaning up once that call has ended',
+          inFlight.getTime() - deps.clock.now().getTime(),
+        );
       const attempt = await deps.deprovisioner.deprovision(backendRequest(connection));
       if (attempt === undefined) return { skipped: 'the deprovisioner has nothing to call' };
       return {

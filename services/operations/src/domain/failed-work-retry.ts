@@ -1,5 +1,5 @@
-// An operator's retry of what failed on a connection: the callback (callback_failed), else the
-// deprovision steps that failed. Only the retry job is published here; the worker that takes it
+// An operator's retry of what failed on a connection: the provisioning (provisioning_failed) or the
+// callback (callback_failed), both on the approval queue, else the deprovision steps that failed. Only the retry job is published here; the worker that takes it
 // reopens the failed work and runs it. So a publish that fails changes nothing (the operator sees
 // the error and can try again), and a published retry is never stranded half done.
 import {
@@ -21,7 +21,7 @@ export interface RetryPorts {
 
 export interface RetryQueued {
   connectionId: string;
-  /** `['callback']`, or the deprovision steps that failed. */
+  /** `['provisioning']`, `['callback']`, or the deprovision steps that failed. */
   retried: string[];
   actor: string;
   status: 'queued';
@@ -32,6 +32,9 @@ export function failedWorkOf(
   connection: Pick<ConnectionDocument, 'state' | 'steps'>,
 ): { target: 'callback' | 'deprovision'; retried: string[] } | null {
   if (connection.state === 'callback_failed') return { target: 'callback', retried: ['callback'] };
+  // The approval worker's retry job reopens a failed provisioning as it does a failed callback.
+  if (connection.state === 'provisioning_failed')
+    return { target: 'callback', retried: ['provisioning'] };
   const steps = failedSteps(connection);
   return steps.length > 0 ? { target: 'deprovision', retried: steps } : null;
 }

@@ -25,16 +25,21 @@ export function connectionSummary(connection: ConnectionDocument) {
   };
 }
 
-/** A connection in full, without the lease bookkeeping of the workers. */
+/**
+ * A connection in full, without the lease bookkeeping of the workers and without the buyer's
+ * sealed credentials (only their names).
+ */
 export function connectionDetail(connection: ConnectionDocument) {
-  const { _id: _key, callback, steps, ...rest } = connection;
+  const { _id: _key, callback, steps, provisioning, ...rest } = connection;
   const withoutLease = <T extends { leaseId?: string; leaseUntil?: Date }>(record: T) => {
     const { leaseId: _leaseId, leaseUntil: _leaseUntil, ...kept } = record;
     return kept;
   };
+  const { credentials: _sealed, ...account } = provisioning ?? {};
   return {
     ...rest,
     callback: callback === undefined ? null : withoutLease(callback),
+    provisioning: provisioning === undefined ? null : withoutLease(account),
     steps: Object.fromEntries(
       Object.entries(steps ?? {}).map(([step, record]) => [step, withoutLease(record)]),
     ),
