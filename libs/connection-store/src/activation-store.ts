@@ -96,7 +96,7 @@ export class ActivationStore {
       at: now,
       event: 'activation_received',
       to: 'received',
-      by: 'ingress',
+      by: 'approval-worker',
       detail: `request ${record.requestId}`,
     });
     const document: ConnectionDocument = {

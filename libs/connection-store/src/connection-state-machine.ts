@@ -237,11 +237,9 @@ export function outcomeDetail(parts: {
   error?: string | undefined;
   note?: string | undefined;
 }): string {
-  return [
-    parts.httpStatus === undefined ? undefined : `HTTP ${parts.httpStatus}`,
-    parts.error,
-    parts.note,
-  ]
+  const status = parts.httpStatus === undefined ? undefined : `HTTP ${parts.httpStatus}`;
+  // A failed attempt's error is often just its status again: say it once.
+  return [status, parts.error === status ? undefined : parts.error, parts.note]
     .filter((part): part is string => part !== undefined)
     .join(': ');
 }

@@ -206,10 +206,22 @@ export class DeprovisionStore {
     leaseId: string,
     attempt: { status?: number; error: string },
   ): Promise<void> {
+    const now = this.#c.now();
     await this.#c.applyIf(
       connectionId,
       { [`${pathOf(step)}.leaseId`]: leaseId },
-      releaseLease(pathOf(step), attempt, this.#c.now()),
+      {
+        ...releaseLease(pathOf(step), attempt, now),
+        // Each failed attempt is part of the connection's story (its timeline), as a callback's is.
+        $push: {
+          history: historyEntry({
+            at: now,
+            event: `${step}_attempt_failed`,
+            by: 'deprovision-worker',
+            detail: outcomeDetail({ httpStatus: attempt.status, error: attempt.error }),
+          }),
+        },
+      },
     );
   }
 

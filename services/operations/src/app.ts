@@ -18,6 +18,7 @@ import type { JobPublishing, OperationsRepository } from './domain/ports.ts';
 import { QUEUE_BOARD_PATH } from './domain/queue-board-actions.ts';
 import { connectionRequestRoutes } from './entry-points/connection-request-routes.ts';
 import { connectionRoutes } from './entry-points/connection-routes.ts';
+import { consoleRoutes } from './entry-points/console-routes.ts';
 import { docsRoutes } from './entry-points/docs-routes.ts';
 import { loginRoutes } from './entry-points/login-routes.ts';
 import { metricsRoutes } from './entry-points/metrics-routes.ts';
@@ -133,6 +134,7 @@ export async function buildApp(deps: OperationsDeps): Promise<FastifyInstance> {
       await api.register(retryRoutes, ports);
       await api.register(connectionRequestRoutes, ports);
       await api.register(docsRoutes);
+      await api.register(consoleRoutes);
       await api.register(metricsRoutes, { registry: deps.metrics.registry });
     });
     await protectedScope.register(queueBoard, {

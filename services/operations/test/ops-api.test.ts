@@ -494,6 +494,114 @@ describe('suspending an accepted connection (stop traffic)', () => {
   });
 });
 
+describe("a connection's story and finding it", () => {
+  const story = generator.next();
+  const id = story.connectionId;
+
+  it('tells every event in order with times and who did it, each failed attempt with its answer, and the actions its state accepts', async () => {
+    await repo.recordActivation({
+      activation: story,
+      requestId: 'req-story',
+      receivedAt: new Date('2026-10-31T23:59:59Z'),
+    });
+    await repo.decide(
+      id,
+      { action: 'approve', ruleId: 'big-dealers', decidedBy: 'rules', decidedAt: new Date() },
+      ['received'],
+    );
+    const first = await repo.acquireCallbackLease(id, 'approved', 10_000);
+    await repo.releaseCallbackLease(id, first!.leaseId, { status: 503, error: 'HTTP 503' });
+    const second = await repo.acquireCallbackLease(id, 'approved', 10_000);
+    await repo.completeCallback(id, second!.leaseId, 'approved', {
+      outcome: 'acknowledged',
+      status: 200,
+    });
+    const accepted = (await get(`/ops/connections/${id}/timeline`)).json();
+    expect(accepted.actions).toEqual(['suspend']);
+
+    await app.inject({
+      method: 'POST',
+      url: `/ops/connections/${id}/suspend`,
+      headers: { authorization: `Bearer ${BOB}`, 'content-type': 'application/json' },
+      payload: JSON.stringify({ reason: 'Abuse of the API' }),
+    });
+    const response = await get(`/ops/connections/${id.toUpperCase()}/timeline`);
+    expect(response.statusCode).toBe(200);
+    const timeline = response.json();
+    expect(timeline).toMatchObject({
+      connectionId: id,
+      subscriptionId: story.subscriptionId,
+      organizationId: story.organizationInfo.id,
+      organizationName: story.organizationInfo.name,
+      state: 'suspending',
+      suspension: { reason: 'Abuse of the API', by: 'ops:bob' },
+      actions: [],
+    });
+    expect(
+      timeline.events.map((e: { event: string; by: string; detail?: string; problem: boolean }) => [
+        e.event,
+        e.by,
+        e.detail,
+        e.problem,
+      ]),
+    ).toEqual([
+      ['activate_called', 'fortellis', 'request req-story: answered 200', false],
+      ['activation_received', 'approval-worker', 'request req-story', false],
+      ['decided_approve', 'rules', 'big-dealers', false],
+      ['callback_attempt_failed', 'approval-worker', 'HTTP 503', true],
+      ['callback_accepted_acknowledged', 'approval-worker', 'HTTP 200', false],
+      ['suspension_requested', 'ops:bob', 'Abuse of the API', false],
+    ]);
+    expect(timeline.events[2]).toMatchObject({
+      topic: 'decision',
+      title: 'Approved',
+      from: 'received',
+      to: 'approved',
+    });
+    const times = timeline.events.map((e: { at: string }) => Date.parse(e.at));
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(
+      (await get('/ops/connections/00000000-0000-4000-8000-000000000000/timeline')).statusCode,
+    ).toBe(404);
+  });
+
+  it('finds it by connection id, subscription id and organization id', async () => {
+    const search = async (q: string) =>
+      (await get(`/ops/search?q=${encodeURIComponent(q)}`)).json();
+    expect((await search(id.toUpperCase())).matches).toMatchObject([
+      { matchedBy: 'connectionId', connectionId: id, state: 'suspending' },
+    ]);
+    expect((await search(story.subscriptionId)).matches).toMatchObject([
+      { matchedBy: 'subscriptionId', connectionId: id },
+    ]);
+    const byOrganization = (await search(` ${story.organizationInfo.id} `)).matches;
+    expect(byOrganization.map((m: { connectionId: string }) => m.connectionId)).toContain(id);
+    expect(new Set(byOrganization.map((m: { matchedBy: string }) => m.matchedBy))).toEqual(
+      new Set(['organizationId']),
+    );
+    expect(await search('nothing-like-this')).toEqual({ query: 'nothing-like-this', matches: [] });
+    expect((await get('/ops/search?q=%20%20')).statusCode).toBe(400);
+    expect((await get('/ops/search')).statusCode).toBe(400);
+  });
+
+  it('serves the connections page and its script to operators only', async () => {
+    const page = await get('/ops/console');
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toContain('text/html');
+    expect(page.body).toContain('<script type="module" src="/ops/console/console.js"></script>');
+    const script = await get('/ops/console/console.js');
+    expect(script.headers['content-type']).toContain('text/javascript');
+    expect(script.body).toContain('/timeline');
+    const anonymous = await app.inject({
+      method: 'GET',
+      url: '/ops/console?q=x',
+      headers: { accept: 'text/html' },
+    });
+    expect(anonymous.statusCode).toBe(401);
+    expect(anonymous.body).toContain('name="next" value="/ops/console?q=x"');
+  });
+});
+
 describe("the tutorial's requests, done right", () => {
   it('lists waiting connection requests and deactivation requests', async () => {
     const extra = generator.next();
@@ -598,8 +706,10 @@ describe('GET /ops/docs', () => {
       '/ops/connections/{connectionId}/reject',
       '/ops/connections/{connectionId}/retry',
       '/ops/connections/{connectionId}/suspend',
+      '/ops/connections/{connectionId}/timeline',
       '/ops/deactivation-requests',
       '/ops/docs',
+      '/ops/search',
     ]);
     expect(
       doc.paths['/ops/connections'].get.parameters.map((p: { name: string }) => p.name),
@@ -620,6 +730,10 @@ describe('every operations route requires an operator token', () => {
     ['POST', `/ops/connections/${id}/reject`],
     ['POST', `/ops/connections/${id}/retry`],
     ['POST', `/ops/connections/${id}/suspend`],
+    ['GET', `/ops/connections/${id}/timeline`],
+    ['GET', '/ops/search?q=x'],
+    ['GET', '/ops/console'],
+    ['GET', '/ops/console/console.js'],
     ['GET', '/ops/connection-requests'],
     ['GET', '/ops/deactivation-requests'],
     ['POST', '/ops/connection-requests/dismiss'],

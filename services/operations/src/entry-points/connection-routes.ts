@@ -1,5 +1,6 @@
-// The operations API's read side: list connections with filters and cursor pagination, and show
-// one connection with its decision, callback, deprovision steps and history.
+// The operations API's read side: list connections with filters and cursor pagination, show one
+// connection with its decision, callback, deprovision steps and history, tell its whole story as a
+// timeline (with what an operator may do now), and find connections by any id.
 import type { FastifyPluginAsync } from 'fastify';
 import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
 import {
@@ -8,7 +9,16 @@ import {
   type ConnectionFilter,
 } from '@fortellis-admin/connection-store';
 import { connectionPage, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../domain/connection-pages.ts';
+import { connectionTimeline, searchConnections } from '../domain/connection-timeline.ts';
+import { failedWorkOf } from '../domain/failed-work-retry.ts';
 import type { OperationsRepository } from '../domain/ports.ts';
+
+/** The operators' actions a connection in this state accepts (each a POST on the connection). */
+export function operatorActions(connection: ConnectionDocument): string[] {
+  if (connection.state === 'pending_review') return ['approve', 'reject'];
+  if (connection.state === 'accepted') return ['suspend'];
+  return failedWorkOf(connection) === null ? [] : ['retry'];
+}
 
 /** A connection as listed: what an operator scans for, without payload or internals. */
 export function connectionSummary(connection: ConnectionDocument) {
@@ -97,14 +107,51 @@ export const connectionRoutes: FastifyPluginAsync<{
         params: connectionParamsSchema,
       },
     },
+    async (request) => connectionDetail(await known(request.params.connectionId)),
+  );
+
+  app.get<{ Params: { connectionId: string } }>(
+    '/ops/connections/:connectionId/timeline',
+    {
+      schema: {
+        summary:
+          "One connection's story: every event in order, with times, and the actions it accepts",
+        params: connectionParamsSchema,
+      },
+    },
     async (request) => {
-      const connection = await repo.get(request.params.connectionId);
-      if (connection === null) {
-        throw new AppError(ERROR_CODES.notFound, `no connection ${request.params.connectionId}`, {
-          httpStatus: 404,
-        });
-      }
-      return connectionDetail(connection);
+      const connection = await known(request.params.connectionId);
+      return { ...connectionTimeline(connection), actions: operatorActions(connection) };
     },
   );
+
+  app.get<{ Querystring: { q: string } }>(
+    '/ops/search',
+    {
+      schema: {
+        summary: 'Find connections by connection id, subscription id or organization id',
+        querystring: {
+          type: 'object',
+          required: ['q'],
+          properties: { q: { type: 'string', minLength: 1, maxLength: 200, pattern: '\\S' } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (request) => ({
+      query: request.query.q.trim(),
+      matches: (await searchConnections(repo, request.query.q)).map(
+        ({ matchedBy, connection }) => ({ matchedBy, ...connectionSummary(connection) }),
+      ),
+    }),
+  );
+
+  async function known(connectionId: string): Promise<ConnectionDocument> {
+    const connection = await repo.get(connectionId);
+    if (connection === null)
+      throw new AppError(ERROR_CODES.notFound, `no connection ${connectionId}`, {
+        httpStatus: 404,
+      });
+    return connection;
+  }
 };

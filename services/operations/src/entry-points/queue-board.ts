@@ -101,6 +101,7 @@ export const queueBoard: FastifyPluginAsync<{
       uiConfig: {
         boardTitle: 'Fortellis Admin',
         miscLinks: [
+          { text: 'Connections', url: '/ops/console' },
           { text: 'Operations API', url: '/ops/docs' },
           { text: 'Log out', url: '/ops/logout' },
         ],

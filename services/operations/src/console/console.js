@@ -1,0 +1,212 @@
+// The operators' connections page, in the browser: finds connections by any id (?q=), shows one
+// connection's timeline (?id=) and offers the actions its state accepts (approve, reject, suspend,
+// retry). It calls the operations API with the session cookie; every value is written as text,
+// never as HTML.
+/* global document, window, fetch, URLSearchParams, setTimeout */
+
+/** States in which a worker still has work to do: the page looks again until they move on. */
+const MOVING = new Set(['received', 'approved', 'rejected', 'suspending']);
+const REFRESH_MS = 1500;
+
+const $ = (id) => document.getElementById(id);
+
+/** An element with text (never HTML) and attributes. */
+function el(tag, text, attributes = {}) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  return node;
+}
+
+async function api(path, init = {}) {
+  const response = await fetch(path, {
+    credentials: 'same-origin',
+    ...init,
+    headers: {
+      accept: 'application/json',
+      ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+  });
+  if (response.status === 401) {
+    window.location.assign(
+      `/ops/login?next=${encodeURIComponent(window.location.pathname + window.location.search)}`,
+    );
+  }
+  const body = await response.json().catch(() => null);
+  return { status: response.status, body };
+}
+
+function notify(message, problem = false) {
+  const notice = $('notice');
+  notice.replaceChildren(el('div', message, { class: problem ? 'notice problem' : 'notice' }));
+}
+
+const consoleLink = (params) => `/ops/console?${new URLSearchParams(params).toString()}`;
+
+function row(cells, attributes = {}) {
+  const tr = el('tr', undefined, attributes);
+  for (const cell of cells) {
+    const td = el('td');
+    if (cell instanceof window.Node) td.append(cell);
+    else td.textContent = cell ?? '';
+    tr.append(td);
+  }
+  return tr;
+}
+
+function table(headings, rows) {
+  const head = el('tr');
+  for (const heading of headings) head.append(el('th', heading));
+  const t = el('table');
+  t.append(el('thead'), el('tbody'));
+  t.tHead.append(head);
+  t.tBodies[0].append(...rows);
+  return t;
+}
+
+async function showSearch(query) {
+  $('q').value = query;
+  const { status, body } = await api(`/ops/search?${new URLSearchParams({ q: query })}`);
+  const results = $('results');
+  if (status !== 200) {
+    notify(body?.message ?? `search failed (HTTP ${status})`, true);
+    return;
+  }
+  if (body.matches.length === 0) {
+    results.replaceChildren(el('p', `No connection matches ${body.query}.`, { class: 'muted' }));
+    return;
+  }
+  results.replaceChildren(
+    el('h2', `${body.matches.length} connection(s) for ${body.query}`),
+    table(
+      ['Connection', 'Matched by', 'Subscription', 'Organization', 'API', 'State', 'Updated'],
+      body.matches.map((match) =>
+        row([
+          el('a', match.connectionId, { href: consoleLink({ id: match.connectionId }) }),
+          match.matchedBy,
+          match.subscriptionId,
+          `${match.organizationName ?? ''} (${match.organizationId ?? '?'})`,
+          match.apiId,
+          el('span', match.state, { class: 'state' }),
+          match.updatedAt,
+        ]),
+      ),
+    ),
+  );
+}
+
+/** A form that posts one action; `reason` adds a required reason field. */
+function actionForm(connectionId, action, label, reason) {
+  const form = el('form', undefined, { 'data-action': action });
+  if (reason !== undefined) {
+    form.append(
+      el('label', reason, { for: `reason-${action}` }),
+      el('input', undefined, {
+        id: `reason-${action}`,
+        name: 'reason',
+        required: '',
+        maxlength: '500',
+        placeholder: 'Sent to Fortellis as the reason',
+      }),
+    );
+  }
+  const button = el('button', label, { type: 'submit' });
+  form.append(button);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    button.disabled = true;
+    const text = form.querySelector('input')?.value;
+    const { status, body } = await api(
+      `/ops/connections/${encodeURIComponent(connectionId)}/${action}`,
+      { method: 'POST', ...(text === undefined ? {} : { body: JSON.stringify({ reason: text }) }) },
+    );
+    if (status === 202) notify(`${label}: done (${body.status ?? 'queued'}).`);
+    else notify(body?.message ?? `${label} failed (HTTP ${status})`, true);
+    await showConnection(connectionId);
+  });
+  return form;
+}
+
+function actionsFor(timeline) {
+  const box = el('section', undefined, { class: 'actions' });
+  box.append(el('h3', 'Actions'));
+  const id = timeline.connectionId;
+  for (const action of timeline.actions) {
+    if (action === 'approve') box.append(actionForm(id, 'approve', 'Approve'));
+    if (action === 'reject') box.append(actionForm(id, 'reject', 'Reject', 'Reason'));
+    if (action === 'retry') box.append(actionForm(id, 'retry', 'Retry what failed'));
+    if (action === 'suspend')
+      box.append(actionForm(id, 'suspend', 'Suspend (stop traffic)', 'Reason'));
+  }
+  if (timeline.actions.length === 0)
+    box.append(el('p', `Nothing to do while it is ${timeline.state}.`, { class: 'muted' }));
+  return box;
+}
+
+let refresh;
+
+async function showConnection(connectionId) {
+  window.clearTimeout(refresh);
+  const { status, body } = await api(
+    `/ops/connections/${encodeURIComponent(connectionId)}/timeline`,
+  );
+  const section = $('connection');
+  if (status !== 200) {
+    notify(body?.message ?? `cannot read the connection (HTTP ${status})`, true);
+    return;
+  }
+  const ids = el('dl', undefined, { class: 'ids' });
+  const id = (label, value, search) => {
+    const dd = el('dd');
+    if (value !== null && search) dd.append(el('a', value, { href: consoleLink({ q: value }) }));
+    else dd.textContent = value ?? '—';
+    ids.append(el('dt', label), dd);
+  };
+  id('Connection', body.connectionId, false);
+  id('Subscription', body.subscriptionId, true);
+  id('Organization', body.organizationId, true);
+  id('Organization name', body.organizationName, false);
+  id('API', body.apiId, false);
+  if (body.previousConnectionIds.length > 0)
+    id('Earlier connections', body.previousConnectionIds.join(', '), false);
+  const heading = el('h2', 'Connection ');
+  heading.append(el('span', body.state, { class: 'state', id: 'state' }));
+  const parts = [heading, ids];
+  if (body.suspension !== null) {
+    parts.push(
+      el(
+        'p',
+        `Suspended by ${body.suspension.by} at ${body.suspension.at}: ${body.suspension.reason}`,
+        { id: 'suspension' },
+      ),
+    );
+  }
+  parts.push(actionsFor(body), el('h3', 'Timeline'));
+  parts.push(
+    table(
+      ['When (UTC)', 'What happened', 'By', 'State', 'Detail'],
+      body.events.map((event) =>
+        row(
+          [
+            el('span', event.at.replace('T', ' ').replace('Z', ''), {}),
+            event.title,
+            event.by,
+            event.to === undefined ? '' : `${event.from ?? ''} → ${event.to}`,
+            event.detail ?? '',
+          ],
+          { class: event.problem ? 'problem' : '', 'data-event': event.event },
+        ),
+      ),
+    ),
+  );
+  section.replaceChildren(...parts);
+  for (const cell of section.querySelectorAll('tbody tr td:first-child')) cell.className = 'when';
+  if (MOVING.has(body.state))
+    refresh = setTimeout(() => void showConnection(connectionId), REFRESH_MS);
+}
+
+const params = new URLSearchParams(window.location.search);
+const query = params.get('q');
+const connectionId = params.get('id');
+if (connectionId !== null && connectionId.trim() !== '') void showConnection(connectionId.trim());
+else if (query !== null && query.trim() !== '') void showSearch(query.trim());

@@ -1,0 +1,164 @@
+// A real browser (Debian's Chromium, driven by playwright-core) on the operators' connections page:
+// logs in, finds an accepted connection by its subscription id, reads its timeline (received,
+// decided by the rule, provisioned, acknowledged), suspends it with a reason and watches the
+// suspension reach Fortellis, then finds it again by organization id. Ingress, operations and the
+// approval worker run as processes against Redis, FerretDB and the simulator.
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser } from 'playwright-core';
+import {
+  ActivationGenerator,
+  FortellisCaller,
+  startSimulator,
+  type Simulator,
+} from '@fortellis-admin/simulator';
+import {
+  REPO_ROOT,
+  createTestNamespace,
+  freePort,
+  startService,
+  type ManagedProcess,
+} from '@fortellis-admin/test-support';
+import { isolatedServiceEnv } from '@fortellis-admin/test-support/in-vitest';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = `${REPO_ROOT}test-artifacts`;
+const TOKEN = 'console-operator-token-0123456789';
+let sim: Simulator;
+let services: ManagedProcess[] = [];
+let browser: Browser;
+let ingressUrl: string;
+let opsUrl: string;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `no Chromium at ${CHROMIUM}: run \`npm run infra:install\` (Debian's chromium)`,
+    );
+  sim = await startSimulator();
+  const ns = createTestNamespace('e2e-console');
+  const [port, opsPort] = [await freePort(), await freePort()];
+  const env = {
+    ...sim.env(),
+    ...isolatedServiceEnv(ns),
+    PORT: String(port),
+    OPS_PORT: String(opsPort),
+    OPS_API_TOKENS: `erin=${TOKEN}`,
+    APPROVAL_DEFAULT_ACTION: 'approve',
+  };
+  services = await Promise.all(
+    (['ingress', 'operations', 'approval-worker'] as const).map((name) => startService(name, env)),
+  );
+  ingressUrl = `http://127.0.0.1:${port}`;
+  opsUrl = `http://127.0.0.1:${opsPort}`;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // The flags keep a headless Chromium from reaching for Google's hosts on a closed network.
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  await mkdir(ARTIFACTS, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  for (const service of services.reverse()) await service.stop();
+  await sim?.stop();
+});
+
+describe('the connections page in a real browser', () => {
+  it('finds a connection by subscription and organization id, shows its timeline, and suspends it', async () => {
+    const caller = new FortellisCaller({
+      adminApiUrl: ingressUrl,
+      token: () => sim.identity.mint(sim.providerClient.clientId),
+      seed: 616,
+    });
+    const activation = new ActivationGenerator(616).next();
+    expect((await caller.activate(activation)).status).toBe(200);
+    await caller.close();
+    const { connectionId, subscriptionId } = activation;
+    await expect
+      .poll(
+        () =>
+          sim.calls('callback').filter((call) => call.params.connectionId === connectionId).length,
+        { timeout: 15_000 },
+      )
+      .toBe(1);
+
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    // Script errors, and API answers that failed once logged in (the favicon aside).
+    const problems: string[] = [];
+    let loggedIn = false;
+    page.on('pageerror', (error) => problems.push(error.message));
+    page.on('response', (response) => {
+      if (loggedIn && response.status() >= 400 && !response.url().endsWith('/favicon.ico'))
+        problems.push(`${response.status()} ${response.url()}`);
+    });
+
+    const first = await page.goto(`${opsUrl}/ops/console?q=${subscriptionId}`);
+    expect(first?.status()).toBe(401);
+    await page.getByLabel('Operator token').fill(TOKEN);
+    await Promise.all([
+      page.waitForURL(`${opsUrl}/ops/console?q=${subscriptionId}`),
+      page.getByRole('button', { name: 'Log in' }).click(),
+    ]);
+    loggedIn = true;
+
+    // The search by subscription id lists the connection; its link opens the timeline.
+    await page.getByRole('link', { name: connectionId }).click();
+    await page.waitForURL(`${opsUrl}/ops/console?id=${connectionId}`);
+    await expect.poll(() => page.locator('#state').textContent()).toBe('accepted');
+    const events = () =>
+      page.locator('tr[data-event]').evaluateAll((rows) => rows.map((r) => r.dataset.event));
+    expect(await events()).toEqual([
+      'activate_called',
+      'activation_received',
+      'decided_approve',
+      'provisioned',
+      'callback_accepted_acknowledged',
+    ]);
+    await expect
+      .poll(() => page.getByText('Fortellis acknowledged the accepted callback').isVisible())
+      .toBe(true);
+    await page.screenshot({ path: `${ARTIFACTS}/console-timeline.png`, fullPage: true });
+
+    // Suspend: the reason goes to Fortellis as the rejected callback's error.
+    await page.getByLabel('Reason').fill('Unpaid invoices');
+    await page.getByRole('button', { name: 'Suspend (stop traffic)' }).click();
+    await expect
+      .poll(() => page.locator('#state').textContent(), { timeout: 15_000 })
+      .toBe('suspended');
+    expect((await events()).slice(-2)).toEqual(['suspension_requested', 'suspension_acknowledged']);
+    await expect
+      .poll(() => page.locator('#suspension').textContent())
+      .toContain('Suspended by ops:erin');
+    const sent = sim.calls('callback').filter((call) => call.params.connectionId === connectionId);
+    expect(sent.map((call) => call.body)).toMatchObject([
+      { status: 'accepted' },
+      { status: 'rejected', error: 'Unpaid invoices' },
+    ]);
+    await page.screenshot({ path: `${ARTIFACTS}/console-suspended.png`, fullPage: true });
+
+    // The organization id, typed into the search form, finds it too.
+    await page
+      .getByLabel('Connection, subscription or organization id')
+      .fill(activation.organizationInfo.id);
+    await page.getByRole('button', { name: 'Find' }).click();
+    await page.waitForURL(/\/ops\/console\?q=/);
+    await expect
+      .poll(() => page.getByRole('link', { name: connectionId }).isVisible(), { timeout: 10_000 })
+      .toBe(true);
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+});
