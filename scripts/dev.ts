@@ -120,6 +120,8 @@ try {
       opsUrl: `http://127.0.0.1:${opsPort}`,
       opsToken: opsToken.split(',')[0]?.split('=')[1] ?? '',
       simUrl: sim?.url ?? null,
+      // For npm run rules:check, which tries a rules file on the last stored activations.
+      mongoUrl: mongo!.url,
     }),
     { mode: 0o600 },
   );

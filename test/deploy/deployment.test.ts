@@ -189,7 +189,12 @@ describe('deploy/Dockerfile', () => {
         ]) {
           expect(installed, unwanted).not.toContain(unwanted);
         }
-        for (const lib of ['contracts', 'service-kit', 'connection-store']) {
+        // The libraries the runtime stage copies, as the Dockerfile names them.
+        const libs = targetLines('runtime').flatMap(
+          (line) => /^COPY libs\/([\w-]+) libs\/\1$/.exec(line)?.[1] ?? [],
+        );
+        expect([...libs].sort()).toEqual(readdirSync(`${REPO_ROOT}libs`).sort());
+        for (const lib of libs) {
           cpSync(`${REPO_ROOT}libs/${lib}/src`, join(dir, `libs/${lib}/src`), { recursive: true });
         }
         for (const service of SERVICE_NAMES) {

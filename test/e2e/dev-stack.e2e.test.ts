@@ -1,10 +1,12 @@
 // The README's "run the system" command: `npm run dev` brings the whole system up on this machine
 // (its own Redis and MongoDB-wire server, the simulator, the four services), the sample command
 // it prints gets a 200 and the connection is accepted at the simulator, `npm run demo` goes
-// through, and Ctrl-C (SIGINT) leaves no process behind.
+// through, `npm run rules:check` reads its stored activations, and Ctrl-C (SIGINT) leaves no
+// process behind.
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -127,6 +129,17 @@ describe('npm run dev', () => {
         rows.filter((row) => /\sdeactivated\s+accepted\s+cleanup:done/.test(row)),
       ).toHaveLength(2);
       expect(rows.filter((row) => /\saccepted\s+accepted\s+-$/.test(row))).toHaveLength(3);
+
+      // npm run rules:check tries a rules file on the stack's last stored activations.
+      const rulesFile = join(tmpdir(), `rules-${process.pid}-${Date.now()}.json`);
+      await writeFile(rulesFile, JSON.stringify({ defaultAction: 'review', rules: [] }));
+      const checked = await run(
+        process.execPath,
+        [`${REPO_ROOT}scripts/rules-check.ts`, rulesFile, '3', '--json'],
+        { cwd: REPO_ROOT, env, timeout: 30_000 },
+      );
+      const outcomes = (JSON.parse(checked.stdout) as { outcomes: { ruleId: string }[] }).outcomes;
+      expect(outcomes.map((outcome) => outcome.ruleId)).toEqual(['default', 'default', 'default']);
 
       // Ctrl-C: everything the stack started ends with it.
       const started = descendants(dev.child.pid!);

@@ -7,6 +7,7 @@ import {
   WORKER_ENV_PROPERTIES,
   monitoringEnvProperties,
 } from '@fortellis-admin/service-kit';
+import { APPROVAL_DEFAULT_ACTION_ENV_PROPERTIES } from '@fortellis-admin/approval-rules';
 import { parseCredentialsKey } from './domain/credential-seal.ts';
 
 /** Environment variables of the approval worker, with their defaults. */
@@ -51,17 +52,11 @@ export const approvalWorkerEnvSchema = {
     },
     APPROVAL_RULES_FILE: {
       description:
-        'JSON file of approval rules (README, "Approval rules"); without it every connection gets APPROVAL_DEFAULT_ACTION.',
+        'JSON or YAML file of approval rules (README, "Approval rules"; check one with npm run rules:check); without it every connection gets APPROVAL_DEFAULT_ACTION.',
       type: 'string',
       minLength: 1,
     },
-    APPROVAL_DEFAULT_ACTION: {
-      description:
-        'What happens to a connection no rule matches: approve, reject, or review (held for an operator).',
-      type: 'string',
-      enum: ['approve', 'reject', 'review'],
-      default: 'review',
-    },
+    ...APPROVAL_DEFAULT_ACTION_ENV_PROPERTIES,
     BACKEND_PROVISIONER: {
       description:
         "http calls BACKEND_PROVISION_URL to create the buyer's account before the accepted callback, and sends the credentials it answers as the callback's auth; none provisions nothing.",

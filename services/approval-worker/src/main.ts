@@ -15,7 +15,7 @@ import {
   scheduleReconciliation,
 } from '@fortellis-admin/service-kit';
 import { loadApprovalWorkerConfig } from './config.ts';
-import { loadApprovalPolicy } from './data-access/approval-policy-file.ts';
+import { loadApprovalPolicy } from '@fortellis-admin/approval-rules';
 import { buildWorker, createApprovalDeps } from './worker.ts';
 
 await runService({

@@ -19,7 +19,7 @@ import { ConnectionRepository } from '@fortellis-admin/connection-store';
 import { HttpAccountProvisioner, NoAccountProvisioner } from './data-access/account-provisioner.ts';
 import { CallbackClient } from './data-access/callback-client.ts';
 import { AesGcmCredentialSealer, parseCredentialsKey } from './domain/credential-seal.ts';
-import type { ApprovalPolicy } from './domain/approval-rules.ts';
+import type { ApprovalPolicy } from '@fortellis-admin/approval-rules';
 import type { ApprovalWorkerConfig } from './config.ts';
 import {
   createApprovalProcessor,

@@ -26,7 +26,7 @@ import {
   type JobContext,
 } from '@fortellis-admin/service-kit';
 import type { ApprovalStore, ApprovalUseCaseDeps } from '../src/domain/approval-ports.ts';
-import { defaultPolicy, type ApprovalPolicy } from '../src/domain/approval-rules.ts';
+import { defaultPolicy, type ApprovalPolicy } from '@fortellis-admin/approval-rules';
 import { AesGcmCredentialSealer } from '../src/domain/credential-seal.ts';
 
 export class FakeStore implements ApprovalStore {

@@ -23,7 +23,7 @@ import {
 import type { Simulator } from '@fortellis-admin/simulator';
 import { capturingLogger, publishActivation } from '@fortellis-admin/test-support';
 import { loadApprovalWorkerConfig } from '../src/config.ts';
-import { defaultPolicy, type ApprovalPolicy } from '../src/domain/approval-rules.ts';
+import { defaultPolicy, type ApprovalPolicy } from '@fortellis-admin/approval-rules';
 import type { ApprovalJobResult } from '../src/entry-points/approval-processor.ts';
 import { buildWorker, createApprovalDeps } from '../src/worker.ts';
 

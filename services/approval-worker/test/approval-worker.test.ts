@@ -2,7 +2,7 @@
 import { afterEach, beforeAll, afterAll, describe, expect, inject, it } from 'vitest';
 import { ActivationGenerator, startSimulator, type Simulator } from '@fortellis-admin/simulator';
 import { createTestNamespace } from '@fortellis-admin/test-support';
-import { compilePolicy } from '../src/domain/approval-rules.ts';
+import { compilePolicy } from '@fortellis-admin/approval-rules';
 import { startApprovalHarness, type ApprovalHarness } from './approval-harness.ts';
 
 let sim: Simulator;

@@ -51,7 +51,7 @@ describe('approval worker process', () => {
     );
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
-      `approval-worker: invalid configuration: APPROVAL_RULES_FILE (${file}) is invalid: /rules/0/action must be equal to one of the allowed values\n`,
+      `approval-worker: invalid configuration: APPROVAL_RULES_FILE (${file}) is invalid: /rules/0/action (rule "vip", line 5, column 13) must be equal to one of the allowed values\n`,
     );
   });
 

@@ -5,6 +5,7 @@ import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import type { Queue } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { DecisionAction } from '@fortellis-admin/connection-store';
 import {
   healthRoutes,
   installHttpErrorHandler,
@@ -26,6 +27,7 @@ import { operatorAuthHook } from './entry-points/operator-auth-hook.ts';
 import { queueBoard } from './entry-points/queue-board.ts';
 import { retryRoutes } from './entry-points/retry-routes.ts';
 import { reviewRoutes } from './entry-points/review-routes.ts';
+import { rulesRoutes } from './entry-points/rules-routes.ts';
 import { contractViolationFormatter } from './entry-points/schema-errors.ts';
 import type { OperationsMetrics } from './operations-metrics.ts';
 
@@ -42,6 +44,8 @@ export interface OperationsDeps {
   readiness: Record<string, ReadinessCheck>;
   /** Believe X-Forwarded-* (TRUST_PROXY): behind TLS termination the session cookie is Secure. */
   trustProxy?: boolean;
+  /** APPROVAL_DEFAULT_ACTION, for the dry run of a rules file (default: review, as the worker's). */
+  approvalDefaultAction?: DecisionAction;
 }
 
 /**
@@ -110,7 +114,7 @@ export async function buildApp(deps: OperationsDeps): Promise<FastifyInstance> {
         title: 'Fortellis Admin API: operations',
         version: '1.0.0',
         description:
-          'Connections, review decisions and retries. Every route needs an operator bearer token.',
+          'Connections and their timelines, review decisions, suspensions, retries and the dry run of approval rules. Every route needs an operator bearer token.',
       },
       components: { securitySchemes: { operatorToken: { type: 'http', scheme: 'bearer' } } },
       security: [{ operatorToken: [] }],
@@ -133,6 +137,10 @@ export async function buildApp(deps: OperationsDeps): Promise<FastifyInstance> {
       await api.register(reviewRoutes, ports);
       await api.register(retryRoutes, ports);
       await api.register(connectionRequestRoutes, ports);
+      await api.register(rulesRoutes, {
+        repo: deps.repo,
+        defaultAction: deps.approvalDefaultAction ?? 'review',
+      });
       await api.register(docsRoutes);
       await api.register(consoleRoutes);
       await api.register(metricsRoutes, { registry: deps.metrics.registry });

@@ -1,4 +1,5 @@
 // The operations service configuration: the only file of this service that reads process.env.
+import { APPROVAL_DEFAULT_ACTION_ENV_PROPERTIES } from '@fortellis-admin/approval-rules';
 import {
   deepFreeze,
   loadEnv,
@@ -39,6 +40,8 @@ export const operationsEnvSchema = {
     ...REDIS_ENV_PROPERTIES,
     // The operations API reads the connections the workers keep in MongoDB.
     ...MONGO_ENV_PROPERTIES,
+    // The dry run of a rules file (POST /ops/rules/check) assumes the worker's default action.
+    ...APPROVAL_DEFAULT_ACTION_ENV_PROPERTIES,
     ...runtimeEnvProperties(10_000),
   },
 } as const;
@@ -59,6 +62,7 @@ export function loadOperationsConfig(
     }),
     redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
     mongo: { url: e.MONGODB_URL, database: e.MONGODB_DATABASE },
+    approval: { defaultAction: e.APPROVAL_DEFAULT_ACTION },
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   });

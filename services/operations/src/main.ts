@@ -40,6 +40,7 @@ await runService({
     const app = await buildApp({
       logger,
       trustProxy: config.http.trustProxy,
+      approvalDefaultAction: config.approval.defaultAction,
       tokens: config.tokens,
       repo,
       publisher,

@@ -602,6 +602,72 @@ describe("a connection's story and finding it", () => {
   });
 });
 
+describe('the dry run of an approval rules file', () => {
+  const post = (body: unknown) =>
+    app.inject({
+      method: 'POST',
+      url: '/ops/rules/check',
+      headers: { authorization: `Bearer ${ALICE}`, 'content-type': 'application/json' },
+      payload: JSON.stringify(body),
+    });
+  const rules = `rules:
+  - id: special-api
+    when: { apiInfo.id: { equals: v9-special } }
+    action: reject
+    reason: Not sold here.
+`;
+
+  it('lists the problems of a bad file, each with its rule and line', async () => {
+    const response = await post({ rules: rules.replace('action: reject', 'action: refuse') });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toMatchObject({
+      valid: false,
+      problems: [
+        {
+          pointer: '/rules/0/action',
+          ruleId: 'special-api',
+          line: 4,
+          message: 'must be equal to one of the allowed values',
+        },
+      ],
+      outcomes: [],
+    });
+  });
+
+  it('without samples, tries the last stored activations; with samples, those', async () => {
+    const stored = (await post({ rules, lastStored: 200 })).json();
+    expect(stored).toMatchObject({ valid: true, rules: 1, samplesFrom: 'stored' });
+    const special = new Set(seeded.slice(0, 3).map((a) => a.connectionId));
+    for (const outcome of stored.outcomes as Array<{
+      connectionId: string;
+      ruleId: string;
+      sent: unknown;
+    }>) {
+      if (special.has(outcome.connectionId))
+        expect(outcome).toMatchObject({
+          ruleId: 'special-api',
+          sent: { status: 'rejected', error: 'Not sold here.' },
+        });
+      else expect(outcome).toMatchObject({ ruleId: 'default', sent: null });
+    }
+    expect(stored.outcomes.length).toBeGreaterThanOrEqual(7);
+
+    const json = JSON.stringify({ defaultAction: 'approve', rules: [] });
+    const posted = (await post({ rules: json, samples: [seeded[5], { nope: 1 }] })).json();
+    expect(posted).toMatchObject({
+      valid: true,
+      samplesFrom: 'request',
+      outcomes: [{ sample: 0, ruleId: 'default', action: 'approve', sent: { status: 'accepted' } }],
+      sampleProblems: [{ sample: 1 }],
+    });
+  });
+
+  it('refuses a request without rules (400)', async () => {
+    expect((await post({})).statusCode).toBe(400);
+    expect((await post({ rules: 'x', lastStored: 0 })).statusCode).toBe(400);
+  });
+});
+
 describe("the tutorial's requests, done right", () => {
   it('lists waiting connection requests and deactivation requests', async () => {
     const extra = generator.next();
@@ -709,6 +775,7 @@ describe('GET /ops/docs', () => {
       '/ops/connections/{connectionId}/timeline',
       '/ops/deactivation-requests',
       '/ops/docs',
+      '/ops/rules/check',
       '/ops/search',
     ]);
     expect(
@@ -734,6 +801,7 @@ describe('every operations route requires an operator token', () => {
     ['GET', '/ops/search?q=x'],
     ['GET', '/ops/console'],
     ['GET', '/ops/console/console.js'],
+    ['POST', '/ops/rules/check'],
     ['GET', '/ops/connection-requests'],
     ['GET', '/ops/deactivation-requests'],
     ['POST', '/ops/connection-requests/dismiss'],

@@ -28,7 +28,7 @@ import {
   type Logger,
 } from '@fortellis-admin/service-kit';
 import type { ApprovalUseCaseDeps, ProcessResult } from './approval-ports.ts';
-import { DEFAULT_REJECTION_REASON } from './approval-rules.ts';
+import { DEFAULT_REJECTION_REASON } from '@fortellis-admin/approval-rules';
 import { provisionRequest, readProvisionAnswer } from './provisioning-plan.ts';
 
 /** How a callback ended, as the ledger and the database record it; `giveUp` says why it failed. */

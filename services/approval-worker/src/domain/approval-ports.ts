@@ -17,7 +17,7 @@ import type {
   OutsideCallRecorder,
   GiveUpRecorder,
 } from '@fortellis-admin/service-kit';
-import type { ApprovalPolicy } from './approval-rules.ts';
+import type { ApprovalPolicy } from '@fortellis-admin/approval-rules';
 
 /** The connection store, as far as the approval worker writes it. */
 export type ApprovalStore = Pick<

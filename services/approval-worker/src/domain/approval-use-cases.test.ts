@@ -6,7 +6,7 @@ import { RetryLaterError } from '@fortellis-admin/service-kit';
 import { tutorialCurlPayload } from '@fortellis-admin/test-support';
 import { activationJob, answered, fixture } from '../../test/approval-fakes.ts';
 import { createApprovalUseCases } from './approval-use-cases.ts';
-import { defaultPolicy } from './approval-rules.ts';
+import { defaultPolicy } from '@fortellis-admin/approval-rules';
 
 const activation: ActivateRequest = structuredClone(tutorialCurlPayload);
 const id = activation.connectionId;

@@ -21,7 +21,7 @@ import {
 import { reconcileStalled, type JobContext, type Logger } from '@fortellis-admin/service-kit';
 import { createAdvanceConnection } from './advance-connection.ts';
 import type { ApprovalUseCaseDeps, ProcessResult } from './approval-ports.ts';
-import { decide } from './approval-rules.ts';
+import { decide } from '@fortellis-admin/approval-rules';
 
 export interface ApprovalUseCases {
   handleActivation(

@@ -153,11 +153,11 @@ describe('compilePolicy refuses an invalid file with the exact problem', () => {
     [{}, '/rules is required'],
     [
       { rules: [{ id: 'x', when: { 'apiInfo.id': { equals: 'a' } }, action: 'maybe' }] },
-      '/rules/0/action must be equal to one of the allowed values',
+      '/rules/0/action (rule "x") must be equal to one of the allowed values',
     ],
     [
       { rules: [{ id: 'x', when: { 'apiInfo.name': { equals: 'a' } }, action: 'approve' }] },
-      '/rules/0/when property name must be valid',
+      '/rules/0/when/apiInfo.name (rule "x") is not a field a rule can match; one of apiInfo.id, organizationInfo.id',
     ],
     [
       {
@@ -165,15 +165,15 @@ describe('compilePolicy refuses an invalid file with the exact problem', () => {
           { id: 'x', when: { 'apiInfo.id': { equals: 'a', pattern: 'b' } }, action: 'approve' },
         ],
       },
-      '/rules/0/when/apiInfo.id must NOT have more than 1 properties',
+      '/rules/0/when/apiInfo.id (rule "x") must NOT have more than 1 properties',
     ],
     [
       { rules: [{ id: 'x', when: { 'apiInfo.id': { equals: 'a' } }, action: 'reject' }] },
-      '/rules/0/reason is required',
+      '/rules/0/reason (rule "x") is required',
     ],
     [
       { rules: [{ id: 'x', when: {}, action: 'approve' }] },
-      '/rules/0/when must NOT have fewer than 1 properties',
+      '/rules/0/when (rule "x") must NOT have fewer than 1 properties',
     ],
   ])('%j → %s', (raw, expected) => {
     const message = problem(raw);
@@ -189,13 +189,13 @@ describe('compilePolicy refuses an invalid file with the exact problem', () => {
         rules: [{ id: 'x', when: { 'apiInfo.id': { pattern: '([' } }, action: 'approve' }],
       }),
     ).toContain(
-      'rule "x" (/rules/0/when/apiInfo.id) pattern must be anchored: start with ^ and end with $',
+      '/rules/0/when/apiInfo.id/pattern (rule "x") must be anchored: start with ^ and end with $',
     );
     expect(
       problem({
         rules: [{ id: 'y', when: { 'apiInfo.id': { pattern: '^([$' } }, action: 'approve' }],
       }),
-    ).toContain('rule "y" (/rules/0/when/apiInfo.id) pattern is not a valid regular expression');
+    ).toContain('/rules/0/when/apiInfo.id/pattern (rule "y") is not a valid regular expression');
   });
 
   it.each(['example\\.com', '^example\\.com', 'example\\.com$', '^example\\.com\\$'])(
@@ -205,12 +205,25 @@ describe('compilePolicy refuses an invalid file with the exact problem', () => {
         problem({
           rules: [{ id: 'domains', when: { 'userInfo.domain': { pattern } }, action: 'approve' }],
         }),
-      ).toContain('rule "domains" (/rules/0/when/userInfo.domain) pattern must be anchored');
+      ).toContain('/rules/0/when/userInfo.domain/pattern (rule "domains") must be anchored');
     },
   );
 
+  it('lists every problem of the file, at most three in the one-line error', () => {
+    const bad = { id: 'b', when: { 'apiInfo.id': { pattern: 'x' } }, action: 'approve' };
+    const message = problem({
+      rules: [bad, { ...bad, id: 'c' }, { ...bad, id: 'd' }, { ...bad, id: 'e' }],
+    });
+    expect(message).toContain('(rule "b")');
+    expect(message).toContain('(rule "d")');
+    expect(message).not.toContain('(rule "e")');
+    expect(message).toMatch(/; and 1 more$/);
+  });
+
   it('refuses a rule id used twice', () => {
     const rule = { id: 'dup', when: { 'apiInfo.id': { equals: 'a' } }, action: 'approve' };
-    expect(problem({ rules: [rule, rule] })).toContain('/rules/1/id "dup" is used twice');
+    expect(problem({ rules: [rule, rule] })).toContain(
+      '/rules/1/id (rule "dup") is the id of an earlier rule too',
+    );
   });
 });
