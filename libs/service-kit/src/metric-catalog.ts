@@ -167,7 +167,7 @@ export const METRICS = {
   oldestConnectionAge: {
     name: 'oldest_connection_age_seconds',
     type: 'gauge',
-    help: 'Time since the longest-waiting connection in each waiting state last changed: received (a decision), pending_review (an operator), approved and rejected (a callback); 0 when none waits',
+    help: 'Time since the longest-waiting connection in each waiting state last changed: received (a decision), pending_review (an operator), approved (a provisioning, a callback), rejected and suspending (a callback); 0 when none waits',
     labels: ['state'],
     services: ['operations'],
   },

@@ -75,6 +75,12 @@ describe('deciding and calling back', () => {
       credentialNames: ['apiKey', 'apiSecret'],
     });
     expect(connection.provisioning?.credentials).toBeUndefined();
+    // The credentials reached Fortellis and nothing else: not the logs, not the job in Redis.
+    const secrets = Object.values(account?.credentials ?? {});
+    expect(secrets.length).toBe(2);
+    const job = await h.approvalQueue.getJob(`activation-${activation.connectionId}`);
+    const kept = JSON.stringify([h.logs, job?.data, job?.returnvalue, job?.failedReason]);
+    for (const secret of secrets) expect(kept).not.toContain(secret);
     await expect
       .poll(async () =>
         (await h.deprovisionQueue.getJobs(['waiting'])).map((job) => [job.name, job.id]),
