@@ -3,27 +3,18 @@
 // decided by the rule, provisioned, acknowledged), suspends it with a reason and watches the
 // suspension reach Fortellis, then finds it again by organization id. Ingress, operations and the
 // approval worker run as processes against Redis, FerretDB and the simulator.
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import {
   ActivationGenerator,
   FortellisCaller,
   startSimulator,
   type Simulator,
 } from '@fortellis-admin/simulator';
-import {
-  REPO_ROOT,
-  createTestNamespace,
-  freePort,
-  startService,
-  type ManagedProcess,
-} from '@fortellis-admin/test-support';
-import { isolatedServiceEnv } from '@fortellis-admin/test-support/in-vitest';
+import { startService, type ManagedProcess } from '@fortellis-admin/test-support';
+import { ARTIFACTS, launchChromium } from '@fortellis-admin/test-support/browser';
+import { stackEnv } from '@fortellis-admin/test-support/in-vitest';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = `${REPO_ROOT}test-artifacts`;
 const TOKEN = 'console-operator-token-0123456789';
 let sim: Simulator;
 let services: ManagedProcess[] = [];
@@ -32,41 +23,20 @@ let ingressUrl: string;
 let opsUrl: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(
-      `no Chromium at ${CHROMIUM}: run \`npm run infra:install\` (Debian's chromium)`,
-    );
   sim = await startSimulator();
-  const ns = createTestNamespace('e2e-console');
-  const [port, opsPort] = [await freePort(), await freePort()];
-  const env = {
-    ...sim.env(),
-    ...isolatedServiceEnv(ns),
-    PORT: String(port),
-    OPS_PORT: String(opsPort),
-    OPS_API_TOKENS: `erin=${TOKEN}`,
-    APPROVAL_DEFAULT_ACTION: 'approve',
-  };
-  services = await Promise.all(
-    (['ingress', 'operations', 'approval-worker'] as const).map((name) => startService(name, env)),
+  const stack = await stackEnv(
+    sim.env(),
+    'e2e-console',
+    { name: 'erin', token: TOKEN },
+    { APPROVAL_DEFAULT_ACTION: 'approve' },
   );
-  ingressUrl = `http://127.0.0.1:${port}`;
-  opsUrl = `http://127.0.0.1:${opsPort}`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // The flags keep a headless Chromium from reaching for Google's hosts on a closed network.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  await mkdir(ARTIFACTS, { recursive: true });
+  ({ ingressUrl, opsUrl } = stack);
+  services = await Promise.all(
+    (['ingress', 'operations', 'approval-worker'] as const).map((name) =>
+      startService(name, stack.env),
+    ),
+  );
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

@@ -3,13 +3,8 @@
 // against Redis, FerretDB and the simulator.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FortellisCaller, startSimulator, type Simulator } from '@fortellis-admin/simulator';
-import {
-  createTestNamespace,
-  freePort,
-  startService,
-  type ManagedProcess,
-} from '@fortellis-admin/test-support';
-import { isolatedServiceEnv } from '@fortellis-admin/test-support/in-vitest';
+import { startService, type ManagedProcess } from '@fortellis-admin/test-support';
+import { stackEnv } from '@fortellis-admin/test-support/in-vitest';
 
 const TOKEN = 'e2e-operator-token-0123456789';
 let sim: Simulator;
@@ -22,22 +17,17 @@ let opsUrl: string;
 
 beforeAll(async () => {
   sim = await startSimulator();
-  const ns = createTestNamespace('e2e-ops');
-  const [port, opsPort] = [await freePort(), await freePort()];
-  const env = {
-    ...sim.env(),
-    ...isolatedServiceEnv(ns),
-    PORT: String(port),
-    OPS_PORT: String(opsPort),
-    OPS_API_TOKENS: `carol=${TOKEN}`,
-    APPROVAL_DEFAULT_ACTION: 'review',
-  };
-  ingress = await startService('ingress', env);
-  operations = await startService('operations', env);
-  approval = await startService('approval-worker', env);
-  deprovision = await startService('deprovision-worker', env);
-  ingressUrl = `http://127.0.0.1:${port}`;
-  opsUrl = `http://127.0.0.1:${opsPort}`;
+  const stack = await stackEnv(
+    sim.env(),
+    'e2e-ops',
+    { name: 'carol', token: TOKEN },
+    { APPROVAL_DEFAULT_ACTION: 'review' },
+  );
+  ({ ingressUrl, opsUrl } = stack);
+  ingress = await startService('ingress', stack.env);
+  operations = await startService('operations', stack.env);
+  approval = await startService('approval-worker', stack.env);
+  deprovision = await startService('deprovision-worker', stack.env);
 });
 
 afterAll(async () => {

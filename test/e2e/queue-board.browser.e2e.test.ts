@@ -1,23 +1,14 @@
 // A real browser (Debian's Chromium, driven by playwright-core) logs in to Bull Board on the
 // operations service, sees the system's queues, opens the approval queue with the job
 // a Fortellis activation left there, and saves a screenshot as a test artifact.
-import { mkdir } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { QUEUE_NAMES } from '@fortellis-admin/contracts';
 import { FortellisCaller, startSimulator, type Simulator } from '@fortellis-admin/simulator';
-import {
-  REPO_ROOT,
-  createTestNamespace,
-  freePort,
-  startService,
-  type ManagedProcess,
-} from '@fortellis-admin/test-support';
-import { isolatedServiceEnv } from '@fortellis-admin/test-support/in-vitest';
+import { startService, type ManagedProcess } from '@fortellis-admin/test-support';
+import { ARTIFACTS, launchChromium } from '@fortellis-admin/test-support/browser';
+import { stackEnv } from '@fortellis-admin/test-support/in-vitest';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARTIFACTS = `${REPO_ROOT}test-artifacts`;
 const TOKEN = 'browser-operator-token-0123456789';
 let sim: Simulator;
 let ingress: ManagedProcess;
@@ -27,40 +18,12 @@ let ingressUrl: string;
 let opsUrl: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `no Chromium at ${CHROMIUM}: run \`npm run infra:install\` (Debian's chromium)`,
-    );
-  }
   sim = await startSimulator();
-  const ns = createTestNamespace('e2e-board');
-  const [port, opsPort] = [await freePort(), await freePort()];
-  const env = {
-    ...sim.env(),
-    ...isolatedServiceEnv(ns),
-    PORT: String(port),
-    OPS_PORT: String(opsPort),
-    OPS_API_TOKENS: `dana=${TOKEN}`,
-  };
-  ingress = await startService('ingress', env);
-  operations = await startService('operations', env);
-  ingressUrl = `http://127.0.0.1:${port}`;
-  opsUrl = `http://127.0.0.1:${opsPort}`;
-  // The flags keep a headless Chromium from reaching for Google's hosts on a closed network.
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  await mkdir(ARTIFACTS, { recursive: true });
+  const stack = await stackEnv(sim.env(), 'e2e-board', { name: 'dana', token: TOKEN });
+  ({ ingressUrl, opsUrl } = stack);
+  ingress = await startService('ingress', stack.env);
+  operations = await startService('operations', stack.env);
+  browser = await launchChromium();
 });
 
 afterAll(async () => {

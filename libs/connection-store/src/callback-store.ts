@@ -8,7 +8,6 @@ import {
   callbackEvent,
   callbackStatusFor,
   historyEntry,
-  outcomeDetail,
   reopenedCallbackState,
   stateAfterCallback,
   suspensionOutcome,
@@ -86,17 +85,7 @@ export class CallbackStore {
     await this.#c.applyIf(
       connectionId,
       { [`${PATH}.leaseId`]: leaseId },
-      {
-        ...releaseLease(PATH, attempt, now),
-        $push: {
-          history: historyEntry({
-            at: now,
-            event: 'callback_attempt_failed',
-            by: 'approval-worker',
-            detail: outcomeDetail({ httpStatus: attempt.status, error: attempt.error }),
-          }),
-        },
-      },
+      releaseLease(PATH, attempt, now, { event: 'callback_attempt_failed', by: 'approval-worker' }),
     );
   }
 

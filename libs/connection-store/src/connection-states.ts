@@ -70,19 +70,26 @@ export interface ReviewRequestRecord {
   at: Date;
 }
 
-export interface CallbackRecord {
-  status: 'accepted' | 'rejected';
+/**
+ * What every call to an outside party records under its lease (outside-call-lease.ts): the
+ * callback, the provisioning, each deprovision step.
+ */
+export interface OutsideCallRecord {
   attempts: number;
   lastAttemptAt?: Date;
   lastStatus?: number;
   lastError?: string;
-  /** Set while one worker holds the right to send; expires so a crashed worker does not block. */
+  /** Set while one worker holds the right to call; expires so a crashed worker does not block. */
   leaseUntil?: Date;
   leaseId?: string;
-  outcome?: 'acknowledged' | 'failed';
-  /** Recorded for a failed callback: what Fortellis answered. */
-  response?: { status: number; body: string };
   completedAt?: Date;
+  /** Recorded for a failed call: what the party answered (bounded). */
+  response?: { status: number; body: string };
+}
+
+export interface CallbackRecord extends OutsideCallRecord {
+  status: 'accepted' | 'rejected';
+  outcome?: 'acknowledged' | 'failed';
 }
 
 /**
@@ -99,23 +106,15 @@ export interface SealedCredentials {
 }
 
 /** The buyer's account in the provider's backend, provisioned once under its lease. */
-export interface ProvisioningRecord {
+export interface ProvisioningRecord extends OutsideCallRecord {
   /** Absent while still to do (or being retried). */
   status?: 'done' | 'failed';
-  attempts: number;
-  lastAttemptAt?: Date;
-  lastStatus?: number;
-  lastError?: string;
-  leaseUntil?: Date;
-  leaseId?: string;
-  completedAt?: Date;
   /** The backend's id of the account, sent back to it on deprovisioning. */
   accountId?: string;
   /** The names of the credentials it returned (never their values). */
   credentialNames?: string[];
   /** Dropped by the write that records Fortellis' acknowledgement of the callback. */
   credentials?: SealedCredentials;
-  response?: { status: number; body: string };
 }
 
 /** An operator's suspension of an accepted connection. */
@@ -130,19 +129,11 @@ export interface SuspensionRecord {
 export const DEPROVISION_STEPS = ['cleanup', 'deactivationReport', 'activationReport'] as const;
 export type DeprovisionStep = (typeof DEPROVISION_STEPS)[number];
 
-export interface StepRecord {
+export interface StepRecord extends OutsideCallRecord {
   /** Absent while the step is still to do (or being retried). */
   status?: 'done' | 'failed' | 'skipped';
-  attempts: number;
-  lastAttemptAt?: Date;
-  lastStatus?: number;
-  lastError?: string;
-  leaseUntil?: Date;
-  leaseId?: string;
-  completedAt?: Date;
   /** Why a step was skipped, or what a failed step was answered. */
   note?: string;
-  response?: { status: number; body: string };
 }
 
 export interface HistoryEntry {

@@ -210,18 +210,10 @@ export class DeprovisionStore {
     await this.#c.applyIf(
       connectionId,
       { [`${pathOf(step)}.leaseId`]: leaseId },
-      {
-        ...releaseLease(pathOf(step), attempt, now),
-        // Each failed attempt is part of the connection's story (its timeline), as a callback's is.
-        $push: {
-          history: historyEntry({
-            at: now,
-            event: `${step}_attempt_failed`,
-            by: 'deprovision-worker',
-            detail: outcomeDetail({ httpStatus: attempt.status, error: attempt.error }),
-          }),
-        },
-      },
+      releaseLease(pathOf(step), attempt, now, {
+        event: `${step}_attempt_failed`,
+        by: 'deprovision-worker',
+      }),
     );
   }
 

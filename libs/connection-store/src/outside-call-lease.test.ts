@@ -42,8 +42,9 @@ describe('the outside-call lease', () => {
     }
   });
 
-  it('giving it back records the failed attempt and drops the lease', () => {
-    expect(releaseLease('steps.cleanup', { status: 503, error: 'HTTP 503' }, now)).toEqual({
+  it('giving it back records the failed attempt, in the record and the history, and drops the lease', () => {
+    const failed = { event: 'cleanup_attempt_failed', by: 'deprovision-worker' };
+    expect(releaseLease('steps.cleanup', { status: 503, error: 'HTTP 503' }, now, failed)).toEqual({
       $set: {
         'steps.cleanup.lastError': 'HTTP 503',
         'steps.cleanup.lastStatus': 503,
@@ -51,10 +52,18 @@ describe('the outside-call lease', () => {
       },
       $unset: { 'steps.cleanup.leaseUntil': '', 'steps.cleanup.leaseId': '' },
       $inc: { version: 1 },
+      $push: {
+        history: {
+          at: now,
+          event: 'cleanup_attempt_failed',
+          by: 'deprovision-worker',
+          detail: 'HTTP 503',
+        },
+      },
     });
-    expect(releaseLease('callback', { error: 'timeout' }, now).$set).not.toHaveProperty(
-      'callback.lastStatus',
-    );
+    const timedOut = releaseLease('callback', { error: 'timeout' }, now, failed);
+    expect(timedOut.$set).not.toHaveProperty('callback.lastStatus');
+    expect(timedOut.$push).toMatchObject({ history: { detail: 'timeout' } });
   });
 
   it('ending it keeps what a failed call was answered, cut to a bounded size', () => {

@@ -4,6 +4,7 @@
 // attempt, releasing records why the attempt failed, completing records how the call ended. Pure:
 // it decides and builds the updates; the stores apply them under the connection's lock.
 import type { UpdateFilter } from 'mongodb';
+import { historyEntry, outcomeDetail } from './connection-state-machine.ts';
 import type { ConnectionDocument } from './connection-states.ts';
 
 /** What a leased record holds, whichever call it guards. */
@@ -79,11 +80,15 @@ export function mergeUpdates(first: Update, second: Update): Update {
   return merged;
 }
 
-/** Gives the lease back after a failed attempt, recording what went wrong. */
+/**
+ * Gives the lease back after a failed attempt, recording what went wrong in the record and, as
+ * `{event}` by `by`, in the history: each failed attempt is part of the connection's story.
+ */
 export function releaseLease(
   path: string,
   attempt: { status?: number; error: string },
   now: Date,
+  failed: { event: string; by: string },
 ): Update {
   return {
     $set: {
@@ -93,6 +98,13 @@ export function releaseLease(
     },
     $unset: leaseFields(path),
     $inc: { version: 1 },
+    $push: {
+      history: historyEntry({
+        at: now,
+        ...failed,
+        detail: outcomeDetail({ httpStatus: attempt.status, error: attempt.error }),
+      }),
+    },
   };
 }
 

@@ -71,17 +71,10 @@ export class ProvisioningStore {
     await this.#c.applyIf(
       connectionId,
       { [`${PATH}.leaseId`]: leaseId },
-      {
-        ...releaseLease(PATH, attempt, now),
-        $push: {
-          history: historyEntry({
-            at: now,
-            event: 'provisioning_attempt_failed',
-            by: 'approval-worker',
-            detail: outcomeDetail({ httpStatus: attempt.status, error: attempt.error }),
-          }),
-        },
-      },
+      releaseLease(PATH, attempt, now, {
+        event: 'provisioning_attempt_failed',
+        by: 'approval-worker',
+      }),
     );
   }
 

@@ -36,6 +36,42 @@ export async function postJson(
   }
 }
 
+/**
+ * An endpoint of the provider's backend (provisioning, clean-up): JSON posts with its shared
+ * secret (`Authorization: Bearer`, or in the header the provider names) and an idempotency key.
+ */
+export class BackendEndpoint {
+  readonly #url: string;
+  readonly #headers: Record<string, string>;
+  readonly #timeoutMs: number;
+
+  constructor(options: {
+    url: string;
+    secret?: string | undefined;
+    header?: string | undefined;
+    timeoutMs: number;
+  }) {
+    this.#url = options.url;
+    this.#timeoutMs = options.timeoutMs;
+    this.#headers =
+      options.secret === undefined
+        ? {}
+        : options.header === undefined
+          ? { authorization: `Bearer ${options.secret}` }
+          : { [options.header.toLowerCase()]: options.secret };
+  }
+
+  /** One attempt; the same key on every attempt for the same thing lets the backend do it once. */
+  post(body: unknown, idempotencyKey: string): Promise<HttpAttempt> {
+    return postJson(
+      this.#url,
+      body,
+      { ...this.#headers, 'idempotency-key': idempotencyKey },
+      this.#timeoutMs,
+    );
+  }
+}
+
 /** The HTTP status of an attempt, undefined when there was no answer. */
 export function statusOf(attempt: HttpAttempt): number | undefined {
   return attempt.answered ? attempt.status : undefined;

@@ -2,38 +2,19 @@
 // provider's endpoint with the connection id as idempotency key; `none` is the explicit choice of
 // a provider with nothing to create (the callback then carries no credentials).
 import type { BackendProvisionRequest } from '@fortellis-admin/contracts';
-import { postJson, type HttpAttempt } from '@fortellis-admin/service-kit';
+import { BackendEndpoint, type HttpAttempt } from '@fortellis-admin/service-kit';
 import type { AccountProvisioner } from '../domain/approval-ports.ts';
 
 export class HttpAccountProvisioner implements AccountProvisioner {
   readonly kind = 'http';
-  readonly #url: string;
-  readonly #headers: Record<string, string>;
-  readonly #timeoutMs: number;
+  readonly #endpoint: BackendEndpoint;
 
-  constructor(options: {
-    url: string;
-    secret?: string | undefined;
-    header?: string | undefined;
-    timeoutMs: number;
-  }) {
-    this.#url = options.url;
-    this.#timeoutMs = options.timeoutMs;
-    this.#headers =
-      options.secret === undefined
-        ? {}
-        : options.header === undefined
-          ? { authorization: `Bearer ${options.secret}` }
-          : { [options.header.toLowerCase()]: options.secret };
+  constructor(options: ConstructorParameters<typeof BackendEndpoint>[0]) {
+    this.#endpoint = new BackendEndpoint(options);
   }
 
   provision(request: BackendProvisionRequest): Promise<HttpAttempt> {
-    return postJson(
-      this.#url,
-      request,
-      { ...this.#headers, 'idempotency-key': request.connectionId },
-      this.#timeoutMs,
-    );
+    return this.#endpoint.post(request, request.connectionId);
   }
 }
 

@@ -39,13 +39,7 @@ export interface TimelineEvent {
   problem: boolean;
 }
 
-export interface ConnectionTimeline {
-  connectionId: string;
-  subscriptionId: string | null;
-  organizationId: string | null;
-  organizationName: string | null;
-  apiId: string | null;
-  state: string;
+export interface ConnectionTimeline extends ReturnType<typeof connectionIdentity> {
   suspension: { reason: string; by: string; at: string } | null;
   /** Earlier connections of the same subscription (a buyer who left and came back). */
   previousConnectionIds: string[];
@@ -173,6 +167,18 @@ function fortellisCalls(connection: ConnectionDocument): TimelineEvent[] {
   return calls;
 }
 
+/** Which connection it is: its ids, its organization, its API, and where it stands. */
+export function connectionIdentity(connection: ConnectionDocument) {
+  return {
+    connectionId: connection.connectionId,
+    subscriptionId: connection.subscriptionId ?? null,
+    organizationId: connection.organizationId ?? null,
+    organizationName: connection.activation?.organizationInfo.name ?? null,
+    apiId: connection.apiId ?? null,
+    state: connection.state,
+  };
+}
+
 /** The connection's story, oldest first; Fortellis' call comes before what it caused at a tie. */
 export function connectionTimeline(connection: ConnectionDocument): ConnectionTimeline {
   const events = [...fortellisCalls(connection), ...connection.history.map(fromHistory)]
@@ -181,12 +187,7 @@ export function connectionTimeline(connection: ConnectionDocument): ConnectionTi
     .map(({ event }) => event);
   const { suspension } = connection;
   return {
-    connectionId: connection.connectionId,
-    subscriptionId: connection.subscriptionId ?? null,
-    organizationId: connection.organizationId ?? null,
-    organizationName: connection.activation?.organizationInfo.name ?? null,
-    apiId: connection.apiId ?? null,
-    state: connection.state,
+    ...connectionIdentity(connection),
     suspension:
       suspension === undefined
         ? null

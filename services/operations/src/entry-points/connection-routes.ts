@@ -9,7 +9,11 @@ import {
   type ConnectionFilter,
 } from '@fortellis-admin/connection-store';
 import { connectionPage, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../domain/connection-pages.ts';
-import { connectionTimeline, searchConnections } from '../domain/connection-timeline.ts';
+import {
+  connectionIdentity,
+  connectionTimeline,
+  searchConnections,
+} from '../domain/connection-timeline.ts';
 import { failedWorkOf } from '../domain/failed-work-retry.ts';
 import type { OperationsRepository } from '../domain/ports.ts';
 
@@ -23,12 +27,7 @@ export function operatorActions(connection: ConnectionDocument): string[] {
 /** A connection as listed: what an operator scans for, without payload or internals. */
 export function connectionSummary(connection: ConnectionDocument) {
   return {
-    connectionId: connection.connectionId,
-    subscriptionId: connection.subscriptionId ?? null,
-    organizationId: connection.organizationId ?? null,
-    organizationName: connection.activation?.organizationInfo.name ?? null,
-    apiId: connection.apiId ?? null,
-    state: connection.state,
+    ...connectionIdentity(connection),
     decision: connection.decision ?? null,
     createdAt: connection.createdAt.toISOString(),
     updatedAt: connection.updatedAt.toISOString(),
