@@ -20,7 +20,6 @@ import {
   completeLease,
   type AcquiredLease,
   leaseIsLive,
-  releaseLease,
   reopenedFields,
 } from './outside-call-lease.ts';
 
@@ -81,12 +80,10 @@ export class CallbackStore {
     leaseId: string,
     attempt: { status?: number; error: string },
   ): Promise<void> {
-    const now = this.#c.now();
-    await this.#c.applyIf(
-      connectionId,
-      { [`${PATH}.leaseId`]: leaseId },
-      releaseLease(PATH, attempt, now, { event: 'callback_attempt_failed', by: 'approval-worker' }),
-    );
+    await this.#c.releaseCallLease(connectionId, PATH, leaseId, attempt, {
+      event: 'callback_attempt_failed',
+      by: 'approval-worker',
+    });
   }
 
   /**

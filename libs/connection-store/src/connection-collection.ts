@@ -8,6 +8,7 @@
 import type { Collection, Db, Filter, UpdateFilter } from 'mongodb';
 import type { ConnectionLocks } from './connection-lock.ts';
 import { connectionKey, type ConnectionDocument } from './connection-states.ts';
+import { releaseLease } from './outside-call-lease.ts';
 
 export const CONNECTIONS_COLLECTION = 'connections';
 
@@ -116,5 +117,23 @@ export class ConnectionCollection {
         returnDocument: 'after',
       });
     return this.guard.kind === 'locked' ? this.guard.locks.withLock(connectionId, write) : write();
+  }
+
+  /**
+   * Gives back the lease of the call recorded at `path` after a failed attempt, recording what went
+   * wrong (the record and the history's `failed.event`). One write, conditional on the lease.
+   */
+  async releaseCallLease(
+    connectionId: string,
+    path: string,
+    leaseId: string,
+    attempt: { status?: number; error: string },
+    failed: { event: string; by: string },
+  ): Promise<void> {
+    await this.applyIf(
+      connectionId,
+      { [`${path}.leaseId`]: leaseId },
+      releaseLease(path, attempt, this.now(), failed),
+    );
   }
 }

@@ -22,7 +22,6 @@ import {
   mergeUpdates,
   type AcquiredLease,
   leaseIsLive,
-  releaseLease,
   reopenedFields,
 } from './outside-call-lease.ts';
 
@@ -206,15 +205,10 @@ export class DeprovisionStore {
     leaseId: string,
     attempt: { status?: number; error: string },
   ): Promise<void> {
-    const now = this.#c.now();
-    await this.#c.applyIf(
-      connectionId,
-      { [`${pathOf(step)}.leaseId`]: leaseId },
-      releaseLease(pathOf(step), attempt, now, {
-        event: `${step}_attempt_failed`,
-        by: 'deprovision-worker',
-      }),
-    );
+    await this.#c.releaseCallLease(connectionId, pathOf(step), leaseId, attempt, {
+      event: `${step}_attempt_failed`,
+      by: 'deprovision-worker',
+    });
   }
 
   /**

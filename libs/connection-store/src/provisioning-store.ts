@@ -12,7 +12,6 @@ import {
   completeLease,
   leaseIsLive,
   mergeUpdates,
-  releaseLease,
   reopenedFields,
   type AcquiredLease,
 } from './outside-call-lease.ts';
@@ -67,15 +66,10 @@ export class ProvisioningStore {
     leaseId: string,
     attempt: { status?: number; error: string },
   ): Promise<void> {
-    const now = this.#c.now();
-    await this.#c.applyIf(
-      connectionId,
-      { [`${PATH}.leaseId`]: leaseId },
-      releaseLease(PATH, attempt, now, {
-        event: 'provisioning_attempt_failed',
-        by: 'approval-worker',
-      }),
-    );
+    await this.#c.releaseCallLease(connectionId, PATH, leaseId, attempt, {
+      event: 'provisioning_attempt_failed',
+      by: 'approval-worker',
+    });
   }
 
   /**
