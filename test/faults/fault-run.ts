@@ -144,6 +144,7 @@ export async function startFaultStack(
     APPROVAL_DEFAULT_ACTION: 'approve',
     CALLBACK_RATE_LIMIT_PER_SECOND: '1000',
     CALLBACK_TIMEOUT_MS: '2000',
+    BACKEND_PROVISION_TIMEOUT_MS: '2000',
     CALLBACK_BACKOFF_BASE_MS: '200',
     CALLBACK_BACKOFF_MAX_MS: '2000',
     RETRY_BACKOFF_BASE_MS: '200',
@@ -349,6 +350,9 @@ export async function judge(
     stack.sim.calls('deprovision').filter((c) => c.status === 200),
     (c) => ((c.body as { connectionId?: string } | undefined)?.connectionId ?? '').toLowerCase(),
   );
+  const accounts = groupBy(stack.sim.backendAccounts(), (account) =>
+    account.connectionId.toLowerCase(),
+  );
   const killedWhileOnTheWire = (worker: ServiceName, call: RecordedCall): boolean =>
     stack.kills.some(
       (kill) =>
@@ -386,6 +390,15 @@ export async function judge(
       continue;
     }
     if (sent === 0) verdict.lost.push(`activate ${id}`);
+    // An accepted buyer must get the credentials of the one account the backend holds for it.
+    const owned = accounts.get(id.toLowerCase()) ?? [];
+    if (owned.length > 1) verdict.duplicated.push(`activate ${id} (${owned.length} accounts)`);
+    const auth = (copies[0]?.body as { status?: string; auth?: unknown } | undefined)?.auth;
+    if (
+      sent > 0 &&
+      (owned.length !== 1 || JSON.stringify(auth) !== JSON.stringify(owned[0]?.credentials))
+    )
+      verdict.lost.push(`activate ${id} (its callback's auth is not its account's credentials)`);
     if (sent > 1)
       (repeatInDoubt('approval-worker', copies)
         ? verdict.repeatedInDoubt
@@ -422,7 +435,7 @@ export async function judge(
     );
   for (const doc of documents.values()) {
     const needsWork =
-      ['received', 'approved', 'rejected'].includes(doc.state) ||
+      ['received', 'approved', 'rejected', 'suspending'].includes(doc.state) ||
       (doc.state === 'deactivated' &&
         (doc.steps?.cleanup?.status === undefined ||
           doc.steps.deactivationReport?.status === undefined));

@@ -82,6 +82,18 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'backend provisioning 5xx and timeouts for 20 s',
+    allAcknowledged: true,
+    fault: async ({ sim }) => {
+      sim.faults.add('provision', { kind: 'status', status: 503 }, Infinity);
+      await delay(10_000);
+      sim.faults.clear('provision');
+      sim.faults.add('provision', { kind: 'delay', ms: 3000 }, Infinity);
+      await delay(10_000);
+      sim.faults.clear('provision');
+    },
+  },
+  {
     name: 'status API down for 20 s',
     allAcknowledged: true,
     fault: async ({ sim }) => {
