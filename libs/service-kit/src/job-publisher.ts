@@ -275,8 +275,9 @@ export class JobPublisher {
       // These are written to the socket in this order, in one turn: nothing can come between them.
       // The socket is corked meanwhile, so the three go out in one write (one system call, one
       // packet) instead of three.
-      const socket = this.#redis.stream;
-      socket.cork();
+      // (No socket before the first connection: then the commands wait in ioredis's offline queue.)
+      const socket: Redis['stream'] | undefined = this.#redis.stream;
+      socket?.cork();
       let executed: Promise<[Error | null, unknown][] | null>;
       let watched: Promise<unknown>;
       let fenced: Promise<unknown>;
@@ -296,7 +297,7 @@ export class JobPublisher {
         );
         executed = multi.exec();
       } finally {
-        socket.uncork();
+        socket?.uncork();
       }
       const [, , results] = await Promise.all([watched, fenced, executed, ...adds]);
       if (results === null) return { kind: 'fenced' };
