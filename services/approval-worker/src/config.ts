@@ -8,7 +8,7 @@ import {
   monitoringEnvProperties,
 } from '@fortellis-admin/service-kit';
 import { APPROVAL_DEFAULT_ACTION_ENV_PROPERTIES } from '@fortellis-admin/approval-rules';
-import { parseCredentialsKey } from './domain/credential-seal.ts';
+import { parseCredentialsKeys } from './domain/credential-seal.ts';
 
 /** Environment variables of the approval worker, with their defaults. */
 export const approvalWorkerEnvSchema = {
@@ -90,7 +90,7 @@ export const approvalWorkerEnvSchema = {
     },
     PROVISIONING_CREDENTIALS_KEY: {
       description:
-        'AES-256 key (32 bytes, base64: openssl rand -base64 32) sealing the credentials a backend answers while they wait for the callback (required with BACKEND_PROVISIONER=http; secret).',
+        'AES-256 key (32 bytes, base64: openssl rand -base64 32) sealing the credentials a backend answers while they wait for the callback (required with BACKEND_PROVISIONER=http; secret). Several, separated by commas, for a rotation: the first seals, each opens what it sealed.',
       type: 'string',
       minLength: 1,
       writeOnly: true,
@@ -188,7 +188,7 @@ export function loadApprovalWorkerConfig(
 }
 
 function checkedKey(text: string): string {
-  parseCredentialsKey(text);
+  parseCredentialsKeys(text);
   return text.trim();
 }
 

@@ -18,7 +18,7 @@ import {
 import { ConnectionRepository } from '@fortellis-admin/connection-store';
 import { HttpAccountProvisioner, NoAccountProvisioner } from './data-access/account-provisioner.ts';
 import { CallbackClient } from './data-access/callback-client.ts';
-import { AesGcmCredentialSealer, parseCredentialsKey } from './domain/credential-seal.ts';
+import { AesGcmCredentialSealer, parseCredentialsKeys } from './domain/credential-seal.ts';
 import type { ApprovalPolicy } from '@fortellis-admin/approval-rules';
 import type { ApprovalWorkerConfig } from './config.ts';
 import {
@@ -96,7 +96,7 @@ export function createApprovalDeps(
         : new NoAccountProvisioner(),
     sealer:
       config.provisioning.kind === 'http'
-        ? new AesGcmCredentialSealer(parseCredentialsKey(config.provisioning.credentialsKey))
+        ? new AesGcmCredentialSealer(parseCredentialsKeys(config.provisioning.credentialsKey))
         : undefined,
     callbacks: new CallbackClient({
       baseUrl: config.fortellis.callbackBaseUrl,

@@ -360,7 +360,7 @@ export function fixture(policy: ApprovalPolicy = defaultPolicy('approve')) {
     recordGiveUp: (work) => void givenUp.push(work),
     policy,
     provisioner,
-    sealer: new AesGcmCredentialSealer(Buffer.alloc(32, 7)),
+    sealer: new AesGcmCredentialSealer([Buffer.alloc(32, 7)]),
     callbacks,
     tokens,
     announceAccepted: async (job) => {

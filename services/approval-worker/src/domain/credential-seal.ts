@@ -15,36 +15,47 @@ export function keyIdOf(key: Buffer): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 8);
 }
 
-/** Reads `PROVISIONING_CREDENTIALS_KEY`: 32 bytes, base64 (`openssl rand -base64 32`). */
-export function parseCredentialsKey(text: string): Buffer {
-  const key = Buffer.from(text.trim(), 'base64');
-  if (key.length !== 32 || key.toString('base64') !== text.trim())
-    throw new ConfigError(
-      'PROVISIONING_CREDENTIALS_KEY',
-      'must be 32 bytes in base64 (openssl rand -base64 32)',
-    );
-  return key;
+/**
+ * Reads `PROVISIONING_CREDENTIALS_KEY`: one key, or several separated by commas, each 32 bytes in
+ * base64 (`openssl rand -base64 32`). The first seals; every one opens what it sealed, so a key is
+ * rotated by putting the new one first and dropping the old once nothing sealed under it waits.
+ */
+export function parseCredentialsKeys(text: string): Buffer[] {
+  const keys = text.split(',').map((part) => {
+    const encoded = part.trim();
+    const key = Buffer.from(encoded, 'base64');
+    if (key.length !== 32 || key.toString('base64') !== encoded)
+      throw new ConfigError(
+        'PROVISIONING_CREDENTIALS_KEY',
+        'must be 32-byte keys in base64, separated by commas (openssl rand -base64 32)',
+      );
+    return key;
+  });
+  return keys;
 }
 
 export class AesGcmCredentialSealer implements CredentialSealer {
-  readonly #key: Buffer;
-  readonly #keyId: string;
+  readonly #sealing: { key: Buffer; keyId: string };
+  readonly #opening: ReadonlyMap<string, Buffer>;
 
-  constructor(key: Buffer) {
-    this.#key = key;
-    this.#keyId = keyIdOf(key);
+  /** `keys[0]` seals; each of `keys` opens what it sealed. */
+  constructor(keys: readonly Buffer[]) {
+    const [first] = keys;
+    if (first === undefined) throw new Error('at least one credentials key is needed');
+    this.#sealing = { key: first, keyId: keyIdOf(first) };
+    this.#opening = new Map(keys.map((key) => [keyIdOf(key), key]));
   }
 
   seal(credentials: Record<string, string>): SealedCredentials {
     const iv = randomBytes(12);
-    const cipher = createCipheriv(ALGORITHM, this.#key, iv);
+    const cipher = createCipheriv(ALGORITHM, this.#sealing.key, iv);
     cipher.setAAD(ASSOCIATED_DATA);
     const data = Buffer.concat([
       cipher.update(JSON.stringify(credentials), 'utf8'),
       cipher.final(),
     ]);
     return {
-      keyId: this.#keyId,
+      keyId: this.#sealing.keyId,
       iv: iv.toString('base64'),
       tag: cipher.getAuthTag().toString('base64'),
       data: data.toString('base64'),
@@ -52,13 +63,14 @@ export class AesGcmCredentialSealer implements CredentialSealer {
   }
 
   open(sealed: SealedCredentials): Record<string, string> {
-    if (sealed.keyId !== this.#keyId)
+    const key = this.#opening.get(sealed.keyId);
+    if (key === undefined)
       throw new AppError(
         ERROR_CODES.configInvalid,
-        `credentials were sealed under key ${sealed.keyId}, not the configured ${this.#keyId}`,
+        `credentials were sealed under key ${sealed.keyId}, which is not among the configured keys (${[...this.#opening.keys()].join(', ')})`,
         { permanent: true },
       );
-    const decipher = createDecipheriv(ALGORITHM, this.#key, Buffer.from(sealed.iv, 'base64'));
+    const decipher = createDecipheriv(ALGORITHM, key, Buffer.from(sealed.iv, 'base64'));
     decipher.setAAD(ASSOCIATED_DATA);
     decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
     const text = Buffer.concat([
