@@ -100,6 +100,7 @@ try {
     `ingress:   http://127.0.0.1:${port}  (GET /health, GET /ready, POST /activate, POST /deactivate/{connectionId})`,
     `ops API:   http://127.0.0.1:${opsPort}/ops/connections  (OpenAPI: /ops/docs, metrics: /metrics)`,
     `queues:    http://127.0.0.1:${opsPort}/ops/queues  (Bull Board: log in with the operator token below)`,
+    `console:   http://127.0.0.1:${opsPort}/ops/console  (connections: search, timeline, suspend)`,
     `           curl -H "Authorization: Bearer ${opsToken.split(',')[0]?.split('=')[1] ?? ''}" http://127.0.0.1:${opsPort}/ops/connections`,
   ];
   if (sim !== undefined) {

@@ -88,6 +88,7 @@ describe('npm run dev', () => {
       const printed = dev.output();
       expect(printed).toContain(`http://127.0.0.1:${port}`);
       expect(printed).toContain(`http://127.0.0.1:${opsPort}/ops/queues`);
+      expect(printed).toContain(`http://127.0.0.1:${opsPort}/ops/console`);
       expect(existsSync(stackFile)).toBe(true);
 
       // The one-line sample command, as printed.
