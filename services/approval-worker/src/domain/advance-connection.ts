@@ -64,7 +64,11 @@ export function createAdvanceConnection(deps: ApprovalUseCaseDeps): AdvanceConne
           return provision(connection, job, log, lease('provisioning'));
         return sendCallback(connection, connection.state, job, log, lease('callback'));
       case 'rejected':
+        return sendCallback(connection, connection.state, job, log, lease('callback'));
       case 'suspending':
+        // An acceptance suspended before it was announced is announced first: the buyer had the
+        // API, and the deprovision worker's reports must say so.
+        await announce(connection, log);
         return sendCallback(connection, connection.state, job, log, lease('callback'));
       case 'accepted':
         await announce(connection, log);
@@ -358,16 +362,23 @@ export function createAdvanceConnection(deps: ApprovalUseCaseDeps): AdvanceConne
     const message: ConnectionAcceptedJob = {
       connectionId: connection.connectionId,
       subscriptionId: connection.subscriptionId,
-      acceptedAt: (connection.callback?.completedAt ?? deps.clock.now()).toISOString(),
+      acceptedAt: (
+        connection.acceptedAt ??
+        connection.callback?.completedAt ??
+        deps.clock.now()
+      ).toISOString(),
       requestId: connection.requestId ?? connection.connectionId,
     };
     await deps.announceAccepted(message, jobIdFor.connectionAccepted(message));
   }
 
-  /** Announces a connection recorded accepted but not yet announced, and marks it announced. */
+  /**
+   * Announces a connection recorded accepted (or being suspended) but not yet announced, and marks
+   * it announced.
+   */
   async function announce(connection: ConnectionDocument, log: Logger): Promise<void> {
     if (
-      connection.state !== 'accepted' ||
+      (connection.state !== 'accepted' && connection.state !== 'suspending') ||
       connection.acceptanceAnnounced === true ||
       connection.subscriptionId === undefined
     )

@@ -450,6 +450,18 @@ describe('a suspension (an operator stops traffic for an accepted connection)', 
     ]);
   });
 
+  it('an acceptance not yet announced is announced before the suspension is sent', async () => {
+    const f = setUp();
+    const input = await suspended(f);
+    const doc = f.store.docs.get(id.toLowerCase());
+    if (doc === undefined) throw new Error('no connection');
+    delete doc.acceptanceAnnounced;
+    f.announcements.splice(0);
+    expect((await f.useCases.handleSuspension(...input)).state).toBe('suspended');
+    expect(f.announcements).toMatchObject([{ connectionId: id }]);
+    expect((await f.store.get(id))?.acceptanceAnnounced).toBe(true);
+  });
+
   it('a stalled suspension (its job lost) is sent by the reconciler’s job', async () => {
     const f = setUp();
     await suspended(f);
