@@ -1,7 +1,8 @@
 // A real browser (Debian's Chromium, driven by playwright-core) on the operators' connections page:
 // logs in, finds an accepted connection by its subscription id, reads its timeline (received,
 // decided by the rule, provisioned, acknowledged), suspends it with a reason and watches the
-// suspension reach Fortellis, then finds it again by organization id. Ingress, operations and the
+// suspension reach Fortellis, then finds it again by organization id; then retries a callback
+// Fortellis refused from its page. Ingress, operations and the
 // approval worker run as processes against Redis, FerretDB and the simulator.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
@@ -54,7 +55,6 @@ describe('the connections page in a real browser', () => {
     });
     const activation = new ActivationGenerator(616).next();
     expect((await caller.activate(activation)).status).toBe(200);
-    await caller.close();
     const { connectionId, subscriptionId } = activation;
     await expect
       .poll(
@@ -129,6 +129,26 @@ describe('the connections page in a real browser', () => {
       .poll(() => page.getByRole('link', { name: connectionId }).isVisible(), { timeout: 10_000 })
       .toBe(true);
     expect(problems).toEqual([]);
+
+    // A callback Fortellis refused: the page shows the failed attempt and offers the retry.
+    const refused = new ActivationGenerator(617).next();
+    sim.faults.failNext('callback', 400);
+    expect((await caller.activate(refused)).status).toBe(200);
+    await page.goto(`${opsUrl}/ops/console?id=${refused.connectionId}`);
+    await expect
+      .poll(() => page.locator('#state').textContent(), { timeout: 15_000 })
+      .toBe('callback_failed');
+    expect(await page.locator('tr[data-event="callback_failed"].problem').count()).toBe(1);
+    await page.getByRole('button', { name: 'Retry what failed' }).click();
+    await expect
+      .poll(() => page.locator('#state').textContent(), { timeout: 15_000 })
+      .toBe('accepted');
+    expect((await events()).slice(-2)).toEqual([
+      'operator_retry_callback',
+      'callback_accepted_acknowledged',
+    ]);
+    expect(problems).toEqual([]);
+    await caller.close();
     await context.close();
   });
 });

@@ -95,8 +95,11 @@ async function showSearch(query) {
   );
 }
 
+/** How long the page keeps looking for the change an accepted action asked for. */
+const ACTION_WAIT_MS = 30_000;
+
 /** A form that posts one action; `reason` adds a required reason field. */
-function actionForm(connectionId, action, label, reason) {
+function actionForm(connectionId, state, action, label, reason) {
   const form = el('form', undefined, { 'data-action': action });
   if (reason !== undefined) {
     form.append(
@@ -122,7 +125,11 @@ function actionForm(connectionId, action, label, reason) {
     );
     if (status === 202) notify(`${label}: done (${body.status ?? 'queued'}).`);
     else notify(body?.message ?? `${label} failed (HTTP ${status})`, true);
-    await showConnection(connectionId);
+    // A worker carries the action out: keep looking until the connection leaves this state.
+    await showConnection(
+      connectionId,
+      status === 202 ? { from: state, until: Date.now() + ACTION_WAIT_MS } : undefined,
+    );
   });
   return form;
 }
@@ -130,13 +137,12 @@ function actionForm(connectionId, action, label, reason) {
 function actionsFor(timeline) {
   const box = el('section', undefined, { class: 'actions' });
   box.append(el('h3', 'Actions'));
-  const id = timeline.connectionId;
+  const form = (...args) => actionForm(timeline.connectionId, timeline.state, ...args);
   for (const action of timeline.actions) {
-    if (action === 'approve') box.append(actionForm(id, 'approve', 'Approve'));
-    if (action === 'reject') box.append(actionForm(id, 'reject', 'Reject', 'Reason'));
-    if (action === 'retry') box.append(actionForm(id, 'retry', 'Retry what failed'));
-    if (action === 'suspend')
-      box.append(actionForm(id, 'suspend', 'Suspend (stop traffic)', 'Reason'));
+    if (action === 'approve') box.append(form('approve', 'Approve'));
+    if (action === 'reject') box.append(form('reject', 'Reject', 'Reason'));
+    if (action === 'retry') box.append(form('retry', 'Retry what failed'));
+    if (action === 'suspend') box.append(form('suspend', 'Suspend (stop traffic)', 'Reason'));
   }
   if (timeline.actions.length === 0)
     box.append(el('p', `Nothing to do while it is ${timeline.state}.`, { class: 'muted' }));
@@ -145,7 +151,11 @@ function actionsFor(timeline) {
 
 let refresh;
 
-async function showConnection(connectionId) {
+/**
+ * Shows the connection; refreshes while a worker still has work on it, or while `waiting` (an
+ * action just accepted) has not seen it leave the state it was in.
+ */
+async function showConnection(connectionId, waiting) {
   window.clearTimeout(refresh);
   const { status, body } = await api(
     `/ops/connections/${encodeURIComponent(connectionId)}/timeline`,
@@ -201,8 +211,13 @@ async function showConnection(connectionId) {
   );
   section.replaceChildren(...parts);
   for (const cell of section.querySelectorAll('tbody tr td:first-child')) cell.className = 'when';
-  if (MOVING.has(body.state))
-    refresh = setTimeout(() => void showConnection(connectionId), REFRESH_MS);
+  const stillWaiting =
+    waiting !== undefined && body.state === waiting.from && Date.now() < waiting.until;
+  if (MOVING.has(body.state) || stillWaiting)
+    refresh = setTimeout(
+      () => void showConnection(connectionId, stillWaiting ? waiting : undefined),
+      REFRESH_MS,
+    );
 }
 
 const params = new URLSearchParams(window.location.search);
