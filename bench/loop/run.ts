@@ -16,7 +16,7 @@
 // redis-server with appendfsync always, FerretDB on SQLite).
 //
 //   npm run bench:loop [-- --count 200 --rate 50 --concurrency 32 --preload 1000,20000
-//                         --worker-concurrency 8]
+//                         --worker-concurrency 8 --provisioner http|none]
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -49,8 +49,12 @@ const { values } = parseArgs({
     preload: { type: 'string', default: '1000,20000' },
     /** WORKER_CONCURRENCY of both workers; their own default (8) when not given. */
     'worker-concurrency': { type: 'string' },
+    /** BACKEND_PROVISIONER of the approval worker: http (the simulator's backend) or none. */
+    provisioner: { type: 'string', default: 'http' },
   },
 });
+if (!['http', 'none'].includes(values.provisioner))
+  throw new Error('--provisioner is http or none');
 const workerConcurrency = values['worker-concurrency'];
 const count = Number(values.count);
 const rate = Number(values.rate);
@@ -168,6 +172,7 @@ async function startStack(
     CALLBACK_RATE_LIMIT_PER_SECOND: '10000',
     LOG_LEVEL: 'info',
     ...(workerConcurrency === undefined ? {} : { WORKER_CONCURRENCY: workerConcurrency }),
+    BACKEND_PROVISIONER: values.provisioner,
   };
   const services: Stack['services'] = new Map();
   for (const name of SERVICES) {
@@ -379,7 +384,7 @@ const rss: string[] = [];
 try {
   console.log(
     `bench:loop: ${count} activations then ${count} deactivations, at ${rate}/s and flat out ` +
-      `(${concurrency} streams, worker concurrency ${workerConcurrency ?? 'default'}); redis ${redisEndpoint.source}, mongodb ${mongoEndpoint.source} ${mongoEndpoint.backend ?? ''}`,
+      `(${concurrency} streams, worker concurrency ${workerConcurrency ?? 'default'}, provisioner ${values.provisioner}); redis ${redisEndpoint.source}, mongodb ${mongoEndpoint.source} ${mongoEndpoint.backend ?? ''}`,
   );
   for (const k of preloads) {
     const stack = await startStack(

@@ -164,7 +164,7 @@ export class ProvisioningStore {
     return this.#activations.transition(connectionId, ['provisioning_failed'], 'approved', {
       event: 'operator_retry_provisioning',
       by,
-      unset: [...reopenedFields(PATH, 'status')],
+      unset: reopenedFields(PATH, 'status'),
     });
   }
 }

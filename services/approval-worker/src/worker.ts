@@ -57,7 +57,8 @@ export function buildWorker(deps: ApprovalWorkerDeps): Worker<unknown, ApprovalJ
 
 /**
  * Wires the worker's dependencies from its configuration and clients: the repository, the backend
- * provisioner and the credentials' seal, the token and callback clients, the announcement of accepted connections to the deprovision queue.
+ * provisioner and the credentials' seal, the token and callback clients, the announcement of
+ * accepted connections to the deprovision queue.
  */
 export function createApprovalDeps(
   config: ApprovalWorkerConfig,

@@ -8,6 +8,7 @@ import type {
   ConnectionFilter,
   HistoryEntry,
 } from '@fortellis-admin/connection-store';
+import { failedWorkOf } from './failed-work-retry.ts';
 import type { OperationsRepository } from './ports.ts';
 
 /** What an event is about, for the page to group and colour. */
@@ -44,6 +45,17 @@ export interface ConnectionTimeline extends ReturnType<typeof connectionIdentity
   /** Earlier connections of the same subscription (a buyer who left and came back). */
   previousConnectionIds: string[];
   events: TimelineEvent[];
+  /** The operators' actions the connection accepts now (each a POST on the connection). */
+  actions: OperatorAction[];
+}
+
+export type OperatorAction = 'approve' | 'reject' | 'suspend' | 'retry';
+
+/** The operators' actions a connection in this state accepts. */
+export function operatorActions(connection: ConnectionDocument): OperatorAction[] {
+  if (connection.state === 'pending_review') return ['approve', 'reject'];
+  if (connection.state === 'accepted') return ['suspend'];
+  return failedWorkOf(connection) === null ? [] : ['retry'];
 }
 
 const STEP_NAMES: Readonly<Record<string, string>> = {
@@ -194,6 +206,7 @@ export function connectionTimeline(connection: ConnectionDocument): ConnectionTi
         : { reason: suspension.reason, by: suspension.by, at: suspension.at.toISOString() },
     previousConnectionIds: connection.previousConnectionIds ?? [],
     events,
+    actions: operatorActions(connection),
   };
 }
 

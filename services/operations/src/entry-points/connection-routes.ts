@@ -14,15 +14,7 @@ import {
   connectionTimeline,
   searchConnections,
 } from '../domain/connection-timeline.ts';
-import { failedWorkOf } from '../domain/failed-work-retry.ts';
 import type { OperationsRepository } from '../domain/ports.ts';
-
-/** The operators' actions a connection in this state accepts (each a POST on the connection). */
-export function operatorActions(connection: ConnectionDocument): string[] {
-  if (connection.state === 'pending_review') return ['approve', 'reject'];
-  if (connection.state === 'accepted') return ['suspend'];
-  return failedWorkOf(connection) === null ? [] : ['retry'];
-}
 
 /** A connection as listed: what an operator scans for, without payload or internals. */
 export function connectionSummary(connection: ConnectionDocument) {
@@ -118,10 +110,7 @@ export const connectionRoutes: FastifyPluginAsync<{
         params: connectionParamsSchema,
       },
     },
-    async (request) => {
-      const connection = await known(request.params.connectionId);
-      return { ...connectionTimeline(connection), actions: operatorActions(connection) };
-    },
+    async (request) => connectionTimeline(await known(request.params.connectionId)),
   );
 
   app.get<{ Querystring: { q: string } }>(
