@@ -37,7 +37,7 @@ export interface FaultStack {
   /** SIGKILLs a service and starts it again with the same environment. */
   killAndRestart(name: ServiceName): Promise<void>;
   /** Each SIGKILL of a service, when it was sent (ms since the epoch). */
-  readonly kills: { service: ServiceName; at: number }[];
+  readonly kills: { service: ServiceName; at: number; exitedAt: number }[];
   /**
    * Restarts every service the way a Kubernetes rolling update does (one new instance up, then the
    * old one sent SIGTERM and waited for): each ingress replica, then each worker.
@@ -209,9 +209,10 @@ export async function startFaultStack(
     },
     killAndRestart: async (name) => {
       const running = services.get(name);
-      kills.push({ service: name, at: Date.now() });
+      const at = Date.now();
       running?.child.kill('SIGKILL');
       await running?.stop();
+      kills.push({ service: name, at, exitedAt: Date.now() });
       await start(name);
     },
     stop: async () => {
@@ -290,8 +291,8 @@ export interface Verdict {
   duplicated: string[];
   /**
    * A call repeated because the worker making it was SIGKILLed while it was on the wire (the
-   * first copy reached the party at most IN_DOUBT_MS before the kill, so nobody lived to learn its
-   * answer), repeated once with the same content after the lease expired. No process can tell
+   * first copy reached the party at most IN_DOUBT_MS before the kill, or after the signal while
+   * the process was still going, so nobody lived to learn its answer), repeated once with the same content after the lease expired. No process can tell
    * whether such a call arrived; the README's Guarantees section says so.
    */
   repeatedInDoubt: string[];
@@ -353,11 +354,13 @@ export async function judge(
   const accounts = groupBy(stack.sim.backendAccounts(), (account) =>
     account.connectionId.toLowerCase(),
   );
+  // A request the worker wrote before the signal can reach the simulator after it was sent, until
+  // the process is gone: such a copy was on the wire at the kill as much as one just before it.
   const killedWhileOnTheWire = (worker: ServiceName, call: RecordedCall): boolean =>
     stack.kills.some(
       (kill) =>
         kill.service === worker &&
-        kill.at >= call.at.getTime() &&
+        call.at.getTime() <= kill.exitedAt &&
         kill.at <= call.at.getTime() + IN_DOUBT_MS,
     );
   /** Two copies of one call: in doubt if the first was on the wire when its worker was killed. */
