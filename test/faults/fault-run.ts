@@ -363,6 +363,15 @@ export async function judge(
         call.at.getTime() <= kill.exitedAt &&
         kill.at <= call.at.getTime() + IN_DOUBT_MS,
     );
+  /** Where a repeated call's first copy stood against the nearest kill of its worker, to read. */
+  const sinceKill = (worker: ServiceName, call: RecordedCall | undefined): string => {
+    const kills = stack.kills.filter((kill) => kill.service === worker);
+    if (call === undefined || kills.length === 0) return '';
+    const nearest = kills.reduce((a, b) =>
+      Math.abs(b.at - call.at.getTime()) < Math.abs(a.at - call.at.getTime()) ? b : a,
+    );
+    return `; first copy ${call.at.getTime() - nearest.at} ms from the nearest kill, which took ${nearest.exitedAt - nearest.at} ms`;
+  };
   /** Two copies of one call: in doubt if the first was on the wire when its worker was killed. */
   const repeatInDoubt = (worker: ServiceName, copies: RecordedCall[]): boolean =>
     copies.length === 2 &&
@@ -406,7 +415,7 @@ export async function judge(
       (repeatInDoubt('approval-worker', copies)
         ? verdict.repeatedInDoubt
         : verdict.duplicated
-      ).push(`activate ${id} (${sent} callbacks)`);
+      ).push(`activate ${id} (${sent} callbacks${sinceKill('approval-worker', copies[0])})`);
   }
   let reportsExpected = 0;
   for (const call of run.deactivations) {
@@ -426,7 +435,9 @@ export async function judge(
       (repeatInDoubt('deprovision-worker', cleanupCopies)
         ? verdict.repeatedInDoubt
         : verdict.duplicated
-      ).push(`deactivate ${id} (${cleaned} cleanups)`);
+      ).push(
+        `deactivate ${id} (${cleaned} cleanups${sinceKill('deprovision-worker', cleanupCopies[0])})`,
+      );
   }
   // Reports name no connection: only their number can be judged, and the ones in doubt counted.
   const reports = stack.sim.calls('status').filter((c) => c.status === 204);
