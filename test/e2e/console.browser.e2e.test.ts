@@ -134,6 +134,17 @@ describe('the connections page in a real browser', () => {
     const refused = new ActivationGenerator(617).next();
     sim.faults.failNext('callback', 400);
     expect((await caller.activate(refused)).status).toBe(200);
+    // Opened once the refusal has happened (an unknown connection is a 404 the page does not retry).
+    await expect
+      .poll(
+        () =>
+          sim
+            .calls('callback')
+            .filter((call) => call.params.connectionId === refused.connectionId)
+            .map((call) => call.status),
+        { timeout: 15_000 },
+      )
+      .toEqual([400]);
     await page.goto(`${opsUrl}/ops/console?id=${refused.connectionId}`);
     await expect
       .poll(() => page.locator('#state').textContent(), { timeout: 15_000 })
