@@ -111,11 +111,29 @@ export function renderConfigTable(): string {
   ].join('\n');
 }
 
+/**
+ * What docker compose itself reads from .env besides the services' settings: the passwords of the
+ * Redis users (deploy/redis/users.acl) and of the MongoDB users, from which it makes each service's
+ * REDIS_URL and MONGODB_URL.
+ */
+export const COMPOSE_PASSWORDS = [
+  'REDIS_ADMIN_PASSWORD',
+  'REDIS_INGRESS_PASSWORD',
+  'REDIS_OPERATIONS_PASSWORD',
+  'REDIS_APPROVAL_WORKER_PASSWORD',
+  'REDIS_DEPROVISION_WORKER_PASSWORD',
+  'MONGO_ROOT_PASSWORD',
+  'MONGO_OPERATIONS_PASSWORD',
+  'MONGO_APPROVAL_WORKER_PASSWORD',
+  'MONGO_DEPROVISION_WORKER_PASSWORD',
+] as const;
+
 export function renderEnvExample(): string {
   const lines = [
     '# Settings of the four services, generated from their config schemas by `npm run docs:config`.',
-    '# Copy to .env for docker-compose (which sets REDIS_URL and MONGODB_URL to its own redis and',
-    '# mongo) and fill in the required ones; commented lines show the defaults.',
+    '# Copy to .env for docker-compose and fill in the required ones; commented lines show the',
+    '# defaults. Compose passes each service only the variables it uses, and makes REDIS_URL and',
+    '# MONGODB_URL itself, with each service its own user (the passwords at the end).',
     '',
   ];
   for (const entry of variableReference()) {
@@ -132,6 +150,12 @@ export function renderEnvExample(): string {
     }
     lines.push('');
   }
+  lines.push(
+    '# docker compose only: the passwords of the Redis and MongoDB users, URL-safe (they go into',
+    '# REDIS_URL and MONGODB_URL), e.g. `openssl rand -hex 24` each. Secret.',
+    ...COMPOSE_PASSWORDS.map((name) => `${name}=`),
+    '',
+  );
   return lines.join('\n');
 }
 

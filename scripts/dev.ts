@@ -19,8 +19,11 @@ import {
 
 const port = Number(process.env.PORT ?? 3000);
 const opsPort = Number(process.env.OPS_PORT ?? 3001);
-// A fresh operator token per run, printed below: never a fixed one that could leak into a deployment.
-const opsToken = process.env.OPS_API_TOKENS ?? `dev=${randomBytes(24).toString('base64url')}`;
+// The ingress's /health, /ready and /metrics: never on its Fortellis-facing port.
+const ingressMonitoringPort = Number(process.env.INGRESS_MONITORING_PORT ?? 9463);
+// A fresh admin token per run (32 random characters), printed below: never a fixed one that could
+// leak into a deployment. OPS_API_TOKENS given in the environment wins (name:role=token entries).
+const opsToken = process.env.OPS_API_TOKENS ?? `dev:admin=${randomBytes(24).toString('base64url')}`;
 const simPort = Number(process.env.SIM_PORT ?? 4010);
 const queuePrefix = process.env.QUEUE_PREFIX ?? 'fortellis-admin-dev';
 const stoppables: Array<{ stop(): Promise<void> }> = [];
@@ -86,7 +89,12 @@ try {
     'approval-worker',
     'deprovision-worker',
   ] as ServiceName[]) {
-    const service = await startService(name, env);
+    const service = await startService(
+      name,
+      name === 'ingress'
+        ? { ...env, MONITORING_HOST: '127.0.0.1', MONITORING_PORT: String(ingressMonitoringPort) }
+        : env,
+    );
     stoppables.push(service);
     relay(name, service);
   }
@@ -97,10 +105,11 @@ try {
     sim === undefined
       ? `fortellis: ${env.FORTELLIS_ISSUER}`
       : `simulator: ${sim.url} (Fortellis, integration platform, backend)`,
-    `ingress:   http://127.0.0.1:${port}  (GET /health, GET /ready, POST /activate, POST /deactivate/{connectionId})`,
+    `ingress:   http://127.0.0.1:${port}  (POST /activate, POST /deactivate/{connectionId})`,
+    `           http://127.0.0.1:${ingressMonitoringPort}  (its monitoring listener: GET /health, GET /ready, GET /metrics)`,
     `ops API:   http://127.0.0.1:${opsPort}/ops/connections  (OpenAPI: /ops/docs, metrics: /metrics)`,
     `queues:    http://127.0.0.1:${opsPort}/ops/queues  (Bull Board: log in with the operator token below)`,
-    `console:   http://127.0.0.1:${opsPort}/ops/console  (connections: search, timeline, suspend)`,
+    `console:   http://127.0.0.1:${opsPort}/ops/console  (what needs attention, search, timeline, actions)`,
     `           curl -H "Authorization: Bearer ${opsToken.split(',')[0]?.split('=')[1] ?? ''}" http://127.0.0.1:${opsPort}/ops/connections`,
   ];
   if (sim !== undefined) {

@@ -28,7 +28,9 @@ import { loadOperationsConfig } from '../../services/operations/src/config.ts';
 import { loadApprovalWorkerConfig } from '../../services/approval-worker/src/config.ts';
 import { loadDeprovisionWorkerConfig } from '../../services/deprovision-worker/src/config.ts';
 import {
+  COMPOSE_PASSWORDS,
   renderEnvExample,
+  SERVICE_SCHEMAS,
   variableReference,
   withConfigTable,
 } from '../../scripts/config-reference.ts';
@@ -116,7 +118,7 @@ function dockerEnv(target: string): Env {
 
 describe('deploy/Dockerfile', () => {
   it.each(SERVICE_NAMES)(
-    'target %s: non-root, tini as PID 1, a HEALTHCHECK on /health at its port',
+    'target %s: non-root, tini as PID 1, a HEALTHCHECK on /health at its monitoring port',
     (name) => {
       const lines = targetLines(name);
       expect(lines.length).toBeGreaterThan(0);
@@ -128,8 +130,8 @@ describe('deploy/Dockerfile', () => {
       const healthcheck = lines.find((line) => line.startsWith('HEALTHCHECK'));
       expect(healthcheck).toBeDefined();
       const env = dockerEnv(name);
-      const portVariable =
-        name === 'ingress' ? 'PORT' : name === 'operations' ? 'OPS_PORT' : 'MONITORING_PORT';
+      // The ingress's /health is on its monitoring listener, never on the Fortellis-facing PORT.
+      const portVariable = name === 'operations' ? 'OPS_PORT' : 'MONITORING_PORT';
       expect(healthcheck).toContain(`process.env.${portVariable}`);
       expect(healthcheck).toContain('/health');
       // The image's ports are the service's defaults, and it exposes exactly those.
@@ -253,7 +255,8 @@ function minimalEnv(name: ServiceName): Env {
       FORTELLIS_CLIENT_ID: 'c',
     };
   }
-  if (name === 'operations') return { ...common, OPS_API_TOKENS: `ops=${'x'.repeat(32)}` };
+  if (name === 'operations')
+    return { ...common, OPS_API_TOKENS: 'ops:admin=3f9a1c7e5b2d8046f1e9c3a7b5d20e48c6f1a9d3' };
   if (name === 'approval-worker') {
     return {
       ...common,
@@ -271,9 +274,12 @@ function minimalEnv(name: ServiceName): Env {
 interface ComposeService {
   image?: string;
   build?: { target?: string; dockerfile?: string };
+  entrypoint?: string[];
   command?: string[];
   environment?: Env;
   env_file?: string[];
+  networks?: string[];
+  volumes?: string[];
   ports?: string[];
   expose?: string[];
   depends_on?: Record<string, { condition: string; required?: boolean }>;
@@ -285,7 +291,51 @@ interface ComposeService {
 
 const compose = parse(read('docker-compose.yml'), { merge: true }) as {
   services: Record<string, ComposeService>;
+  networks: Record<string, { internal?: boolean } | null>;
 };
+
+/** What compose makes of a value from .env: `${NAME}`, `${NAME:-default}`, `${NAME:?error}`. */
+function interpolate(value: string, dotenv: Env): string {
+  return value.replace(
+    /\$\{([A-Z][A-Z0-9_]*)(?:(:-|:\?)([^}]*))?\}/g,
+    (_all, name: string, kind: string | undefined, rest: string | undefined) => {
+      const given = dotenv[name];
+      if (given !== undefined && given !== '') return given;
+      if (kind === ':?') throw new Error(`compose refuses to start: ${name} ${rest ?? ''}`);
+      return kind === ':-' ? (rest ?? '') : '';
+    },
+  );
+}
+
+/** The environment compose gives a service's container, from this .env (blank = unset). */
+function composeEnv(name: string, dotenv: Env): Env {
+  const env: Env = { ...dockerEnv(name) };
+  for (const [key, value] of Object.entries(compose.services[name]?.environment ?? {})) {
+    const resolved = interpolate(String(value), dotenv);
+    env[key] = resolved;
+  }
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+}
+
+/** A .env with only what compose requires: the passwords. */
+const PASSWORDS_ONLY: Env = Object.fromEntries(
+  COMPOSE_PASSWORDS.map((name) => [name, `hex-of-${name.toLowerCase()}`]),
+);
+
+/** A .env for the sim profile as the compose comments make it: sim.env, a token, the passwords. */
+const SIM_DOTENV: Env = {
+  ...parseEnvFile(read('deploy/compose/sim.env')),
+  // As the compose comment makes it: me:admin=$(openssl rand -hex 24).
+  OPS_API_TOKENS: 'me:admin=9c4e1a7f3b6d2058e8a1c4f7b3d6092e5a8c1f4b7d3e6a09',
+  ...PASSWORDS_ONLY,
+  // What .env might say is overridden by compose's environment.
+  PORT: '1',
+  OPS_PORT: '2',
+  MONITORING_PORT: '3',
+};
+
+/** The name part of a service's variables: INGRESS, APPROVAL_WORKER, ... */
+const upper = (service: string) => service.toUpperCase().replaceAll('-', '_');
 
 describe('docker-compose.yml', () => {
   it('runs Redis 7 with an AOF fsynced on every write and noeviction, MongoDB 8 as a replica set', () => {
@@ -298,7 +348,9 @@ describe('docker-compose.yml', () => {
     expect(args).toContain('--maxmemory-policy noeviction');
     const mongo = compose.services.mongo!;
     expect(mongo.image).toBe('mongo:8');
-    expect(mongo.command).toContain('--replSet');
+    // The replica set (and authentication) are in the config file it starts with.
+    expect(mongo.command).toContain('--config');
+    expect(read('deploy/mongo/mongod.conf')).toMatch(/^ {2}replSetName: rs0$/m);
     expect(redis.healthcheck).toBeDefined();
     expect(mongo.healthcheck?.test.join(' ')).toContain('rs.initiate');
   });
@@ -325,21 +377,141 @@ describe('docker-compose.yml', () => {
   it.each(SERVICE_NAMES)(
     '%s: the sim profile settings with what compose adds satisfy its config schema; ports pinned',
     (name) => {
-      const service = compose.services[name]!;
-      const env = {
-        ...dockerEnv(name),
-        ...parseEnvFile(read('deploy/compose/sim.env')),
-        OPS_API_TOKENS: `me=${'y'.repeat(32)}`,
-        // What .env might say is overridden by compose's environment.
-        PORT: '1',
-        OPS_PORT: '2',
-        MONITORING_PORT: '3',
-        ...service.environment,
-      };
+      const env = composeEnv(name, SIM_DOTENV);
       expect(() => SERVICES[name].load(env)).not.toThrow();
       expect(SERVICES[name].ports(env)).toEqual(SERVICES[name].ports(minimalEnv(name)));
     },
   );
+
+  it.each(SERVICE_NAMES)(
+    '%s: gets exactly the variables of its own config schema from .env, no env_file',
+    (name) => {
+      const service = compose.services[name]!;
+      expect(service.env_file).toBeUndefined();
+      expect(Object.keys(service.environment ?? {}).sort()).toEqual(
+        Object.keys(SERVICE_SCHEMAS[name]!.properties).sort(),
+      );
+      // A variable the image sets keeps the image's value unless .env says otherwise.
+      for (const [variable, value] of Object.entries(dockerEnv(name)))
+        if (variable in (service.environment ?? {}))
+          expect(composeEnv(name, PASSWORDS_ONLY)[variable], variable).toBe(value);
+    },
+  );
+
+  it('the ingress receives no operator token, client secret, credentials key nor MongoDB', () => {
+    const everything = Object.fromEntries(
+      variableReference().map((entry) => [entry.name, `value-of-${entry.name}`]),
+    );
+    const env = composeEnv('ingress', { ...SIM_DOTENV, ...everything });
+    for (const secret of [
+      'OPS_API_TOKENS',
+      'FORTELLIS_CLIENT_SECRET',
+      'PROVISIONING_CREDENTIALS_KEY',
+      'BACKEND_PROVISION_SECRET',
+      'BACKEND_DEPROVISION_SECRET',
+      'INTEGRATION_STATUS_CLIENT_SECRET',
+      'MONGODB_URL',
+      'MONGO_ROOT_PASSWORD',
+      'REDIS_ADMIN_PASSWORD',
+    ])
+      expect(env, secret).not.toHaveProperty(secret);
+    // Whatever .env holds, no service gets a secret of another's.
+    for (const name of SERVICE_NAMES) {
+      const own = new Set(Object.keys(SERVICE_SCHEMAS[name]!.properties));
+      for (const variable of Object.keys(composeEnv(name, { ...SIM_DOTENV, ...everything })))
+        expect(own.has(variable) || variable in dockerEnv(name), `${name}: ${variable}`).toBe(true);
+    }
+  });
+
+  it('Redis and MongoDB are on an internal network only; the services on it and on edge', () => {
+    expect(compose.networks.data?.internal).toBe(true);
+    expect(compose.networks.edge?.internal ?? false).toBe(false);
+    for (const store of ['redis', 'mongo']) {
+      expect(compose.services[store]!.networks, store).toEqual(['data']);
+      expect(compose.services[store]!.ports, store).toBeUndefined();
+    }
+    for (const name of SERVICE_NAMES)
+      expect([...compose.services[name]!.networks!].sort(), name).toEqual(['data', 'edge']);
+    expect(compose.services.simulator!.networks).toEqual(['edge']);
+  });
+
+  it('Redis runs the shipped ACL users, given passwords at start; each service connects as its own', () => {
+    const redis = compose.services.redis!;
+    const command = redis.command!.join(' ');
+    expect(command).toContain(
+      'sh /etc/fortellis-admin/render-acl.sh /etc/fortellis-admin/users.acl /run/redis-acl/users.acl',
+    );
+    expect(command).toContain('redis-server --aclfile /run/redis-acl/users.acl');
+    expect(redis.volumes).toEqual(
+      expect.arrayContaining([
+        './deploy/redis/users.acl:/etc/fortellis-admin/users.acl:ro',
+        './deploy/redis/render-acl.sh:/etc/fortellis-admin/render-acl.sh:ro',
+      ]),
+    );
+    expect(redis.healthcheck?.test.join(' ')).toContain('--user healthcheck');
+    const acl = read('deploy/redis/users.acl');
+    expect(acl).toMatch(/^user default off /m);
+    for (const name of SERVICE_NAMES) {
+      expect(acl, name).toMatch(new RegExp(`^user ${name} on #0{64} `, 'm'));
+      expect(redis.environment, name).toHaveProperty(`REDIS_${upper(name)}_PASSWORD`);
+      expect(composeEnv(name, SIM_DOTENV).REDIS_URL, name).toBe(
+        `redis://${name}:hex-of-redis_${name.replaceAll('-', '_')}_password@redis:6379`,
+      );
+    }
+  });
+
+  it('MongoDB authenticates: root from .env, one user per service but the ingress, a key file', () => {
+    const mongo = compose.services.mongo!;
+    const env = Object.fromEntries(
+      Object.entries(mongo.environment!).map(([key, value]) => [
+        key,
+        interpolate(value, SIM_DOTENV),
+      ]),
+    );
+    expect(env.MONGO_INITDB_ROOT_USERNAME).toBe('root');
+    expect(env.MONGO_INITDB_ROOT_PASSWORD).toBe('hex-of-mongo_root_password');
+    expect(() => interpolate(mongo.environment!.MONGO_INITDB_ROOT_PASSWORD!, {})).toThrow();
+    expect(mongo.command).toEqual(['mongod', '--config', '/etc/fortellis-admin/mongod.conf']);
+    const conf = parse(read('deploy/mongo/mongod.conf')) as {
+      replication: { replSetName: string };
+      security: { authorization: string; keyFile: string };
+    };
+    expect(conf.replication.replSetName).toBe('rs0');
+    expect(conf.security).toEqual({
+      authorization: 'enabled',
+      keyFile: '/data/configdb/keyfile',
+    });
+    expect(read('deploy/mongo/mongo-entrypoint.sh')).toContain(conf.security.keyFile);
+    expect(mongo.volumes).toEqual(
+      expect.arrayContaining([
+        './deploy/mongo/create-service-users.js:/docker-entrypoint-initdb.d/create-service-users.js:ro',
+      ]),
+    );
+    expect(mongo.healthcheck?.test.join(' ')).toContain('--username root');
+    const users = read('deploy/mongo/create-service-users.js');
+    for (const name of SERVICE_NAMES) {
+      const url = composeEnv(name, SIM_DOTENV).MONGODB_URL;
+      if (name === 'ingress') {
+        expect(url).toBeUndefined();
+        expect(users).not.toContain(`'${name}'`);
+        continue;
+      }
+      expect(users, name).toContain(`['${name}', 'MONGO_${upper(name)}_PASSWORD']`);
+      expect(env, name).toHaveProperty(`MONGO_${upper(name)}_PASSWORD`);
+      expect(url, name).toBe(
+        `mongodb://${name}:hex-of-mongo_${name.replaceAll('-', '_')}_password@mongo:27017/?replicaSet=rs0&authSource=admin`,
+      );
+    }
+  });
+
+  it('every password compose requires is in .env.example, and none other', () => {
+    const required = [...read('docker-compose.yml').matchAll(/\$\{([A-Z0-9_]+):\?/g)].map(
+      (match) => match[1]!,
+    );
+    expect([...new Set(required)].sort()).toEqual([...COMPOSE_PASSWORDS].sort());
+    const example = parseEnvFile(read('.env.example'));
+    for (const name of COMPOSE_PASSWORDS) expect(example, name).toHaveProperty(name);
+  });
 
   it('publishes the Fortellis-facing port, and the ops port on loopback only', () => {
     const ingressPorts = compose.services.ingress!.ports!;
@@ -471,7 +643,7 @@ function containerEnv(manifests: Manifest[], container: Container, secrets: Env)
 const SECRET_VALUES: Env = {
   ...Object.fromEntries(Object.keys(secretKeys).map((key) => [key, `value-of-${key}`])),
   ...Object.fromEntries(Object.entries(secretKeys).filter(([, value]) => value !== '')),
-  OPS_API_TOKENS: `ops=${'z'.repeat(32)}`,
+  OPS_API_TOKENS: 'ops:admin=7d2b9e4a1f6c3085b7e2a9d4f1c6083b5e8a2d7f',
 };
 
 describe.each(RENDERINGS)('Kubernetes manifests (%s)', (_overlay, manifests) => {
@@ -511,6 +683,11 @@ describe.each(RENDERINGS)('Kubernetes manifests (%s)', (_overlay, manifests) => 
       }
       expect(container.readinessProbe?.httpGet?.path).toBe('/ready');
       expect(container.livenessProbe?.httpGet?.path).toBe('/health');
+      // Only the operations service has no monitoring listener of its own.
+      if (service !== 'operations') {
+        expect(container.readinessProbe?.httpGet?.port).toBe('monitoring');
+        expect(container.livenessProbe?.httpGet?.port).toBe('monitoring');
+      }
       // The image is the service's, whatever registry an overlay puts in front.
       expect(container.image).toMatch(new RegExp(`(^|/)fortellis-admin/${service}(:[\\w.-]+)?$`));
     },
@@ -574,7 +751,9 @@ describe.each(RENDERINGS)('Kubernetes manifests (%s)', (_overlay, manifests) => 
   });
 
   it('a NetworkPolicy admits the ops and monitoring ports only from labelled clients', () => {
-    const policies = manifests.filter((doc) => doc.kind === 'NetworkPolicy');
+    const policies = manifests.filter(
+      (doc) => doc.kind === 'NetworkPolicy' && doc.spec.policyTypes.includes('Ingress'),
+    );
     const deployments = manifests.filter((doc) => doc.kind === 'Deployment');
     for (const deployment of deployments) {
       const labels = deployment.spec.template.metadata.labels as Env;
@@ -622,6 +801,78 @@ describe.each(RENDERINGS)('Kubernetes manifests (%s)', (_overlay, manifests) => 
         ).toBe(true);
       }
     }
+  });
+
+  it('an egress NetworkPolicy lets each service reach only DNS, Redis, MongoDB and its parties', () => {
+    const egress = manifests.filter(
+      (doc) => doc.kind === 'NetworkPolicy' && doc.spec.policyTypes.includes('Egress'),
+    );
+    interface EgressRule {
+      to?: Array<{ ipBlock?: { cidr: string }; namespaceSelector?: unknown }>;
+      ports?: Array<{ port: number; protocol: string }>;
+    }
+    for (const service of SERVICE_NAMES) {
+      const deployment = deploymentOf(manifests, service);
+      const labels = deployment.spec.template.metadata.labels as Env;
+      const policies = egress.filter((doc) =>
+        Object.entries(doc.spec.podSelector.matchLabels as Env).every(
+          ([key, value]) => labels[key] === value,
+        ),
+      );
+      expect(policies.length, service).toBe(1);
+      const rules = policies[0]!.spec.egress as EgressRule[];
+      const ports = new Set<number>();
+      for (const rule of rules) {
+        // No rule opens egress to everywhere: each names where, and on which ports.
+        expect(rule.to?.length ?? 0, service).toBeGreaterThan(0);
+        expect(rule.ports?.length ?? 0, service).toBeGreaterThan(0);
+        for (const port of rule.ports ?? []) ports.add(port.port);
+      }
+      const dns = rules.find((rule) => rule.ports?.some((port) => port.port === 53));
+      expect(dns?.to?.[0]?.namespaceSelector, service).toEqual({
+        matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' },
+      });
+      const expected: Record<ServiceName, number[]> = {
+        ingress: [53, 443, 6379, 6380],
+        operations: [53, 6379, 6380, 27017],
+        'approval-worker': [53, 443, 6379, 6380, 27017],
+        'deprovision-worker': [53, 443, 6379, 6380, 27017],
+      };
+      expect(
+        [...ports].sort((a, b) => a - b),
+        service,
+      ).toEqual(expected[service]);
+    }
+  });
+
+  it('each Deployment reads its own Redis and MongoDB credentials (its own users)', () => {
+    const seen = new Set<string>();
+    for (const service of SERVICE_NAMES) {
+      const container = deploymentOf(manifests, service).spec.template.spec
+        .containers[0] as Container;
+      const keyOf = (name: string) =>
+        container.env?.find((entry) => entry.name === name)?.valueFrom?.secretKeyRef?.key;
+      expect(keyOf('REDIS_URL'), service).toBe(`${upper(service)}_REDIS_URL`);
+      expect(keyOf('MONGODB_URL'), service).toBe(
+        service === 'ingress' ? undefined : `${upper(service)}_MONGODB_URL`,
+      );
+      for (const key of [keyOf('REDIS_URL'), keyOf('MONGODB_URL')])
+        if (key !== undefined) {
+          expect(seen.has(key), key).toBe(false);
+          seen.add(key);
+        }
+    }
+    expect(secretKeys).not.toHaveProperty('REDIS_URL');
+    expect(secretKeys).not.toHaveProperty('MONGODB_URL');
+    // The example URLs name each service's own user.
+    for (const key of seen) expect(secretKeys[key], key).toMatch(/^\w+(\+srv)?:\/\/[a-z-]+:/);
+  });
+
+  it('approves no connection by default: no overlay sets APPROVAL_DEFAULT_ACTION=approve', () => {
+    const config = manifests.find(
+      (doc) => doc.kind === 'ConfigMap' && doc.metadata.name === 'fortellis-admin-config',
+    );
+    expect(config?.data?.APPROVAL_DEFAULT_ACTION).toBe('review');
   });
 
   it('autoscales the ingress and budgets disruptions of every Deployment', () => {

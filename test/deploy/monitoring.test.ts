@@ -1,8 +1,10 @@
 // The monitoring pack (deploy/k8s/monitoring) agrees with the code: its alert rules pass
 // `promtool test rules` on the series rules.test.yaml writes; its rules and its Grafana dashboard
 // name only series the services export (the metric catalog); each alert has a runbook in the
-// README; each PodMonitor selects a Deployment's pods on a port they have.
+// README; each PodMonitor selects a Deployment's pods on a port they have; the operations
+// service's is scraped with a token whose role reads metrics and nothing else.
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { METRICS, metricName, type MetricKey } from '@fortellis-admin/service-kit';
 import { findGoBinary, REPO_ROOT } from '@fortellis-admin/test-support';
+import { loadOperationsConfig } from '../../services/operations/src/config.ts';
 
 const PACK = `${REPO_ROOT}deploy/k8s/monitoring/`;
 const read = (path: string): string => readFileSync(path, 'utf8');
@@ -150,6 +153,40 @@ describe('the monitoring pack', () => {
         expect(endpoint.path).toBe('/metrics');
       }
     }
+  });
+
+  it('the operations monitor presents the token of a metrics-role entry, as the Secret example makes it', () => {
+    const operations = parseAllDocuments(read(`${PACK}pod-monitors.yaml`))
+      .map(
+        (doc) =>
+          doc.toJS() as {
+            metadata: { name: string };
+            spec: {
+              podMetricsEndpoints: Array<{ authorization?: { credentials: { key: string } } }>;
+            };
+          },
+      )
+      .find((monitor) => monitor.metadata.name === 'fortellis-admin-operations');
+    const key = operations?.spec.podMetricsEndpoints[0]?.authorization?.credentials.key;
+    expect(key).toBe('OPS_SCRAPE_TOKEN');
+    const example = read(`${REPO_ROOT}deploy/k8s/base/secret-keys.env.example`);
+    // The example of OPS_API_TOKENS, with each <token> made as the comment says (openssl rand).
+    const tokens = /^#\s+OPS_API_TOKENS=(\S+)$/m.exec(example)?.[1];
+    expect(tokens).toBeDefined();
+    const config = loadOperationsConfig({
+      REDIS_URL: 'redis://r:6379',
+      MONGODB_URL: 'mongodb://m:27017',
+      OPS_API_TOKENS: tokens!.replaceAll('<token>', () => randomBytes(24).toString('hex')),
+    });
+    expect(config.tokens.map(({ name, role }) => `${name}:${role}`)).toEqual([
+      'ada:admin',
+      'otto:operator',
+      'vera:viewer',
+      'prometheus:metrics',
+    ]);
+    // The key's comment names the entry whose token it holds: one that reads metrics only.
+    const entry = new RegExp(`the <token> of the (\\S+) entry[^=]*\\n${key}=`).exec(example)?.[1];
+    expect(entry).toBe('prometheus:metrics');
   });
 
   it('kustomize renders the pack: the monitors, the rule, and the dashboard as a labelled ConfigMap', () => {

@@ -2,10 +2,11 @@
 // logs in, finds an accepted connection by its subscription id, reads its timeline (received,
 // decided by the rule, provisioned, acknowledged), suspends it with a reason and watches the
 // suspension reach Fortellis, then finds it again by organization id; then retries a callback
-// Fortellis refused from its page. Ingress, operations and the
-// approval worker run as processes against Redis, FerretDB and the simulator.
+// Fortellis refused from its page. The page opens on what needs an operator; a viewer sees it and
+// the timelines, but no action button (and the server refuses the action anyway). Ingress,
+// operations and the approval worker run as processes against Redis, FerretDB and the simulator.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import {
   ActivationGenerator,
   FortellisCaller,
@@ -16,7 +17,8 @@ import { startService, type ManagedProcess } from '@fortellis-admin/test-support
 import { ARTIFACTS, launchChromium } from '@fortellis-admin/test-support/browser';
 import { stackEnv } from '@fortellis-admin/test-support/in-vitest';
 
-const TOKEN = 'console-operator-token-0123456789';
+const TOKEN = 'console-operator-Yu6Io0Pa4Sd9Fg3Hj7';
+const VIEWER_TOKEN = 'console-viewer-Tv8Bn1Cy6Df5Gj2Hk3Lm';
 let sim: Simulator;
 let services: ManagedProcess[] = [];
 let browser: Browser;
@@ -28,7 +30,10 @@ beforeAll(async () => {
   const stack = await stackEnv(
     sim.env(),
     'e2e-console',
-    { name: 'erin', token: TOKEN },
+    [
+      { name: 'erin', role: 'operator', token: TOKEN },
+      { name: 'vic', role: 'viewer', token: VIEWER_TOKEN },
+    ],
     { APPROVAL_DEFAULT_ACTION: 'approve' },
   );
   ({ ingressUrl, opsUrl } = stack);
@@ -161,5 +166,80 @@ describe('the connections page in a real browser', () => {
     expect(problems).toEqual([]);
     await caller.close();
     await context.close();
+  });
+
+  it('opens on what needs an operator; a viewer reads it and the timeline but is offered no action', async () => {
+    const caller = new FortellisCaller({
+      adminApiUrl: ingressUrl,
+      token: () => sim.identity.mint(sim.providerClient.clientId),
+      seed: 618,
+    });
+    const stuck = new ActivationGenerator(618).next();
+    sim.faults.failNext('callback', 400);
+    expect((await caller.activate(stuck)).status).toBe(200);
+    await caller.close();
+    await expect
+      .poll(
+        () =>
+          sim
+            .calls('callback')
+            .filter((call) => call.params.connectionId === stuck.connectionId)
+            .map((call) => call.status),
+        { timeout: 15_000 },
+      )
+      .toEqual([400]);
+
+    const login = async (token: string) => {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const page = await context.newPage();
+      const problems: string[] = [];
+      page.on('pageerror', (error) => problems.push(error.message));
+      expect((await page.goto(`${opsUrl}/ops/console`))?.status()).toBe(401);
+      await page.getByLabel('Operator token').fill(token);
+      await Promise.all([
+        page.waitForURL(`${opsUrl}/ops/console`),
+        page.getByRole('button', { name: 'Log in' }).click(),
+      ]);
+      return { context, page, problems };
+    };
+    const stuckRow = (page: Page) =>
+      page.locator('tr[data-kind="callback_failed"]', { hasText: stuck.connectionId });
+
+    // The viewer: the page opens on the connection whose callback was given up.
+    const viewer = await login(VIEWER_TOKEN);
+    await expect.poll(() => viewer.page.locator('#whoami').textContent()).toBe('vic · viewer');
+    await expect.poll(() => stuckRow(viewer.page).isVisible(), { timeout: 10_000 }).toBe(true);
+    await viewer.page.screenshot({ path: `${ARTIFACTS}/console-attention.png`, fullPage: true });
+    await stuckRow(viewer.page).getByRole('link').click();
+    await viewer.page.waitForURL(`${opsUrl}/ops/console?id=${stuck.connectionId}`);
+    await expect.poll(() => viewer.page.locator('#state').textContent()).toBe('callback_failed');
+    await expect
+      .poll(() => viewer.page.locator('#read-only').textContent())
+      .toBe('It accepts retry; your role (viewer) may only read.');
+    expect(await viewer.page.locator('.actions button, .actions form').count()).toBe(0);
+    await viewer.page.screenshot({ path: `${ARTIFACTS}/console-viewer.png`, fullPage: true });
+    // What the page does not offer, the server refuses.
+    const forced = await viewer.page.evaluate(async (id) => {
+      const response = await fetch(`/ops/connections/${id}/retry`, { method: 'POST' });
+      return { status: response.status, body: await response.json() };
+    }, stuck.connectionId);
+    expect(forced).toMatchObject({ status: 403, body: { error: 'FORBIDDEN_ROLE' } });
+    expect(viewer.problems).toEqual([]);
+    await viewer.context.close();
+
+    // The operator: the same page offers the retry, which clears the list.
+    const operator = await login(TOKEN);
+    await expect.poll(() => operator.page.locator('#whoami').textContent()).toBe('erin · operator');
+    await expect.poll(() => stuckRow(operator.page).isVisible(), { timeout: 10_000 }).toBe(true);
+    await stuckRow(operator.page).getByRole('link').click();
+    await operator.page.getByRole('button', { name: 'Retry what failed' }).click();
+    await expect
+      .poll(() => operator.page.locator('#state').textContent(), { timeout: 15_000 })
+      .toBe('accepted');
+    await operator.page.goto(`${opsUrl}/ops/console`);
+    await expect.poll(() => operator.page.locator('#attention h2').isVisible()).toBe(true);
+    expect(await stuckRow(operator.page).count()).toBe(0);
+    expect(operator.problems).toEqual([]);
+    await operator.context.close();
   });
 });

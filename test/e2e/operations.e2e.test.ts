@@ -6,7 +6,9 @@ import { FortellisCaller, startSimulator, type Simulator } from '@fortellis-admi
 import { startService, type ManagedProcess } from '@fortellis-admin/test-support';
 import { stackEnv } from '@fortellis-admin/test-support/in-vitest';
 
-const TOKEN = 'e2e-operator-token-0123456789';
+const TOKEN = 'e2e-operator-Lz5Xc9Vb3Nm7Qw2Er6Ty0Ui';
+/** Prometheus' credential: reads /metrics and nothing else. */
+const SCRAPE_TOKEN = 'e2e-scrape-Wq8Ti4Ok7PlMn2Bv6Cx0Za';
 let sim: Simulator;
 let ingress: ManagedProcess;
 let operations: ManagedProcess;
@@ -20,7 +22,10 @@ beforeAll(async () => {
   const stack = await stackEnv(
     sim.env(),
     'e2e-ops',
-    { name: 'carol', token: TOKEN },
+    [
+      { name: 'carol', role: 'operator', token: TOKEN },
+      { name: 'prometheus', role: 'metrics', token: SCRAPE_TOKEN },
+    ],
     { APPROVAL_DEFAULT_ACTION: 'review' },
   );
   ({ ingressUrl, opsUrl } = stack);
@@ -212,4 +217,31 @@ describe('deciding held connections through the operations API', () => {
       expect((await ops(`/ops/connections/${id}`)).body.state).toBe('deactivated');
     },
   );
+});
+
+describe("the operators' roles on the running process", () => {
+  it("the metrics credential scrapes /metrics and nothing else; an operator cannot run an admin's dry run", async () => {
+    const scrape = (path: string) =>
+      fetch(`${opsUrl}${path}`, { headers: { authorization: `Bearer ${SCRAPE_TOKEN}` } });
+    const metrics = await scrape('/metrics');
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('fortellis_admin_http_requests_total');
+    for (const path of ['/ops/connections', '/ops/attention', '/ops/queues/api/queues']) {
+      const refused = await scrape(path);
+      expect(refused.status, path).toBe(403);
+      expect(await refused.json(), path).toMatchObject({ error: 'FORBIDDEN_ROLE' });
+    }
+    const dryRun = await ops('/ops/rules/check', {
+      method: 'POST',
+      body: JSON.stringify({ rules: 'rules: []' }),
+    });
+    expect(dryRun).toEqual({
+      status: 403,
+      body: {
+        code: 403,
+        error: 'FORBIDDEN_ROLE',
+        message: 'this needs the admin role; the operator role does not allow it',
+      },
+    });
+  });
 });

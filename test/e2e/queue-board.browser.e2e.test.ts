@@ -9,7 +9,7 @@ import { startService, type ManagedProcess } from '@fortellis-admin/test-support
 import { ARTIFACTS, launchChromium } from '@fortellis-admin/test-support/browser';
 import { stackEnv } from '@fortellis-admin/test-support/in-vitest';
 
-const TOKEN = 'browser-operator-token-0123456789';
+const TOKEN = 'browser-admin-Hk3Lm9Qp2Wx7Zr4Tv8Bn1';
 let sim: Simulator;
 let ingress: ManagedProcess;
 let operations: ManagedProcess;
@@ -19,7 +19,11 @@ let opsUrl: string;
 
 beforeAll(async () => {
   sim = await startSimulator();
-  const stack = await stackEnv(sim.env(), 'e2e-board', { name: 'dana', token: TOKEN });
+  const stack = await stackEnv(sim.env(), 'e2e-board', {
+    name: 'dana',
+    role: 'admin',
+    token: TOKEN,
+  });
   ({ ingressUrl, opsUrl } = stack);
   ingress = await startService('ingress', stack.env);
   operations = await startService('operations', stack.env);

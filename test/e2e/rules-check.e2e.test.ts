@@ -78,6 +78,19 @@ describe('npm run rules:check', () => {
     );
   });
 
+  it('reports a pattern that may backtrack catastrophically at its line, and exits 1', async () => {
+    const file = join(dir, 'catastrophic.yaml');
+    await writeFile(
+      file,
+      RULES.replace("'^test\\.example$'", () => "'^(a+)+$'"),
+    );
+    const run = await rulesCheck([file]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain(
+      `${file}:5:35  /rules/0/when/userInfo.domain/pattern (rule "no-test-orgs") may backtrack catastrophically`,
+    );
+  });
+
   it('shows which rule fires for each sample of a file and what would be sent', async () => {
     const run = await rulesCheck([join(dir, 'rules.yaml'), join(dir, 'samples.json')]);
     expect(run.code).toBe(0);

@@ -57,10 +57,14 @@ export interface FaultStackOptions {
   drainMs?: number;
 }
 
-/** A replica of the ingress: its process, its port, and whether its /ready last said yes. */
+/**
+ * A replica of the ingress: its process, its port, its monitoring port (where /ready is), and
+ * whether its /ready last said yes.
+ */
 interface Replica {
   process: ManagedProcess;
   port: number;
+  monitoringPort: number;
   ready: boolean;
 }
 
@@ -73,7 +77,7 @@ function startFront(port: number, replicas: Replica[]): { stop(): Promise<void> 
   const poll = setInterval(() => {
     for (const replica of replicas) {
       const check = request(
-        { host: '127.0.0.1', port: replica.port, path: '/ready', agent, timeout: 500 },
+        { host: '127.0.0.1', port: replica.monitoringPort, path: '/ready', agent, timeout: 500 },
         (answer) => {
           answer.resume();
           replica.ready = answer.statusCode === 200;
@@ -164,10 +168,15 @@ export async function startFaultStack(
   // With replicas, the ingress runs behind the front on `port`; without, on `port` itself.
   const replicas: Replica[] = [];
   const startReplica = async (): Promise<Replica> => {
-    const replicaPort = await freePort();
+    const [replicaPort, monitoringPort] = [await freePort(), await freePort()];
     const replica: Replica = {
-      process: await startService('ingress', { ...env, PORT: String(replicaPort) }),
+      process: await startService('ingress', {
+        ...env,
+        PORT: String(replicaPort),
+        MONITORING_PORT: String(monitoringPort),
+      }),
       port: replicaPort,
+      monitoringPort,
       ready: false,
     };
     replicas.push(replica);

@@ -1,5 +1,6 @@
 // The provider's approval rules: ordered rules that match activation fields with equals / one-of /
 // pattern, each deciding approve, reject (with a reason) or review; a default action. Pure.
+import safeRegex from 'safe-regex2';
 import { ConfigError, createAjv, toIssues, type ActivateRequest } from '@fortellis-admin/contracts';
 import { type DecisionAction } from '@fortellis-admin/connection-store';
 
@@ -132,7 +133,8 @@ export function describeProblem(problem: RuleProblem): string {
 
 /**
  * Everything wrong with a parsed rules file, in file order: the schema's problems, then each rule's
- * (an id used twice, a pattern that is not anchored or does not compile). Empty when it is valid.
+ * (an id used twice, a pattern that is not anchored, does not compile or may backtrack
+ * catastrophically). Empty when it is valid.
  */
 export function policyProblems(raw: unknown, locate?: Locate): RuleProblem[] {
   const rules = (raw as { rules?: unknown } | null)?.rules;
@@ -220,6 +222,12 @@ export function compilePolicy(
   };
 }
 
+/**
+ * The most quantifiers (`*`, `+`, `?`, `{n,m}`) a rule's pattern may hold. Matched against fields
+ * of at most 320 characters, three keep a worst-case near-miss in the tens of milliseconds.
+ */
+export const MAX_PATTERN_QUANTIFIERS = 3;
+
 /** Why a matcher's pattern cannot be used, or undefined. */
 function matcherProblem(matcher: { pattern?: string }): string | undefined {
   if (matcher.pattern === undefined) return undefined;
@@ -230,10 +238,16 @@ function matcherProblem(matcher: { pattern?: string }): string | undefined {
     return 'must be anchored: start with ^ and end with $, e.g. ^example\\.com$';
   try {
     new RegExp(pattern, 'iu');
-    return undefined;
   } catch (error) {
     return `is not a valid regular expression (${(error as Error).message})`;
   }
+  // A nested quantifier such as `^(a+)+$` takes exponential time on a near-miss, and each further
+  // quantifier multiplies the work by the value's length (`^.*.*.*.*x$` takes seconds on 320
+  // characters): one activation would stall the worker. safe-regex2 (Fastify's router uses it)
+  // refuses a star height above 1 and more than MAX_PATTERN_QUANTIFIERS quantifiers.
+  if (!safeRegex(pattern, { limit: MAX_PATTERN_QUANTIFIERS }))
+    return `may backtrack catastrophically: no quantifier inside a repeated group (e.g. (a+)+ or (x+\\.)?), and at most ${MAX_PATTERN_QUANTIFIERS} quantifiers; e.g. ^example\\.com$|^.*\\.example\\.com$`;
+  return undefined;
 }
 
 /** A checked matcher as a predicate: ids, domains and country codes compare case-insensitively. */

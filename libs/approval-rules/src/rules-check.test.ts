@@ -55,6 +55,38 @@ describe('a rules file with problems', () => {
     ]);
   });
 
+  it('refuses a pattern that may backtrack catastrophically, at its rule and line', () => {
+    const text = YAML_RULES.replace("'^test\\.example$'", () => "'^(a+)+$'");
+    const result = check(text);
+    expect(result.valid).toBe(false);
+    expect(result.problems).toEqual([
+      {
+        pointer: '/rules/0/when/userInfo.domain/pattern',
+        ruleId: 'block-test-orgs',
+        line: 5,
+        column: 35,
+        message: expect.stringContaining('may backtrack catastrophically'),
+      },
+    ]);
+    // The same nesting in a non-capturing group, a repeated group with a quantifier, and more
+    // quantifiers than a near-miss can afford (polynomial, seconds on a long value).
+    for (const pattern of ['^(?:\\w+\\s?)*$', '^([a-z0-9-]+\\.)*example\\.com$', '^.*.*.*.*x$']) {
+      const json = JSON.stringify({
+        rules: [{ id: 'r', when: { 'userInfo.domain': { pattern } }, action: 'approve' }],
+      });
+      expect(check(json, [], 'json').problems, pattern).toEqual([
+        expect.objectContaining({
+          pointer: '/rules/0/when/userInfo.domain/pattern',
+          message: expect.stringContaining('may backtrack catastrophically'),
+        }),
+      ]);
+    }
+    // Repetition one level deep stays allowed.
+    expect(
+      check(YAML_RULES.replace("'^test\\.example$'", () => "'^.*\\.example\\.com$'")).valid,
+    ).toBe(true);
+  });
+
   it('names a field no rule can match and a missing reason, at the rule', () => {
     const text = `rules:\n  - id: r1\n    when: { apiInfo.name: { equals: x } }\n    action: reject\n`;
     expect(check(text).problems).toEqual([
@@ -120,6 +152,28 @@ describe('a valid rules file against sample activations', () => {
     });
   });
 
+  it('stops at its time limit and says which samples it did not try', () => {
+    // A clock that moves 40 ms each time it is read: the third reading is past a 100 ms limit.
+    let ms = 0;
+    const result = checkRules({
+      text: YAML_RULES,
+      format: 'yaml',
+      fallbackAction: 'approve',
+      samples: [partner, tester, stranger, partner],
+      timeLimit: { ms: 100, now: () => (ms += 40) },
+    });
+    expect(result).toMatchObject({ valid: true, complete: false });
+    expect(result.outcomes.map((o) => o.sample)).toEqual([0, 1]);
+    expect(result.sampleProblems).toEqual([
+      {
+        sample: 2,
+        message:
+          'was not tried, nor the 1 after it: the dry run stopped at its time limit of 100 ms',
+      },
+    ]);
+    expect(check(YAML_RULES, [partner, tester, stranger]).complete).toBe(true);
+  });
+
   it('leaves out a sample that is not an activation, saying why', () => {
     const result = check(YAML_RULES, [partner, { connectionId: 'nope' }]);
     expect(result.outcomes).toHaveLength(1);
@@ -137,6 +191,14 @@ describe('the worker reading APPROVAL_RULES_FILE', () => {
     expect(() => loadApprovalPolicy(file, 'review')).toThrow(ConfigError);
     expect(() => loadApprovalPolicy(file, 'review')).toThrow(
       `APPROVAL_RULES_FILE (${file}) is invalid: /rules/1/action (rule "partners", line 12, column 13) must be equal to one of the allowed values`,
+    );
+    const catastrophic = join(dir, 'catastrophic.yaml');
+    await writeFile(
+      catastrophic,
+      YAML_RULES.replace("'^test\\.example$'", () => "'^(a+)+$'"),
+    );
+    expect(() => loadApprovalPolicy(catastrophic, 'review')).toThrow(
+      `APPROVAL_RULES_FILE (${catastrophic}) is invalid: /rules/0/when/userInfo.domain/pattern (rule "block-test-orgs", line 5, column 35) may backtrack catastrophically`,
     );
     const broken = join(dir, 'rules.json');
     await writeFile(broken, '{"rules": [');

@@ -43,6 +43,15 @@ export interface RulesCheck {
   defaultAction: DecisionAction | null;
   outcomes: SampleOutcome[];
   sampleProblems: SampleProblem[];
+  /** False when the time limit stopped the dry run before every sample was tried. */
+  complete: boolean;
+}
+
+/** A bound on how long a dry run may spend on the samples: it stops, and says so, past it. */
+export interface RulesCheckTimeLimit {
+  ms: number;
+  /** A monotonic clock in milliseconds (e.g. performance.now). */
+  now: () => number;
 }
 
 export interface RulesCheckInput {
@@ -51,6 +60,8 @@ export interface RulesCheckInput {
   /** The action when the file names none (APPROVAL_DEFAULT_ACTION). */
   fallbackAction: DecisionAction;
   samples: readonly unknown[];
+  /** Without one, every sample is tried whatever it takes. */
+  timeLimit?: RulesCheckTimeLimit;
 }
 
 export function checkRules(input: RulesCheckInput): RulesCheck {
@@ -65,11 +76,22 @@ export function checkRules(input: RulesCheckInput): RulesCheck {
       defaultAction: null,
       outcomes: [],
       sampleProblems: [],
+      complete: true,
     };
   const policy = compilePolicy(parsed.raw, input.fallbackAction, 'dry run');
   const outcomes: SampleOutcome[] = [];
   const sampleProblems: SampleProblem[] = [];
-  input.samples.forEach((sample, index) => {
+  const limit = input.timeLimit;
+  const stopAt = limit === undefined ? Infinity : limit.now() + limit.ms;
+  for (const [index, sample] of input.samples.entries()) {
+    if (limit !== undefined && limit.now() > stopAt) {
+      const left = input.samples.length - index;
+      sampleProblems.push({
+        sample: index,
+        message: `was not tried, nor the ${left - 1} after it: the dry run stopped at its time limit of ${limit.ms} ms`,
+      });
+      return { ...validResult(policy, outcomes, sampleProblems), complete: false };
+    }
     const issues = contracts.activateRequest.issues(sample);
     if (issues.length > 0) {
       const first = issues[0];
@@ -77,10 +99,18 @@ export function checkRules(input: RulesCheckInput): RulesCheck {
         sample: index,
         message: `is not an activation: ${first?.pointer === '' ? '(root)' : first?.pointer} ${first?.message}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`,
       });
-      return;
+      continue;
     }
     outcomes.push(outcomeOf(index, sample as ActivateRequest, policy));
-  });
+  }
+  return validResult(policy, outcomes, sampleProblems);
+}
+
+function validResult(
+  policy: ReturnType<typeof compilePolicy>,
+  outcomes: SampleOutcome[],
+  sampleProblems: SampleProblem[],
+): RulesCheck {
   return {
     valid: true,
     problems: [],
@@ -88,6 +118,7 @@ export function checkRules(input: RulesCheckInput): RulesCheck {
     defaultAction: policy.defaultAction,
     outcomes,
     sampleProblems,
+    complete: true,
   };
 }
 

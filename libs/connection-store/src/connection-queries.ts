@@ -1,7 +1,11 @@
 // Reading connections: one by id, and the operators' newest-first list with filters and a cursor;
 // and the indexes every query of the repository is served by.
 import type { ConnectionCollection } from './connection-collection.ts';
-import type { ConnectionDocument, ConnectionState } from './connection-states.ts';
+import {
+  DEPROVISION_STEPS,
+  type ConnectionDocument,
+  type ConnectionState,
+} from './connection-states.ts';
 
 /** Filters of the connection list; all optional, combined with AND. */
 export interface ConnectionFilter {
@@ -43,6 +47,33 @@ export function stalledQuery(work: StalledWork, untouchedSince: Date): Record<st
       { 'steps.cleanup.status': { $exists: false } },
       { 'steps.deactivationReport.status': { $exists: false } },
     ],
+  };
+}
+
+/**
+ * What waits for an operator, one kind at a time: held for review, a callback or a provisioning
+ * given up, a deactivation with a clean-up or report step given up, a suspension not yet
+ * acknowledged by Fortellis.
+ */
+export const ATTENTION_KINDS = [
+  'pending_review',
+  'callback_failed',
+  'provisioning_failed',
+  'steps_failed',
+  'suspending',
+] as const;
+export type AttentionKind = (typeof ATTENTION_KINDS)[number];
+
+/**
+ * The connections of one attention kind, as a query: by state, and for `steps_failed` the
+ * deactivated ones with a step given up (as the reconciler's stalled deprovisions). Served, with
+ * the oldest-change-first sort, by the `state` index.
+ */
+export function attentionQuery(kind: AttentionKind): Record<string, unknown> {
+  if (kind !== 'steps_failed') return { state: kind };
+  return {
+    state: 'deactivated',
+    $or: DEPROVISION_STEPS.map((step) => ({ [`steps.${step}.status`]: 'failed' })),
   };
 }
 
@@ -100,6 +131,18 @@ export class ConnectionQueries {
 
   get(connectionId: string): Promise<ConnectionDocument | null> {
     return this.#connections.get(connectionId);
+  }
+
+  /**
+   * The connections of one attention kind, the one waiting longest first (by last change), at
+   * most `limit` + 1 (one more when there are more, for the caller to see).
+   */
+  needingAttention(kind: AttentionKind, limit: number): Promise<ConnectionDocument[]> {
+    return this.#connections.collection
+      .find(attentionQuery(kind))
+      .sort({ updatedAt: 1 })
+      .limit(limit + 1)
+      .toArray();
   }
 
   /**

@@ -75,6 +75,8 @@ export class ConnectionRepository {
     this.queries.findStalled(...args);
   readonly oldestWaiting: ConnectionQueries['oldestWaiting'] = (states) =>
     this.queries.oldestWaiting(states);
+  readonly needingAttention: ConnectionQueries['needingAttention'] = (...args) =>
+    this.queries.needingAttention(...args);
 
   // Activations, decisions, operators' actions.
   readonly recordActivation: ActivationStore['recordActivation'] = (...args) =>

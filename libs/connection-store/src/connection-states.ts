@@ -1,6 +1,6 @@
 // The life of a connection: its states, the transitions allowed between them, and the shape of
 // the document the services keep in MongoDB. Pure: no I/O. The rules are in connection-state-machine.ts.
-import type { ActivateRequest } from '@fortellis-admin/contracts';
+import type { ActivateRequest, ContractIssue } from '@fortellis-admin/contracts';
 
 /**
  * - `received`: activation stored, not yet decided.
@@ -83,8 +83,19 @@ export interface OutsideCallRecord {
   leaseUntil?: Date;
   leaseId?: string;
   completedAt?: Date;
-  /** Recorded for a failed call: what the party answered (bounded). */
-  response?: { status: number; body: string };
+  /** Recorded for a failed call: what the party answered, as far as it may be kept. */
+  response?: KeptResponse;
+}
+
+/**
+ * What is kept of a failed call's answer: its status; its body only when it is known to hold no
+ * secret (redacted and cut short); or, for an answer that broke its contract, only the problems
+ * found (pointer + message, a bounded list), never the body.
+ */
+export interface KeptResponse {
+  status: number;
+  body?: string;
+  problems?: ContractIssue[];
 }
 
 export interface CallbackRecord extends OutsideCallRecord {
@@ -100,6 +111,11 @@ export interface CallbackRecord extends OutsideCallRecord {
 export interface SealedCredentials {
   /** Which key sealed them (the first 8 hex digits of the key's SHA-256). */
   keyId: string;
+  /**
+   * What the seal binds them to: 2, the connection and the key (a copy moved to another
+   * connection does not open); absent for what the first version sealed (the purpose alone).
+   */
+  version?: 2;
   iv: string;
   tag: string;
   data: string;
@@ -137,12 +153,17 @@ export interface StepRecord extends OutsideCallRecord {
 }
 
 export interface HistoryEntry {
+  /** When it happened; for failed attempts counted together, the first of them. */
   at: Date;
   event: string;
   from?: ConnectionState;
   to?: ConnectionState;
   by: string;
   detail?: string;
+  /** Failed attempts counted into this entry (attempt-history.ts); absent for one. */
+  count?: number;
+  /** The last of the attempts counted into this entry. */
+  lastAt?: Date;
 }
 
 /** The `connections` document. `_id` is the lower-cased connectionId. */

@@ -5,6 +5,8 @@ import {
   acquireLease,
   completeLease,
   holdsLease,
+  KEPT_PROBLEM_CHARS,
+  KEPT_PROBLEMS,
   KEPT_RESPONSE_CHARS,
   leaseIsLive,
   releaseLease,
@@ -66,6 +68,21 @@ describe('the outside-call lease', () => {
     expect(timedOut.$push).toMatchObject({ history: { detail: 'timeout' } });
   });
 
+  it('giving it back after the same failure again counts it into the earlier entry, in place', () => {
+    const failed = { event: 'cleanup_attempt_failed', by: 'deprovision-worker' };
+    const earlier = { at: later(-5000), ...failed, detail: 'HTTP 429' };
+    const history = [{ at: later(-9000), event: 'deactivated', by: 'deprovision-worker' }, earlier];
+    const update = releaseLease(
+      'steps.cleanup',
+      { status: 429, error: 'HTTP 429' },
+      now,
+      failed,
+      history,
+    );
+    expect(update).not.toHaveProperty('$push');
+    expect(update.$set).toMatchObject({ 'history.1': { ...earlier, count: 2, lastAt: now } });
+  });
+
   it('ending it keeps what a failed call was answered, cut to a bounded size', () => {
     const body = 'x'.repeat(KEPT_RESPONSE_CHARS + 10);
     const update = completeLease('callback', { httpStatus: 400, body, failed: true }, now, {
@@ -79,6 +96,36 @@ describe('the outside-call lease', () => {
     });
     expect(update.$unset).toEqual({ 'callback.leaseUntil': '', 'callback.leaseId': '' });
     expect(update).not.toHaveProperty('$push');
+  });
+
+  it('ending it on a broken answer keeps only its problems, bounded, and never its body', () => {
+    const problems = Array.from({ length: KEPT_PROBLEMS + 5 }, (_, n) => ({
+      pointer: `/credentials/k${n}`,
+      message: n === 0 ? 'y'.repeat(KEPT_PROBLEM_CHARS + 50) : 'must be string',
+    }));
+    const update = completeLease(
+      'provisioning',
+      { httpStatus: 200, body: 'secret', problems, failed: true },
+      now,
+      {},
+    );
+    const kept = (update.$set as Record<string, { status: number; problems: unknown[] }>)[
+      'provisioning.response'
+    ];
+    expect(kept).toEqual({
+      status: 200,
+      problems: [
+        { pointer: '/credentials/k0', message: `${'y'.repeat(KEPT_PROBLEM_CHARS)}…` },
+        ...problems.slice(1, KEPT_PROBLEMS),
+        { pointer: '', message: 'and 5 more problems' },
+      ],
+    });
+  });
+
+  it('ending it on an answer whose body may not be kept keeps its status alone', () => {
+    const update = completeLease('steps.cleanup', { httpStatus: 409, failed: true }, now, {});
+    expect(update.$set).toMatchObject({ 'steps.cleanup.response': { status: 409 } });
+    expect(update.$set).not.toHaveProperty('steps.cleanup.response.body');
   });
 
   it('ending it successfully keeps no response, and records history when given', () => {

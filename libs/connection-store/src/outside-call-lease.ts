@@ -4,8 +4,10 @@
 // attempt, releasing records why the attempt failed, completing records how the call ended. Pure:
 // it decides and builds the updates; the stores apply them under the connection's lock.
 import type { UpdateFilter } from 'mongodb';
+import type { ContractIssue } from '@fortellis-admin/contracts';
+import { placeFailedAttempt } from './attempt-history.ts';
 import { historyEntry, outcomeDetail } from './connection-state-machine.ts';
-import type { ConnectionDocument } from './connection-states.ts';
+import type { ConnectionDocument, HistoryEntry, KeptResponse } from './connection-states.ts';
 
 /** What a leased record holds, whichever call it guards. */
 export interface LeasedRecord {
@@ -82,43 +84,80 @@ export function mergeUpdates(first: Update, second: Update): Update {
 
 /**
  * Gives the lease back after a failed attempt, recording what went wrong in the record and, as
- * `{event}` by `by`, in the history: each failed attempt is part of the connection's story.
+ * `{event}` by `by`, in the history: each failed attempt is part of the connection's story, told
+ * once however often it repeats (`history` is the connection's, read under its lock; see
+ * attempt-history.ts).
  */
 export function releaseLease(
   path: string,
   attempt: { status?: number; error: string },
   now: Date,
   failed: { event: string; by: string },
+  history: readonly HistoryEntry[] = [],
 ): Update {
+  const placement = placeFailedAttempt(
+    history,
+    historyEntry({
+      at: now,
+      ...failed,
+      detail: outcomeDetail({ httpStatus: attempt.status, error: attempt.error }),
+    }),
+  );
   return {
     $set: {
       [`${path}.lastError`]: attempt.error,
       ...(attempt.status === undefined ? {} : { [`${path}.lastStatus`]: attempt.status }),
+      ...('index' in placement ? { [`history.${placement.index}`]: placement.entry } : {}),
       updatedAt: now,
     },
     $unset: leaseFields(path),
     $inc: { version: 1 },
-    $push: {
-      history: historyEntry({
-        at: now,
-        ...failed,
-        detail: outcomeDetail({ httpStatus: attempt.status, error: attempt.error }),
-      }),
-    },
+    ...('push' in placement ? { $push: { history: placement.push } } : {}),
   };
 }
 
-/** What a call's end records: the HTTP status, the error, a failed answer's status and body. */
+/** What a call's end records: the HTTP status, the error, what may be kept of a failed answer. */
 export interface CallEnd {
   httpStatus?: number | undefined;
   error?: string | undefined;
-  /** The answer's body, kept (2,000 characters at most) when the call failed with an answer. */
+  /**
+   * The answer's body, only when it is known to hold no secret (the caller decides, and redacts);
+   * kept cut to {@link KEPT_RESPONSE_CHARS} when the call failed with an answer.
+   */
   body?: string | undefined;
+  /** For an answer that broke its contract: the problems found, kept instead of any body. */
+  problems?: readonly ContractIssue[] | undefined;
   failed: boolean;
 }
 
 /** The answer kept of a failed call: enough for an operator to see what the party said. */
 export const KEPT_RESPONSE_CHARS = 2000;
+
+/** At most this many contract problems are kept of an answer, each cut to KEPT_PROBLEM_CHARS. */
+export const KEPT_PROBLEMS = 20;
+export const KEPT_PROBLEM_CHARS = 200;
+
+const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
+
+/** The problems of a broken answer as they are kept: the first ones, each cut short. */
+export function keptProblems(problems: readonly ContractIssue[]): ContractIssue[] {
+  const kept = problems.slice(0, KEPT_PROBLEMS).map((problem) => ({
+    pointer: cut(problem.pointer, KEPT_PROBLEM_CHARS),
+    message: cut(problem.message, KEPT_PROBLEM_CHARS),
+  }));
+  if (problems.length > KEPT_PROBLEMS)
+    kept.push({ pointer: '', message: `and ${problems.length - KEPT_PROBLEMS} more problems` });
+  return kept;
+}
+
+/** What is kept of a failed call's answer: its status, and its problems or its (vouched) body. */
+function keptResponse(status: number, end: CallEnd): KeptResponse {
+  if (end.problems !== undefined) return { status, problems: keptProblems(end.problems) };
+  return {
+    status,
+    ...(end.body === undefined ? {} : { body: end.body.slice(0, KEPT_RESPONSE_CHARS) }),
+  };
+}
 
 /**
  * Ends the call under the lease: `set` carries the record's own outcome fields (and, for the
@@ -138,12 +177,7 @@ export function completeLease(
       ...(end.httpStatus === undefined ? {} : { [`${path}.lastStatus`]: end.httpStatus }),
       ...(end.error === undefined ? {} : { [`${path}.lastError`]: end.error }),
       ...(end.failed && end.httpStatus !== undefined
-        ? {
-            [`${path}.response`]: {
-              status: end.httpStatus,
-              body: (end.body ?? '').slice(0, KEPT_RESPONSE_CHARS),
-            },
-          }
+        ? { [`${path}.response`]: keptResponse(end.httpStatus, end) }
         : {}),
       updatedAt: now,
     },

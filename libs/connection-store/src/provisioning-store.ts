@@ -2,6 +2,7 @@
 // the lease that lets one worker call the backend, a failed attempt, its end (which takes the
 // callback's lease in the same write), a give-up, and an operator's reopening.
 import { randomUUID } from 'node:crypto';
+import type { ContractIssue } from '@fortellis-admin/contracts';
 import type { ActivationStore } from './activation-store.ts';
 import type { ConnectionCollection } from './connection-collection.ts';
 import { callbackStatusFor, historyEntry, outcomeDetail } from './connection-state-machine.ts';
@@ -25,10 +26,13 @@ export interface ProvisioningResult {
   credentials?: { names: string[]; sealed: SealedCredentials } | undefined;
 }
 
-/** Why provisioning was given up: the backend's answer or the error, and a note. */
+/**
+ * Why provisioning was given up: the backend's status (never its body: it may hold credentials),
+ * the problems of an answer that broke the contract, or the error; and a note.
+ */
 export interface ProvisioningFailure {
   httpStatus?: number | undefined;
-  body?: string | undefined;
+  problems?: readonly ContractIssue[] | undefined;
   error?: string | undefined;
   note?: string | undefined;
 }
@@ -140,7 +144,12 @@ export class ProvisioningStore {
       { state: 'approved', [`${PATH}.leaseId`]: leaseId },
       completeLease(
         PATH,
-        { httpStatus: failure.httpStatus, error: failure.error, body: failure.body, failed: true },
+        {
+          httpStatus: failure.httpStatus,
+          error: failure.error,
+          problems: failure.problems,
+          failed: true,
+        },
         now,
         { state: 'provisioning_failed', [`${PATH}.status`]: 'failed' },
         historyEntry({

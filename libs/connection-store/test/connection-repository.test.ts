@@ -99,6 +99,46 @@ describe('ConnectionRepository', () => {
     });
   });
 
+  it('counts repeated failed attempts into one history entry, only while the lease is held', async () => {
+    const a = activation();
+    await record(a);
+    await repo.recordDeactivation(a.connectionId, { requestId: 'd', receivedAt: new Date() });
+    for (let n = 0; n < 12; n += 1) {
+      const lease = await repo.acquireStepLease(a.connectionId, 'cleanup', 10_000);
+      if (lease.kind !== 'acquired') throw new Error(`no lease: ${lease.kind}`);
+      const attempt =
+        n === 5 ? { status: 503, error: 'HTTP 503' } : { status: 429, error: 'HTTP 429' };
+      await repo.releaseStepLease(a.connectionId, 'cleanup', lease.leaseId, attempt);
+      // A release by a holder whose lease has gone writes nothing.
+      await repo.releaseStepLease(a.connectionId, 'cleanup', lease.leaseId, attempt);
+    }
+    const stored = await repo.get(a.connectionId);
+    expect(
+      stored?.history
+        .filter((entry) => entry.event === 'cleanup_attempt_failed')
+        .map(({ detail, count }) => ({ detail, count })),
+    ).toEqual([
+      { detail: 'HTTP 429', count: 11 },
+      { detail: 'HTTP 503', count: undefined },
+    ]);
+    expect(stored?.steps?.cleanup).toMatchObject({ attempts: 12, lastStatus: 429 });
+  });
+
+  it('a provisioning given up on a broken answer keeps its problems and no body', async () => {
+    const a = activation();
+    await record(a, approve);
+    const lease = await repo.acquireProvisioningLease(a.connectionId, 10_000);
+    const failed = await repo.failProvisioning(a.connectionId, lease!.leaseId, {
+      httpStatus: 200,
+      problems: [{ pointer: '/credentials', message: 'must NOT have more than 20 properties' }],
+      note: 'broken',
+    });
+    expect(failed?.provisioning?.response).toEqual({
+      status: 200,
+      problems: [{ pointer: '/credentials', message: 'must NOT have more than 20 properties' }],
+    });
+  });
+
   it('writes a tombstone for an unknown connection, and a later activation is stale', async () => {
     const a = activation();
     const first = await repo.recordDeactivation(a.connectionId, {

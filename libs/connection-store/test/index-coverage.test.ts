@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandStartedEvent, Document } from 'mongodb';
 import type { ActivateRequest } from '@fortellis-admin/contracts';
 import {
+  ATTENTION_KINDS,
   CONNECTIONS_COLLECTION,
   type ConnectionFilter,
   type ConnectionRepository,
@@ -115,6 +116,7 @@ async function everyOperation(): Promise<void> {
   await repo.findStalled('approval', new Date(), 10);
   await repo.findStalled('deprovision', new Date(), 10);
   await repo.oldestWaiting(['received', 'pending_review', 'approved', 'rejected']);
+  for (const kind of ATTENTION_KINDS) await repo.needingAttention(kind, 10);
   const page = await repo.list({}, 1);
   const cursor = { createdAt: page[0]!.createdAt, id: page[0]!._id };
   const filters: ConnectionFilter[] = [

@@ -17,6 +17,14 @@ export const ERROR_CODES = Object.freeze({
   /** An operator action the system refuses because it would lose acknowledged work. */
   actionNotAllowed: 'ACTION_NOT_ALLOWED',
   upstreamFailed: 'UPSTREAM_FAILED',
+  /** An operator whose role does not allow the route (403; the message names the role needed). */
+  forbiddenRole: 'FORBIDDEN_ROLE',
+  /** Too many operator logins from one address in a short time (429). */
+  tooManyLogins: 'TOO_MANY_LOGINS',
+  /** An address locked out after repeated failed operator logins (429). */
+  loginLockedOut: 'LOGIN_LOCKED_OUT',
+  /** Sealed credentials that do not open: changed, or moved from another connection. */
+  credentialsUnreadable: 'CREDENTIALS_UNREADABLE',
   internal: 'INTERNAL',
 } as const);
 

@@ -106,6 +106,35 @@ describe('activate request schema', () => {
     ]);
   });
 
+  it('refuses an overlong field a rule matches on (bounded before any pattern runs on it)', () => {
+    const tooLong: Array<[string, (payload: typeof tutorialCurlPayload) => void, number]> = [
+      ['/apiInfo/id', (payload) => (payload.apiInfo.id = 'v'.repeat(257)), 256],
+      [
+        '/userInfo/fortellisId',
+        (payload) =>
+          (payload.userInfo.fortellisId = `${'a'.repeat(70)}@${Array(4).fill('b'.repeat(60)).join('.')}.example.com`),
+        320,
+      ],
+      [
+        '/organizationInfo/countryCode',
+        (payload) => (payload.organizationInfo.countryCode = 'U'.repeat(65)),
+        64,
+      ],
+    ];
+    for (const [pointer, lengthen, max] of tooLong) {
+      const payload = structuredClone(tutorialCurlPayload);
+      lengthen(payload);
+      expect(validate.issues(payload), pointer).toContainEqual({
+        pointer,
+        message: `must NOT have more than ${max} characters`,
+      });
+    }
+    const atTheLimit = structuredClone(tutorialCurlPayload);
+    atTheLimit.apiInfo.id = 'v'.repeat(256);
+    atTheLimit.organizationInfo.countryCode = 'U'.repeat(64);
+    expect(validate.issues(atTheLimit)).toEqual([]);
+  });
+
   it('accepts free text as apiInfo.id but not an empty one', () => {
     const payload = structuredClone(tutorialCurlPayload);
     payload.apiInfo.id = '';

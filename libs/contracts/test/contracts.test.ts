@@ -106,6 +106,27 @@ describe('integration status body', () => {
   });
 });
 
+describe('backend provision answer', () => {
+  const credentials = (count: number) =>
+    Object.fromEntries(Array.from({ length: count }, (_, n) => [`key${n}`, `value${n}`]));
+
+  it('is an account and up to 20 string credentials, nothing else', () => {
+    expect(contracts.backendProvisionAnswer.issues({})).toEqual([]);
+    expect(
+      contracts.backendProvisionAnswer.issues({ accountId: 'a', credentials: credentials(20) }),
+    ).toEqual([]);
+    expect(
+      contracts.backendProvisionAnswer.issues({ accountId: 'a', credentials: credentials(21) }),
+    ).toEqual([{ pointer: '/credentials', message: 'must NOT have more than 20 properties' }]);
+    expect(contracts.backendProvisionAnswer.issues({ credentials: { pin: 1234 } })).toEqual([
+      { pointer: '/credentials/pin', message: 'must be string' },
+    ]);
+    expect(contracts.backendProvisionAnswer.issues({ accountId: 'a', password: 'p' })).toEqual([
+      { pointer: '', message: 'must NOT have additional properties' },
+    ]);
+  });
+});
+
 describe('job payloads', () => {
   it('ActivationReceived carries a valid activation, request id, time and token facts', () => {
     const job = { activation: tutorialCurlPayload, requestId: 'r-1', receivedAt, token };

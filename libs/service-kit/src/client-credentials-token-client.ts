@@ -1,7 +1,9 @@
 // OAuth client-credentials tokens (Fortellis identity, the integration platform's IdP): cached
-// until shortly before expiry, one refresh in flight at a time, invalidated when refused.
+// until shortly before expiry, one refresh in flight at a time, invalidated when refused. The
+// answer is read with the same size cap as every outside answer.
 import { request } from 'undici';
 import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
+import { MAX_ANSWER_BYTES, readCappedBody, tooLargeError } from './answer-body.ts';
 
 export interface TokenClientOptions {
   tokenUrl: string;
@@ -13,6 +15,8 @@ export interface TokenClientOptions {
   now?: () => number;
   /** Renew this long before expiry. Default 60 s. */
   marginMs?: number;
+  /** The largest answer read. Default {@link MAX_ANSWER_BYTES}. */
+  maxAnswerBytes?: number;
 }
 
 interface CachedToken {
@@ -80,7 +84,21 @@ export class ClientCredentialsTokenClient {
         cause: error,
       });
     }
-    const text = await response.body.text();
+    const read = await readCappedBody(
+      response.body,
+      response.headers['content-length'],
+      this.#options.maxAnswerBytes ?? MAX_ANSWER_BYTES,
+    ).catch((error: unknown) => {
+      throw new AppError(ERROR_CODES.upstreamFailed, 'token endpoint answer broke off', {
+        cause: error,
+      });
+    });
+    // Too large to be a token: no usable answer, retried like a broken connection.
+    if ('tooLarge' in read)
+      throw new AppError(
+        ERROR_CODES.upstreamFailed,
+        tooLargeError(response.statusCode, read.limit),
+      );
     if (response.statusCode !== 200) {
       // A refused client is a configuration problem retrying will not fix; anything else may pass.
       throw new AppError(
@@ -91,8 +109,13 @@ export class ClientCredentialsTokenClient {
         },
       );
     }
-    const body = JSON.parse(text) as { access_token?: unknown; expires_in?: unknown };
-    if (typeof body.access_token !== 'string')
+    let body: { access_token?: unknown; expires_in?: unknown } | null;
+    try {
+      body = JSON.parse(read.text) as typeof body;
+    } catch {
+      throw new AppError(ERROR_CODES.upstreamFailed, 'token endpoint answered 200 without JSON');
+    }
+    if (typeof body?.access_token !== 'string')
       throw new AppError(
         ERROR_CODES.upstreamFailed,
         'token endpoint answered without access_token',

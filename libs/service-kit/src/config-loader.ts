@@ -3,27 +3,43 @@ import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import type { ErrorObject } from 'ajv';
 import { ConfigError, createAjv, DEFAULT_QUEUE_PREFIX } from '@fortellis-admin/contracts';
 import { LOG_LEVELS } from './logger.ts';
+import {
+  checkProductionSettings,
+  OUTSIDE_URL_KEYWORD,
+  PRODUCTION_GUARD_ENV_PROPERTIES,
+  type StartupWarning,
+} from './production-guard.ts';
+import { redactUrlCredentials } from './url-redaction.ts';
 
 /**
  * The JSON Schema of a service's environment: one property per variable, each a string, integer,
  * number or boolean (with `enum`, `pattern`, `minimum`... as needed). Values are coerced from
  * strings; `default` fills absent variables. Mark secrets `writeOnly: true` so that an error
- * never echoes their value.
+ * never echoes their value (other values are echoed with any URL's user:password redacted). Mark
+ * the URLs of outside parties with `x-outside-url` ({@link outsideUrlProperty}): https: in
+ * production.
  */
 export type EnvSchema = JSONSchema & {
   readonly type: 'object';
   readonly properties: Readonly<Record<string, JSONSchema>>;
 };
 
-/** The typed result of {@link loadEnv}: what the schema describes, read-only. */
-export type EnvOf<S extends EnvSchema> = Readonly<FromSchema<S>>;
+/**
+ * The typed result of {@link loadEnv}: what the schema describes, read-only, plus (not enumerable)
+ * the warnings start-up logs about what an ALLOW_* setting let through in production.
+ */
+export type EnvOf<S extends EnvSchema> = Readonly<FromSchema<S>> & {
+  readonly startupWarnings: readonly StartupWarning[];
+};
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 /**
  * Reads the variables named by `schema` from `env`, coerces and validates them.
  * Empty strings count as absent, so `FOO=` falls back to the default or fails as missing.
- * Throws {@link ConfigError} naming the first offending variable and what is wrong with it.
+ * Throws {@link ConfigError} naming the first offending variable and what is wrong with it. With
+ * NODE_ENV=production, also refuses http: outside URLs and the simulator's published values
+ * (production-guard.ts), whatever the schema lists.
  */
 export function loadEnv<const S extends EnvSchema>(schema: S, env: Env): EnvOf<S> {
   const properties = schema.properties as Record<string, { writeOnly?: boolean }>;
@@ -33,12 +49,21 @@ export function loadEnv<const S extends EnvSchema>(schema: S, env: Env): EnvOf<S
     if (value !== undefined && value.trim() !== '') picked[name] = value.trim();
   }
   const plainSchema: object = schema;
-  const validate = createAjv({ coerceTypes: true, useDefaults: true }).compile(plainSchema);
+  const ajv = createAjv({ coerceTypes: true, useDefaults: true });
+  // An annotation only: checkProductionSettings reads it.
+  ajv.addKeyword({ keyword: OUTSIDE_URL_KEYWORD, schemaType: 'boolean' });
+  const validate = ajv.compile(plainSchema);
   if (!validate(picked)) {
     const error = (validate.errors ?? [])[0];
     throw describe(error, properties, env);
   }
   // ajv has coerced and defaulted `picked` in place to what the schema describes.
+  const startupWarnings = checkProductionSettings(
+    schema.properties as Readonly<Record<string, Readonly<Record<string, unknown>>>>,
+    picked,
+    env,
+  );
+  Object.defineProperty(picked, 'startupWarnings', { value: Object.freeze(startupWarnings) });
   const loaded: unknown = Object.freeze(picked);
   return loaded as EnvOf<S>;
 }
@@ -55,10 +80,12 @@ function describe(
   }
   const name = error.instancePath.replace(/^\//, '');
   const secret = properties[name]?.writeOnly === true;
-  const raw = env[name] ?? '';
-  const shown = secret
-    ? ''
-    : ` (got ${JSON.stringify(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw)})`;
+  const raw = redactUrlCredentials(env[name]?.trim() ?? '');
+  // A value that still holds an `@` may be credentials in a shape the redaction does not know.
+  const shown =
+    secret || raw.replaceAll('[redacted]@', '').includes('@')
+      ? ''
+      : ` (got ${JSON.stringify(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw)})`;
   const allowed =
     error.keyword === 'enum'
       ? `must be one of ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`
@@ -106,9 +133,13 @@ export const MONGO_ENV_PROPERTIES = {
   },
 } as const;
 
-/** Settings every service has: its log level, and how long a clean stop may take (per service). */
+/**
+ * Settings every service has: its log level, how long a clean stop may take (per service), and the
+ * production checks' settings.
+ */
 export function runtimeEnvProperties<const Ms extends number>(shutdownTimeoutMs: Ms) {
   return {
+    ...PRODUCTION_GUARD_ENV_PROPERTIES,
     LOG_LEVEL: {
       description: 'pino log level.',
       type: 'string',

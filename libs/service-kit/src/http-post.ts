@@ -1,6 +1,9 @@
 // One outbound JSON POST with a timeout, reporting what happened instead of throwing: the answer
 // (status, body, Retry-After) or the reason there was none. Used for every call to an outside party.
+// The body is read with a size cap: a larger one is no usable answer (a failed attempt, retried
+// like a connection that broke mid-answer), never a memory spike.
 import { request } from 'undici';
+import { MAX_ANSWER_BYTES, readCappedBody, tooLargeError } from './answer-body.ts';
 
 export type HttpAttempt =
   | { answered: true; status: number; body: string; retryAfter?: string }
@@ -11,6 +14,7 @@ export async function postJson(
   body: unknown,
   headers: Record<string, string>,
   timeoutMs: number,
+  maxAnswerBytes: number = MAX_ANSWER_BYTES,
 ): Promise<HttpAttempt> {
   try {
     const response = await request(url, {
@@ -20,12 +24,18 @@ export async function postJson(
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
     });
-    const text = await response.body.text();
+    const read = await readCappedBody(
+      response.body,
+      response.headers['content-length'],
+      maxAnswerBytes,
+    );
+    if ('tooLarge' in read)
+      return { answered: false, error: tooLargeError(response.statusCode, read.limit) };
     const retryAfter = response.headers['retry-after'];
     return {
       answered: true,
       status: response.statusCode,
-      body: text,
+      body: read.text,
       ...(typeof retryAfter === 'string' ? { retryAfter } : {}),
     };
   } catch (error) {
@@ -90,18 +100,26 @@ export interface TokenSource {
 
 /**
  * Makes one authenticated attempt; when `classify` says a fresh token may help, forgets the token,
- * takes a new one and tries once more at once. Returns the last attempt and its verdict.
+ * takes a new one and tries once more at once. Returns the last attempt and its verdict, and the
+ * tokens it was sent with (to redact from anything kept of the answer).
  */
 export async function attemptWithToken<V extends { kind: string }>(
   tokens: TokenSource,
   send: (token: string) => Promise<HttpAttempt>,
   classify: (attempt: HttpAttempt, reauthenticated: boolean) => V,
-): Promise<{ attempt: HttpAttempt; verdict: V; reauthenticated: boolean }> {
+): Promise<{ attempt: HttpAttempt; verdict: V; reauthenticated: boolean; sentWith: string[] }> {
   const token = await tokens.token();
   const attempt = await send(token);
   const verdict = classify(attempt, false);
-  if (verdict.kind !== 'reauthenticate') return { attempt, verdict, reauthenticated: false };
+  if (verdict.kind !== 'reauthenticate')
+    return { attempt, verdict, reauthenticated: false, sentWith: [token] };
   tokens.invalidate(token);
-  const retried = await send(await tokens.token());
-  return { attempt: retried, verdict: classify(retried, true), reauthenticated: true };
+  const fresh = await tokens.token();
+  const retried = await send(fresh);
+  return {
+    attempt: retried,
+    verdict: classify(retried, true),
+    reauthenticated: true,
+    sentWith: [token, fresh],
+  };
 }

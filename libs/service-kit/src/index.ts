@@ -2,11 +2,15 @@
 // loading, logger, metrics, retry policy, HTTP error handler, HTTP and token clients, worker
 // runner, shutdown.
 export * from './config-loader.ts';
+export * from './production-guard.ts';
+export * from './url-redaction.ts';
 export * from './logger.ts';
 export * from './service-runner.ts';
 export * from './retry-policy.ts';
 export * from './client-credentials-token-client.ts';
 export * from './http-post.ts';
+export * from './answer-body.ts';
+export * from './kept-answer.ts';
 export * from './worker-shutdown.ts';
 export * from './queue-worker.ts';
 export * from './worker-clients.ts';

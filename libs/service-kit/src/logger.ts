@@ -1,5 +1,6 @@
 // The structured logger every service uses: pino, JSON to stdout, secrets and personal data redacted.
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { redactUrlCredentialsDeep } from './url-redaction.ts';
 
 /** Log levels a service accepts in `LOG_LEVEL`. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -52,6 +53,11 @@ export function createLogger(
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
     redact: { paths: [...REDACTED_LOG_PATHS], censor: '[redacted]' },
+    // A driver's error may quote the URL it was given (ioredis' "Invalid URL" keeps it whole in
+    // `input`): whatever an error holds, a URL's user:password never reaches the log.
+    serializers: {
+      err: (error: unknown) => redactUrlCredentialsDeep(pino.stdSerializers.err(error as Error)),
+    },
     formatters: { level: (label) => ({ level: label }) },
   };
   // Without a destination: stdout, written asynchronously. Lines logged while a write is in

@@ -13,7 +13,12 @@ import { AppError } from '@fortellis-admin/contracts';
 import type { Logger } from 'pino';
 import type { QueueName } from '@fortellis-admin/contracts';
 import type { RateLimitRecorder } from './metrics.ts';
-import { createBackoffStrategy, RateLimitedError, type BackoffSettings } from './retry-policy.ts';
+import {
+  clampRetryAfter,
+  createBackoffStrategy,
+  RateLimitedError,
+  type BackoffSettings,
+} from './retry-policy.ts';
 
 export interface QueueWorkerOptions<R> {
   queue: QueueName;
@@ -76,13 +81,15 @@ export function endPermanentFailures<R>(processor: Processor<unknown, R>): Proce
 
 /**
  * A processor whose RateLimitedError (the party answered 429) pauses the whole queue, for every
- * worker, for the Retry-After (or `pauseMs` without one), and puts the job back to wait without
- * counting an attempt: a rate-limited partner is not hammered by each worker retrying on its own.
+ * worker, for the Retry-After clamped to the backoff's range (its base without one), and puts the
+ * job back to wait without counting an attempt: a rate-limited partner is not hammered by each
+ * worker retrying on its own, and cannot stop the queue (the reconciler's runs, the other
+ * partners' work) for longer than the backoff's longest delay.
  */
 export function pauseQueueOnRateLimit<R>(
   processor: Processor<unknown, R>,
   queue: Pick<Queue, 'rateLimit' | 'name'>,
-  pauseMs: number,
+  backoff: BackoffSettings,
   logger: Logger,
   record?: RateLimitRecorder,
 ): Processor<unknown, R> {
@@ -91,11 +98,17 @@ export function pauseQueueOnRateLimit<R>(
       return await processor(job, token, signal);
     } catch (error) {
       if (!(error instanceof RateLimitedError)) throw error;
-      const ms = error.retryAfterMs ?? pauseMs;
+      const ms = clampRetryAfter(error.retryAfterMs ?? backoff.baseMs, backoff);
       await queue.rateLimit(ms);
       record?.(queue.name, ms);
       logger.warn(
-        { jobId: job.id, job: job.name, pauseMs: ms, reason: error.message },
+        {
+          jobId: job.id,
+          job: job.name,
+          pauseMs: ms,
+          ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+          reason: error.message,
+        },
         'rate limited: queue paused',
       );
       throw new RateLimitError();
@@ -113,7 +126,7 @@ export function createQueueWorker<R>(options: QueueWorkerOptions<R>): Worker<unk
   const processor = pauseQueueOnRateLimit(
     endPermanentFailures(options.processor),
     queue,
-    options.backoff.baseMs,
+    options.backoff,
     options.logger,
     options.recordRateLimit,
   );

@@ -50,24 +50,32 @@ function retryAfterAnswer(status: number, retryAfter: string | undefined): Callb
   };
 }
 
-/** Thrown by a processor to make BullMQ retry later; carries the server's Retry-After when given. */
+/**
+ * Thrown by a processor to make BullMQ retry later, after at least `retryAfterMs` when given: the
+ * worker's own wait (a lease to run out), or, when `fromPartner`, the Retry-After a partner asked
+ * for, which the backoff clamps to its range ({@link clampRetryAfter}).
+ */
 export class RetryLaterError extends Error {
   readonly retryAfterMs: number | undefined;
+  /** True when `retryAfterMs` is what an outside party asked for: it is clamped, not trusted. */
+  readonly fromPartner: boolean;
 
-  constructor(message: string, retryAfterMs?: number) {
+  constructor(message: string, retryAfterMs?: number, options: { fromPartner?: boolean } = {}) {
     super(message);
     this.name = 'RetryLaterError';
     this.retryAfterMs = retryAfterMs;
+    this.fromPartner = options.fromPartner ?? false;
   }
 }
 
 /**
- * The party answered 429: the worker pauses its whole queue for `retryAfterMs` (or the backoff's
- * base), and the job goes back to wait without counting an attempt.
+ * The party answered 429: the worker pauses its whole queue for `retryAfterMs` clamped to the
+ * backoff's range (the backoff's base without one), and the job goes back to wait without
+ * counting an attempt.
  */
 export class RateLimitedError extends RetryLaterError {
   constructor(message: string, retryAfterMs?: number) {
-    super(message, retryAfterMs);
+    super(message, retryAfterMs, { fromPartner: true });
     this.name = 'RateLimitedError';
   }
 }
@@ -79,21 +87,37 @@ export function retryLater(
 ): RetryLaterError {
   return verdict.rateLimited === true
     ? new RateLimitedError(message, verdict.retryAfterMs)
-    : new RetryLaterError(message, verdict.retryAfterMs);
+    : new RetryLaterError(message, verdict.retryAfterMs, { fromPartner: true });
 }
 
-/** A BullMQ backoff strategy: exponential with jitter, or the server's Retry-After when longer. */
+/**
+ * A partner's Retry-After, made sane: at least the backoff's base (a `0` or a date in the past
+ * does not make a retry loop), at most its longest delay (a day from now does not stop the queue,
+ * and with it the reconciler and every other partner's work, for a day).
+ */
+export function clampRetryAfter(retryAfterMs: number, settings: BackoffSettings): number {
+  return Math.min(settings.maxMs, Math.max(settings.baseMs, retryAfterMs));
+}
+
+/**
+ * The delay a RetryLaterError asks for: a partner's clamped to the backoff's range, the worker's
+ * own as it is. Undefined for any other error.
+ */
+export function askedDelay(error: unknown, settings: BackoffSettings): number | undefined {
+  if (!(error instanceof RetryLaterError) || error.retryAfterMs === undefined) return undefined;
+  return error.fromPartner ? clampRetryAfter(error.retryAfterMs, settings) : error.retryAfterMs;
+}
+
+/**
+ * A BullMQ backoff strategy: exponential with jitter, or the delay asked for when longer (a
+ * partner's Retry-After clamped to the backoff's range).
+ */
 export function createBackoffStrategy(
   settings: BackoffSettings,
   random: () => number = Math.random,
 ) {
   return (attemptsMade: number, _type?: string, error?: Error): number =>
-    backoffDelay(
-      attemptsMade,
-      settings,
-      random,
-      error instanceof RetryLaterError ? error.retryAfterMs : undefined,
-    );
+    backoffDelay(attemptsMade, settings, random, askedDelay(error, settings));
 }
 
 /** Classifies a Fortellis callback answer (or a network error / timeout: status undefined). */
@@ -130,7 +154,8 @@ export interface BackoffSettings {
 
 /**
  * Exponential backoff with full jitter in [½, 1] of the step: attempt 1 waits about `baseMs`, each
- * later attempt twice as long, capped at `maxMs`. A server's Retry-After wins when it is longer.
+ * later attempt twice as long, capped at `maxMs`. A delay asked for (`retryAfterMs`, clamped by
+ * the caller when a partner asked it) wins when it is longer.
  */
 export function backoffDelay(
   attempt: number,

@@ -1,6 +1,8 @@
 // Runs a service's composition root: loads config, starts, and stops cleanly on SIGTERM/SIGINT.
 import type { Logger } from 'pino';
 import { ConfigError } from '@fortellis-admin/contracts';
+import type { StartupWarning } from './production-guard.ts';
+import { redactUrlCredentials } from './url-redaction.ts';
 
 /** How long a process that hit an unhandled error may spend closing before it exits anyway. */
 export const FATAL_STOP_BOUND_MS = 5000;
@@ -13,7 +15,10 @@ export interface RunningService {
 
 export interface ServiceDefinition<C> {
   name: string;
-  /** Reads and validates the configuration; throws ConfigError on a bad variable. */
+  /**
+   * Reads and validates the configuration; throws ConfigError on a bad variable. The
+   * `startupWarnings` of a loaded environment, on the result or one of its members, are logged.
+   */
   loadConfig(): C;
   /** Creates the logger from the validated configuration. */
   createLogger(config: C): Logger;
@@ -37,11 +42,18 @@ export async function runService<C>(definition: ServiceDefinition<C>): Promise<v
   } catch (error) {
     const line =
       error instanceof ConfigError ? error.message : `cannot load configuration: ${String(error)}`;
-    process.stderr.write(`${definition.name}: ${line}\n`);
+    process.stderr.write(`${definition.name}: ${redactUrlCredentials(line)}\n`);
     process.exitCode = 1;
     return;
   }
   const logger = definition.createLogger(config);
+  // What an ALLOW_* setting let through in production: loud, once per variable, before anything.
+  for (const warning of startupWarningsOf(config)) {
+    logger.warn(
+      { event: 'insecure_setting', variable: warning.variable, url: warning.url },
+      warning.message,
+    );
+  }
   const timeoutMs = definition.stopTimeoutMs?.(config) ?? 30_000;
   let running: RunningService | undefined;
   let stopping = false;
@@ -95,4 +107,19 @@ export async function runService<C>(definition: ServiceDefinition<C>): Promise<v
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+}
+
+/**
+ * The `startupWarnings` (from loadEnv) a configuration carries, on itself or on one of its members
+ * (a main.ts may return `{ config, policy }`).
+ */
+function startupWarningsOf(config: unknown): readonly StartupWarning[] {
+  const own = (value: unknown): readonly StartupWarning[] | undefined => {
+    if (value === null || typeof value !== 'object' || !('startupWarnings' in value))
+      return undefined;
+    const warnings = value.startupWarnings;
+    return Array.isArray(warnings) ? (warnings as StartupWarning[]) : undefined;
+  };
+  if (config === null || typeof config !== 'object') return [];
+  return own(config) ?? Object.values(config).flatMap((member) => own(member) ?? []);
 }

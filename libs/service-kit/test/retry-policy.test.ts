@@ -2,9 +2,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   backoffDelay,
+  clampRetryAfter,
   classifyCallback,
   classifyHttpStep,
+  createBackoffStrategy,
+  createLogger,
   parseRetryAfter,
+  pauseQueueOnRateLimit,
   RateLimitedError,
   retryLater,
   RetryLaterError,
@@ -83,5 +87,49 @@ describe('backoffDelay', () => {
   it('waits at least as long as Retry-After asks', () => {
     expect(backoffDelay(1, settings, () => 0, 2000)).toBe(2000);
     expect(backoffDelay(6, settings, () => 1, 2000)).toBe(32_000);
+  });
+});
+
+describe('a partner’s Retry-After', () => {
+  const settings = { baseMs: 1000, maxMs: 60_000 };
+  const now = Date.parse('2026-11-23T12:00:00Z');
+  const asked = (value: string) => clampRetryAfter(parseRetryAfter(value, now) ?? 0, settings);
+
+  it('is clamped to the backoff’s range: 0 and a past date wait the base, a day the longest delay', () => {
+    expect(asked('0')).toBe(1000);
+    expect(asked('Mon, 23 Nov 2026 11:00:00 GMT')).toBe(1000);
+    expect(asked('86400')).toBe(60_000);
+    expect(asked('Tue, 24 Nov 2026 12:00:00 GMT')).toBe(60_000);
+    expect(asked('99999999999999999999999')).toBe(60_000);
+    expect(asked('30')).toBe(30_000);
+  });
+
+  it('sets the retry’s delay within the range; the worker’s own wait is left as it is', () => {
+    const strategy = createBackoffStrategy(settings, () => 1);
+    expect(strategy(1, 'custom', retryLater('503', { retryAfterMs: 86_400_000 }))).toBe(60_000);
+    expect(strategy(1, 'custom', retryLater('503', { retryAfterMs: 0 }))).toBe(1000);
+    expect(strategy(1, 'custom', new RateLimitedError('429', 86_400_000))).toBe(60_000);
+    // A lease that runs out in 90 s is waited for: it is not a partner's say.
+    expect(strategy(1, 'custom', new RetryLaterError('lease held', 90_000))).toBe(90_000);
+  });
+
+  it('pauses the queue after a 429 for at most the longest delay, and at least the base', async () => {
+    const pauses: number[] = [];
+    const queue = { name: 'approval', rateLimit: async (ms: number) => void pauses.push(ms) };
+    const logger = createLogger('test', 'silent');
+    for (const retryAfterMs of [86_400_000, 0, undefined]) {
+      const processor = pauseQueueOnRateLimit(
+        async () => {
+          throw new RateLimitedError('429', retryAfterMs);
+        },
+        queue,
+        settings,
+        logger,
+      );
+      await expect(
+        processor({ id: 'j', name: 'n' } as Parameters<typeof processor>[0], 'token'),
+      ).rejects.toThrow();
+    }
+    expect(pauses).toEqual([60_000, 1000, 1000]);
   });
 });

@@ -6,6 +6,7 @@ import {
   REDIS_ENV_PROPERTIES,
   WORKER_ENV_PROPERTIES,
   monitoringEnvProperties,
+  outsideUrlProperty,
 } from '@fortellis-admin/service-kit';
 import { APPROVAL_DEFAULT_ACTION_ENV_PROPERTIES } from '@fortellis-admin/approval-rules';
 import { parseCredentialsKeys } from './domain/credential-seal.ts';
@@ -26,18 +27,12 @@ export const approvalWorkerEnvSchema = {
     ...MONGO_ENV_PROPERTIES,
     ...WORKER_ENV_PROPERTIES,
     ...monitoringEnvProperties(9464),
-    FORTELLIS_CALLBACK_BASE_URL: {
-      description:
-        'Fortellis subscriptions base of the connection callback, e.g. https://subscriptions.fortellis.io.',
-      type: 'string',
-      pattern: '^https?://',
-    },
-    FORTELLIS_TOKEN_URL: {
-      description:
-        'Client-credentials token endpoint for the callback, e.g. {FORTELLIS_ISSUER}/v1/token.',
-      type: 'string',
-      pattern: '^https?://',
-    },
+    FORTELLIS_CALLBACK_BASE_URL: outsideUrlProperty(
+      'Fortellis subscriptions base of the connection callback, e.g. https://subscriptions.fortellis.io.',
+    ),
+    FORTELLIS_TOKEN_URL: outsideUrlProperty(
+      'Client-credentials token endpoint for the callback, e.g. {FORTELLIS_ISSUER}/v1/token.',
+    ),
     FORTELLIS_CLIENT_ID: {
       description:
         "The provider's Fortellis client id: the sub (and cid) of genuine calls, and the callback's client.",
@@ -64,12 +59,9 @@ export const approvalWorkerEnvSchema = {
       enum: ['http', 'none'],
       default: 'none',
     },
-    BACKEND_PROVISION_URL: {
-      description:
-        "The provider backend's provisioning endpoint (required with BACKEND_PROVISIONER=http).",
-      type: 'string',
-      pattern: '^https?://',
-    },
+    BACKEND_PROVISION_URL: outsideUrlProperty(
+      "The provider backend's provisioning endpoint (required with BACKEND_PROVISIONER=http).",
+    ),
     BACKEND_PROVISION_SECRET: {
       description:
         'Sent as Authorization: Bearer, or in BACKEND_PROVISION_HEADER when that is set (secret).',
@@ -184,6 +176,7 @@ export function loadApprovalWorkerConfig(
     },
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    startupWarnings: e.startupWarnings,
   });
 }
 

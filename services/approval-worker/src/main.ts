@@ -85,6 +85,12 @@ await runService({
       },
       'approval policy loaded',
     );
+    if (policy.defaultAction === 'approve' && config.approval.rulesFile === undefined)
+      // Fine for a demo against the simulator, never unnoticed in a real deployment.
+      logger.warn(
+        { defaultAction: policy.defaultAction },
+        'APPROVAL_DEFAULT_ACTION=approve and no APPROVAL_RULES_FILE: every activation is approved, none is reviewed',
+      );
     return {
       stop: async () => {
         await closeWorker(worker, config.shutdownTimeoutMs, logger);

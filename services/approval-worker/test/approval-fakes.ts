@@ -32,6 +32,9 @@ import { AesGcmCredentialSealer } from '../src/domain/credential-seal.ts';
 export class FakeStore implements ApprovalStore {
   readonly docs = new Map<string, ConnectionDocument>();
   readonly released: string[] = [];
+  /** Every provisioning given up and every callback ended, as the use cases wrote them. */
+  readonly provisioningFailures: Array<Parameters<ApprovalStore['failProvisioning']>[2]> = [];
+  readonly callbackEnds: Array<Parameters<ApprovalStore['completeCallback']>[3]> = [];
   announced = 0;
   /** How often the callback's lease was taken on its own (not with the insert). */
   leasesTakenAlone = 0;
@@ -144,6 +147,7 @@ export class FakeStore implements ApprovalStore {
     const doc = this.docs.get(connectionKey(id));
     if (doc?.callback === undefined || doc.state !== from || !holdsLease(doc.callback, leaseId))
       return null;
+    this.callbackEnds.push(result);
     doc.state = stateAfterCallback(from, result.outcome);
     if (doc.state === 'accepted') {
       doc.acceptedAt = this.now();
@@ -248,6 +252,7 @@ export class FakeStore implements ApprovalStore {
     const doc = this.docs.get(connectionKey(id));
     if (doc?.state !== 'approved' || !holdsLease(doc.provisioning, leaseId)) return null;
     if (doc.provisioning === undefined) return null;
+    this.provisioningFailures.push(failure);
     doc.state = 'provisioning_failed';
     doc.provisioning.status = 'failed';
     if (failure.httpStatus !== undefined) doc.provisioning.lastStatus = failure.httpStatus;

@@ -1,4 +1,7 @@
 // The approval worker process: starts with a valid environment, stops on SIGTERM, refuses a bad one.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { createTestNamespace, runServiceToExit, startService } from '@fortellis-admin/test-support';
 
@@ -25,6 +28,25 @@ describe('approval worker main', () => {
     expect(service.output()).toContain('"msg":"approval-worker stopped"');
   });
 
+  it('warns at start-up when every activation is approved by default, without rules', async () => {
+    const warning =
+      'APPROVAL_DEFAULT_ACTION=approve and no APPROVAL_RULES_FILE: every activation is approved, none is reviewed';
+    const approving = await startService('approval-worker', {
+      ...validEnv(),
+      APPROVAL_DEFAULT_ACTION: 'approve',
+    });
+    await approving.stop();
+    const line = approving
+      .output()
+      .split('\n')
+      .find((entry) => entry.includes(warning));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!)).toMatchObject({ level: 'warn', defaultAction: 'approve' });
+    const reviewing = await startService('approval-worker', validEnv());
+    await reviewing.stop();
+    expect(reviewing.output()).not.toContain(warning);
+  });
+
   it.each([
     'REDIS_URL',
     'MONGODB_URL',
@@ -39,6 +61,23 @@ describe('approval worker main', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
       `approval-worker: invalid configuration: ${variable} is required but not set\n`,
+    );
+  });
+
+  it('refuses a rules file with a pattern that may backtrack catastrophically, naming its line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'approval-rules-'));
+    const file = join(dir, 'rules.yaml');
+    await writeFile(
+      file,
+      "rules:\n  - id: slow\n    when:\n      userInfo.domain: { pattern: '^(a+)+$' }\n    action: approve\n",
+    );
+    const result = await runServiceToExit('approval-worker', {
+      ...validEnv(),
+      APPROVAL_RULES_FILE: file,
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `approval-worker: invalid configuration: APPROVAL_RULES_FILE (${file}) is invalid: /rules/0/when/userInfo.domain/pattern (rule "slow", line 4, column 35) may backtrack catastrophically`,
     );
   });
 

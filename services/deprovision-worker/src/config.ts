@@ -6,6 +6,7 @@ import {
   REDIS_ENV_PROPERTIES,
   WORKER_ENV_PROPERTIES,
   monitoringEnvProperties,
+  outsideUrlProperty,
 } from '@fortellis-admin/service-kit';
 
 /** Environment variables of the deprovision worker, with their defaults. */
@@ -23,12 +24,9 @@ export const deprovisionWorkerEnvSchema = {
       type: 'string',
       enum: ['http', 'none'],
     },
-    BACKEND_DEPROVISION_URL: {
-      description:
-        "The provider backend's clean-up endpoint (required with BACKEND_DEPROVISIONER=http).",
-      type: 'string',
-      pattern: '^https?://',
-    },
+    BACKEND_DEPROVISION_URL: outsideUrlProperty(
+      "The provider backend's clean-up endpoint (required with BACKEND_DEPROVISIONER=http).",
+    ),
     BACKEND_DEPROVISION_SECRET: {
       description:
         'Sent as Authorization: Bearer, or in BACKEND_DEPROVISION_HEADER when that is set (secret).',
@@ -41,11 +39,9 @@ export const deprovisionWorkerEnvSchema = {
       type: 'string',
       pattern: '^[A-Za-z0-9-]+$',
     },
-    INTEGRATION_STATUS_BASE_URL: {
-      description: "Integration platform's status API base; unset: deactivations are not reported.",
-      type: 'string',
-      pattern: '^https?://',
-    },
+    INTEGRATION_STATUS_BASE_URL: outsideUrlProperty(
+      "Integration platform's status API base; unset: deactivations are not reported.",
+    ),
     INTEGRATION_STATUS_CLIENT_ID: {
       description: 'Client id for the status API token.',
       type: 'string',
@@ -195,6 +191,7 @@ export function loadDeprovisionWorkerConfig(
     },
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    startupWarnings: e.startupWarnings,
   });
 }
 

@@ -14,6 +14,7 @@ import {
   leaseIsLive,
   type ConnectionDocument,
   type DeprovisionStep,
+  type StepEnd,
 } from '@fortellis-admin/connection-store';
 import {
   createLogger,
@@ -33,6 +34,8 @@ import type { BackendDeprovisionRequest } from '../src/domain/deprovision-plan.t
 export class FakeStore implements DeprovisionStore {
   readonly docs = new Map<string, ConnectionDocument>();
   readonly released: Array<{ step: DeprovisionStep; error: string }> = [];
+  /** Every step's end, as the use cases wrote it. */
+  readonly stepEnds: Array<{ step: DeprovisionStep } & StepEnd> = [];
   /** Each write that took a lease on its own (not with the write before it). */
   readonly leasesTakenAlone: DeprovisionStep[] = [];
   readonly now: () => Date;
@@ -173,6 +176,7 @@ export class FakeStore implements DeprovisionStore {
   completeStep: DeprovisionStore['completeStep'] = async (id, step, leaseId, result) => {
     const record = this.docs.get(connectionKey(id))?.steps?.[step];
     if (record === undefined || (leaseId !== null && !holdsLease(record, leaseId))) return false;
+    this.stepEnds.push({ step, ...result });
     record.status = result.status;
     record.completedAt = this.now();
     if (result.note !== undefined) record.note = result.note;

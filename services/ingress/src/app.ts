@@ -1,7 +1,7 @@
 // Builds the ingress Fastify application from its dependencies: no listen, no process handling.
+// It serves the Admin API only: /health, /ready and /metrics are on the monitoring listener.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import {
-  healthRoutes,
   logEachRequest,
   oneLinePerRequest,
   type JobPublisher,
@@ -24,7 +24,7 @@ export interface IngressDeps {
   logger: Logger;
   verifier: Pick<TokenVerifier, 'verifyHeader'>;
   publisher: Pick<JobPublisher, 'publish'>;
-  /** Each check must resolve true for /ready to answer 200. */
+  /** Each check must resolve true for /ready (on the monitoring listener) to answer 200. */
   readiness: Record<string, ReadinessCheck>;
   clock: { now(): Date };
   ids: { requestId(): string };
@@ -63,13 +63,17 @@ export async function buildApp(deps: IngressDeps): Promise<IngressApp> {
     // Set by the admin routes once the call's connection is known.
     fields: (request) => ({
       connectionId: (request as { connectionId?: string | null }).connectionId ?? undefined,
+      // The declared type, whatever it is: a body is judged on what it holds (admin-routes.ts).
+      contentType: (
+        (request as { declaredContentType?: string | null }).declaredContentType ??
+        request.headers['content-type']
+      )?.slice(0, 100),
     }),
     observe: (route, statusCode, seconds) => deps.metrics?.request(route, statusCode, seconds),
   });
 
   const authFailures: AuthFailureCounts = new Map();
   installErrorHandler(app, authFailures, (reason) => deps.metrics?.authFailure(reason));
-  await app.register(healthRoutes, { checks: deps.readiness });
   const basePath = deps.config.http.basePath;
   await app.register(adminRoutes, {
     prefix: basePath,

@@ -5,6 +5,7 @@ import {
   runtimeEnvProperties,
   ACK_DURABILITIES,
   monitoringEnvProperties,
+  outsideUrlProperty,
   REDIS_ENV_PROPERTIES,
   TRUST_PROXY_ENV_PROPERTIES,
 } from '@fortellis-admin/service-kit';
@@ -65,17 +66,12 @@ export const ingressEnvSchema = {
       maximum: 60_000,
       default: 10_000,
     },
-    FORTELLIS_ISSUER: {
-      description:
-        'Issuer (iss) of Fortellis tokens, e.g. https://identity.fortellis.io/oauth2/aus1p1ixy7YL8cMq02p7.',
-      type: 'string',
-      pattern: '^https?://',
-    },
-    FORTELLIS_JWKS_URL: {
-      description: 'Signing keys of Fortellis tokens; default {FORTELLIS_ISSUER}/v1/keys.',
-      type: 'string',
-      pattern: '^https?://',
-    },
+    FORTELLIS_ISSUER: outsideUrlProperty(
+      'Issuer (iss) of Fortellis tokens, e.g. https://identity.fortellis.io/oauth2/aus1p1ixy7YL8cMq02p7.',
+    ),
+    FORTELLIS_JWKS_URL: outsideUrlProperty(
+      'Signing keys of Fortellis tokens; default {FORTELLIS_ISSUER}/v1/keys.',
+    ),
     FORTELLIS_AUDIENCE: {
       description: 'Audience (aud) Fortellis tokens must carry.',
       type: 'string',
@@ -126,6 +122,7 @@ export function loadIngressConfig(env: Readonly<Record<string, string | undefine
     monitoring: { host: e.MONITORING_HOST, port: e.MONITORING_PORT },
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    startupWarnings: e.startupWarnings,
   });
 }
 

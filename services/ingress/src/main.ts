@@ -1,5 +1,6 @@
 // Composition root of the ingress: configuration, logger, clients, wiring, signals.
 import {
+  checkReadiness,
   createLogger,
   createProducerConnection,
   runService,
@@ -27,18 +28,12 @@ await runService({
     await keys.start();
     const { app } = await buildApp(deps);
     await app.listen({ host: config.http.host, port: config.http.port });
-    // Its own listener for probes and scrapers: the Fortellis-facing port never serves /metrics.
+    // Its own listener for probes and scrapers: the Fortellis-facing port serves neither /health,
+    // /ready nor /metrics.
     const monitoring = await startMonitoringServer({
       ...config.monitoring,
       registry: metrics.registry,
-      ready: async () =>
-        Object.fromEntries(
-          await Promise.all(
-            Object.entries(deps.readiness).map(
-              async ([name, check]) => [name, await check().catch(() => false)] as const,
-            ),
-          ),
-        ),
+      ready: () => checkReadiness(deps.readiness),
     });
     logger.info({ monitoringPort: monitoring.port }, 'monitoring listener started');
     return {

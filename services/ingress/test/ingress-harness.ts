@@ -1,9 +1,14 @@
 // Builds a real ingress (real JWKS key store, verifier and BullMQ publisher) against real Redis and
-// the simulator, for component tests through app.inject.
+// the simulator, for component tests through app.inject, with its monitoring listener (/health,
+// /ready, /metrics) on a free loopback port.
 import { Queue } from 'bullmq';
 import { QUEUE_NAMES, type QueueName } from '@fortellis-admin/contracts';
 import type { Simulator } from '@fortellis-admin/simulator';
-import { createProducerConnection } from '@fortellis-admin/service-kit';
+import {
+  checkReadiness,
+  createProducerConnection,
+  startMonitoringServer,
+} from '@fortellis-admin/service-kit';
 import { capturingLogger } from '@fortellis-admin/test-support';
 import { buildApp, type IngressApp } from '../src/app.ts';
 import { loadIngressConfig } from '../src/config.ts';
@@ -13,6 +18,8 @@ import { wireIngress } from '../src/wiring.ts';
 export interface Harness extends IngressApp {
   keys: JwksKeyStore;
   logs: string[];
+  /** The monitoring listener, e.g. `${monitoringUrl}/ready`. */
+  monitoringUrl: string;
   queue(name: QueueName): Queue;
   /** Every job in the queue, in any state. */
   jobs(name: QueueName): Promise<Array<{ id: string | undefined; name: string; data: unknown }>>;
@@ -28,6 +35,8 @@ export async function startHarness(options: {
   loadKeys?: boolean;
   /** PUBLISH_HOLD_MS: how long a call waits for Redis before it is refused. */
   holdMs?: number;
+  /** Least time between two JWKS fetches caused by calls. Default 5 s. */
+  jwksCooldownMs?: number;
 }): Promise<Harness> {
   const config = loadIngressConfig({
     REDIS_URL: options.redisUrl,
@@ -41,10 +50,20 @@ export async function startHarness(options: {
   const { logger, lines: logs } = capturingLogger('ingress');
   const redis = createProducerConnection(config.redis.url, logger);
   await redis.connect();
-  const { deps, keys, publisher } = wireIngress(config, { redis, logger, jwksCooldownMs: 5000 });
+  const { deps, keys, publisher, metrics } = wireIngress(config, {
+    redis,
+    logger,
+    jwksCooldownMs: options.jwksCooldownMs ?? 5000,
+  });
   if (options.loadKeys !== false) await keys.refresh();
   const built = await buildApp(deps);
   await built.app.ready();
+  const monitoring = await startMonitoringServer({
+    host: '127.0.0.1',
+    port: 0,
+    registry: metrics.registry,
+    ready: () => checkReadiness(deps.readiness),
+  });
   const inspectors = new Map<QueueName, Queue>();
   const queue = (name: QueueName): Queue => {
     let found = inspectors.get(name);
@@ -58,6 +77,7 @@ export async function startHarness(options: {
     ...built,
     keys,
     logs,
+    monitoringUrl: `http://127.0.0.1:${monitoring.port}`,
     queue,
     jobs: async (name) =>
       (
@@ -76,6 +96,7 @@ export async function startHarness(options: {
       })),
     close: async () => {
       await built.app.close();
+      await monitoring.close();
       await publisher.close();
       redis.disconnect();
       for (const inspector of inspectors.values()) await inspector.close();

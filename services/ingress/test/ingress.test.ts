@@ -301,12 +301,22 @@ describe('validation', () => {
     expect(await jobCount()).toBe(0);
   });
 
-  it('a wrong content type gives 415', async () => {
-    const response = await activate(JSON.stringify(generator.next()), {
+  it('judges a body on what it holds whatever its type: text/plain with malformed JSON gives 400, not 415', async () => {
+    const malformed = await activate('{"organizationInfo": ', { 'content-type': 'text/plain' });
+    expect(malformed.statusCode).toBe(400);
+    expect(malformed.json()).toMatchObject({ code: 400, error: 'MALFORMED_JSON' });
+    const invalid = await activate(JSON.stringify({ connectionId: 'x' }), {
       'content-type': 'text/plain',
     });
-    expect(response.statusCode).toBe(415);
-    expect(response.json()).toMatchObject({ code: 415, error: 'UNSUPPORTED_MEDIA_TYPE' });
+    expect(invalid.statusCode).toBe(400);
+    expect(invalid.json()).toMatchObject({ code: 400, error: 'CONTRACT_VIOLATION' });
+    const huge = await activate(
+      { ...generator.next(), padding: 'x'.repeat(70 * 1024) },
+      {
+        'content-type': 'text/plain',
+      },
+    );
+    expect(huge.statusCode).toBe(413);
     expect(await jobCount()).toBe(0);
   });
 
@@ -340,15 +350,177 @@ describe('validation', () => {
   });
 });
 
+describe('any declared Content-Type, once the token is verified', () => {
+  // What callers have been seen to send, and what they might: none of them is refused for it.
+  const declared: Array<[string, string | undefined]> = [
+    ['no Content-Type', undefined],
+    ['text/plain', 'text/plain'],
+    ['text/plain with a charset', 'text/plain; charset=utf-8'],
+    ['application/json with a charset', 'application/json; charset=utf-8'],
+    ['application/json;charset=UTF-8', 'application/json;charset=UTF-8'],
+    ['a quoted charset', 'application/json; charset="utf-8"'],
+    ['upper case', 'Application/JSON'],
+    ['a form type with a JSON body', 'application/x-www-form-urlencoded'],
+    ['multipart with a JSON body', 'multipart/form-data; boundary=xyz'],
+    ['application/octet-stream', 'application/octet-stream'],
+    ['not a media type at all', 'whatever'],
+  ];
+
+  function send(body: string, contentType: string | undefined, authorization: string) {
+    return h.app.inject({
+      method: 'POST',
+      url: '/fortellis/activate',
+      headers: {
+        authorization,
+        ...(contentType === undefined ? {} : { 'content-type': contentType }),
+      },
+      payload: body,
+    });
+  }
+
+  it.each(declared)(
+    '%s: a valid body is accepted, stored once, the type logged',
+    async (_n, type) => {
+      const payload = generator.next();
+      const response = await send(JSON.stringify(payload), type, `Bearer ${token()}`);
+      expect(response.statusCode).toBe(200);
+      expect(response.headers['content-type']).toMatch(/^application\/json/);
+      expect(contracts.linksResponse.issues(response.json())).toEqual([]);
+      const jobs = await h.jobs('approval');
+      expect(jobs.map((job) => (job.data as { activation: unknown }).activation)).toEqual([
+        payload,
+      ]);
+      const line = h.logs
+        .filter((l) => l.includes('"msg":"request completed"') && l.includes(payload.connectionId))
+        .at(-1);
+      expect(JSON.parse(line!).contentType).toBe(type);
+    },
+  );
+
+  it.each(declared)(
+    '%s: without a valid token it is still 403 and nothing is stored',
+    async (_n, type) => {
+      const body = JSON.stringify(generator.next());
+      for (const authorization of ['', `Bearer ${token({ signing: 'tampered-signature' })}`]) {
+        const response = await send(body, type, authorization);
+        expect(response.statusCode).toBe(403);
+        expect(response.json()).toMatchObject({ code: 403, error: 'AUTHENTICATION_FAILED' });
+      }
+      expect(await jobCount()).toBe(0);
+    },
+  );
+
+  it('a deactivation ignores whatever body comes with it', async () => {
+    for (const [type, body] of [
+      ['text/plain', 'not json'],
+      ['application/json', '{"broken": '],
+      [undefined, 'x'],
+    ] as const) {
+      const connectionId = generator.next().connectionId;
+      const response = await h.app.inject({
+        method: 'POST',
+        url: `/fortellis/deactivate/${connectionId}`,
+        headers: {
+          authorization: `Bearer ${token()}`,
+          ...(type === undefined ? {} : { 'content-type': type }),
+        },
+        payload: body,
+      });
+      expect(response.statusCode).toBe(200);
+    }
+    expect(await h.jobs('deprovision')).toHaveLength(3);
+  });
+});
+
+describe('Prefer (RFC 7240)', () => {
+  const fullLink = {
+    href: expect.any(String),
+    rel: expect.any(String),
+    method: 'POST',
+    title: expect.any(String),
+  };
+
+  it('return=minimal: 200 with only href and rel of each link, Preference-Applied, same headers', async () => {
+    const payload = generator.next();
+    const response = await activate(payload, { prefer: 'return=minimal' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['preference-applied']).toBe('return=minimal');
+    expect(response.headers['content-type']).toMatch(/^application\/json/);
+    expect(response.headers['request-id']).toBe('f1c2e1a0-0000-4000-8000-000000000001');
+    expect(response.headers.vary).toMatch(/prefer/i);
+    expect(response.json()).toEqual({
+      links: [
+        { href: 'https://provider.example.com/fortellis/activate', rel: 'self' },
+        {
+          href: `https://provider.example.com/fortellis/deactivate/${payload.connectionId}`,
+          rel: 'deactivate',
+        },
+      ],
+    });
+    expect(contracts.linksResponse.issues(response.json())).toEqual([]);
+    expect(await h.jobs('approval')).toHaveLength(1);
+
+    const deactivation = await deactivate(payload.connectionId, { prefer: 'return=minimal' });
+    expect(deactivation.headers['preference-applied']).toBe('return=minimal');
+    expect(deactivation.json().links[0]).toEqual({
+      href: `https://provider.example.com/fortellis/deactivate/${payload.connectionId}`,
+      rel: 'self',
+    });
+  });
+
+  it.each([
+    ['respond-async, RETURN="minimal"; foo=bar', true],
+    ['return=minimal, return=representation', true],
+    ['return=representation, return=minimal', false],
+    ['return=representation', false],
+    ['handling=lenient', false],
+  ])('Prefer: %s applies minimal: %s', async (prefer, minimal) => {
+    const response = await activate(generator.next(), { prefer });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['preference-applied']).toBe(minimal ? 'return=minimal' : undefined);
+    expect(response.json().links[0]).toEqual(
+      minimal ? { href: expect.any(String), rel: 'self' } : { ...fullLink, rel: 'self' },
+    );
+  });
+
+  it('without Prefer: the full links and no Preference-Applied', async () => {
+    const response = await activate(generator.next());
+    expect(response.headers['preference-applied']).toBeUndefined();
+    expect(response.json().links).toEqual([fullLink, fullLink]);
+  });
+
+  it('a refusal applies no preference', async () => {
+    const response = await activate(generator.next(), {
+      prefer: 'return=minimal',
+      authorization: '',
+    });
+    expect(response.statusCode).toBe(403);
+    expect(response.headers['preference-applied']).toBeUndefined();
+    expect(response.headers['content-type']).toMatch(/^application\/json/);
+  });
+});
+
 describe('health', () => {
-  it('/health is up and /ready checks Redis and the JWKS', async () => {
-    expect((await h.app.inject({ url: '/health' })).json()).toEqual({ status: 'up' });
-    const ready = await h.app.inject({ url: '/ready' });
-    expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toEqual({
+  it('the monitoring listener: /health is up and /ready checks Redis and the JWKS', async () => {
+    const health = await fetch(`${h.monitoringUrl}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'up' });
+    const ready = await fetch(`${h.monitoringUrl}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({
       status: 'ready',
       checks: { redis: 'up', jwks: 'up', accepting: 'up' },
     });
+  });
+
+  it('the Fortellis-facing port serves neither /health nor /ready (404), with or without a token', async () => {
+    for (const url of ['/health', '/ready', '/fortellis/health', '/fortellis/ready', '/metrics']) {
+      for (const headers of [{}, { authorization: `Bearer ${token()}` }]) {
+        const response = await h.app.inject({ method: 'GET', url, headers });
+        expect(response.statusCode, url).toBe(404);
+        expect(response.json()).toMatchObject({ code: 404, error: 'ROUTE_NOT_FOUND' });
+      }
+    }
   });
 });
 

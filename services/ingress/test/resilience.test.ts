@@ -1,5 +1,6 @@
 // The ingress when its dependencies misbehave: key rotation, the JWKS host down, no keys at all,
 // Redis stopped, and a graceful stop with calls in flight.
+import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import {
   ActivationGenerator,
@@ -25,6 +26,7 @@ async function setUp(
   redisUrl = inject('redisUrl'),
   loadKeys = true,
   holdMs?: number,
+  jwksCooldownMs?: number,
 ): Promise<{ sim: Simulator; h: Harness }> {
   const sim = await startSimulator();
   opened.push(sim);
@@ -34,10 +36,13 @@ async function setUp(
     prefix: createTestNamespace('ingress-res').queuePrefix,
     loadKeys,
     ...(holdMs === undefined ? {} : { holdMs }),
+    ...(jwksCooldownMs === undefined ? {} : { jwksCooldownMs }),
   });
   opened.push(h);
   return { sim, h };
 }
+
+const readyStatus = async (h: Harness) => (await fetch(`${h.monitoringUrl}/ready`)).status;
 
 function activateWith(h: Harness, bearer: string) {
   return h.app.inject({
@@ -84,16 +89,80 @@ describe('signing keys', () => {
     expect((await activateWith(h, sim.identity.mint(sim.providerClient.clientId))).statusCode).toBe(
       200,
     );
-    expect((await h.app.inject({ url: '/ready' })).statusCode).toBe(200);
+    expect(await readyStatus(h)).toBe(200);
   });
 
   it('answers 503 while no key has ever been loaded, then 200 once the JWKS answers', async () => {
-    const { sim, h } = await setUp(inject('redisUrl'), false);
+    const { sim, h } = await setUp(inject('redisUrl'), false, undefined, 300);
     sim.faults.add('jwks', { kind: 'status', status: 503 }, 1);
     const first = await activateWith(h, sim.identity.mint(sim.providerClient.clientId));
     expect(first.statusCode).toBe(503);
     expect(first.json()).toMatchObject({ code: 503, error: 'KEYS_UNAVAILABLE' });
-    expect((await h.app.inject({ url: '/ready' })).statusCode).toBe(503);
+    expect(await readyStatus(h)).toBe(503);
+    // The next call past the cooldown fetches again, and the JWKS now answers.
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    expect((await activateWith(h, sim.identity.mint(sim.providerClient.clientId))).statusCode).toBe(
+      200,
+    );
+    expect(await readyStatus(h)).toBe(200);
+  });
+});
+
+describe('forged kids while no key is loaded', () => {
+  /**
+   * Sends forged tokens (each under a random kid, some with no kid at all) for at least `ms`, five
+   * at a time; returns every answer's status and how long the flood lasted.
+   */
+  async function flood(
+    h: Harness,
+    sim: Simulator,
+    ms: number,
+  ): Promise<{ statuses: number[]; elapsedMs: number }> {
+    const statuses: number[] = [];
+    const started = performance.now();
+    let n = 0;
+    while (performance.now() < started + ms) {
+      const batch = Array.from({ length: 5 }, () => {
+        n += 1;
+        const forged = sim.identity.mint(sim.providerClient.clientId, {
+          signing: 'tampered-signature',
+          header: { kid: n % 5 === 0 ? undefined : randomUUID() },
+        });
+        return activateWith(h, forged);
+      });
+      for (const response of await Promise.all(batch)) statuses.push(response.statusCode);
+    }
+    return { statuses, elapsedMs: performance.now() - started };
+  }
+
+  /** At most the first call's fetch, then one per cooldown elapsed; at least two over 1.6 s. */
+  function expectBounded(fetches: number, elapsedMs: number, cooldownMs: number): void {
+    expect(fetches).toBeGreaterThanOrEqual(2);
+    expect(fetches).toBeLessThanOrEqual(Math.floor(elapsedMs / cooldownMs) + 1);
+  }
+
+  it('the first fetch failed: calls cause at most one JWKS fetch per cooldown', async () => {
+    const { sim, h } = await setUp(inject('redisUrl'), false, undefined, 500);
+    sim.faults.add('jwks', { kind: 'status', status: 503 }, Infinity);
+    const { statuses, elapsedMs } = await flood(h, sim, 1600);
+    expect(statuses.length).toBeGreaterThan(20);
+    expect(new Set(statuses)).toEqual(new Set([503]));
+    expectBounded(sim.count('jwks'), elapsedMs, 500);
+    expect(await readyStatus(h)).toBe(503);
+  });
+
+  it('the JWKS is empty: the same bound, and the ingress is not ready', async () => {
+    const { sim, h } = await setUp(inject('redisUrl'), false, undefined, 500);
+    sim.faults.add('jwks', { kind: 'status', status: 200, body: '{"keys":[]}' }, Infinity);
+    const { statuses, elapsedMs } = await flood(h, sim, 1600);
+    expect(statuses.length).toBeGreaterThan(20);
+    expect(new Set(statuses)).toEqual(new Set([503]));
+    expectBounded(sim.count('jwks'), elapsedMs, 500);
+    expect(h.keys.loaded).toBe(false);
+    expect(await readyStatus(h)).toBe(503);
+    // Once the JWKS has keys again, the next call past the cooldown loads them.
+    sim.faults.clear('jwks');
+    await new Promise((resolve) => setTimeout(resolve, 550));
     expect((await activateWith(h, sim.identity.mint(sim.providerClient.clientId))).statusCode).toBe(
       200,
     );
@@ -117,7 +186,7 @@ describe('Redis unreachable', () => {
       expect(elapsed).toBeGreaterThanOrEqual(900);
       expect(elapsed).toBeLessThan(2500);
     }
-    expect((await h.app.inject({ url: '/ready' })).statusCode).toBe(503);
+    expect(await readyStatus(h)).toBe(503);
   });
 });
 

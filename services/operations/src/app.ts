@@ -1,10 +1,12 @@
 // Builds the operations application from its dependencies: no listen, no process handling. Every
 // route but the login form and the probes requires an operator: a bearer token (API, scrapers) or
-// the session cookie the login form sets (browser, Bull Board).
+// the session cookie the login form sets (browser, Bull Board), whose role must allow the route
+// (each declares the least role it needs in `config.role`; see domain/operator-roles.ts).
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import type { Queue } from 'bullmq';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { RulesCheckTimeLimit } from '@fortellis-admin/approval-rules';
 import type { DecisionAction } from '@fortellis-admin/connection-store';
 import {
   healthRoutes,
@@ -15,13 +17,16 @@ import {
   type ReadinessCheck,
 } from '@fortellis-admin/service-kit';
 import { createOperatorAuthenticator, type OperatorToken } from './domain/operator-tokens.ts';
+import { attentionRoutes } from './entry-points/attention-routes.ts';
 import type { JobPublishing, OperationsRepository } from './domain/ports.ts';
 import { QUEUE_BOARD_PATH } from './domain/queue-board-actions.ts';
+import { RULES_DRY_RUN_TIME_LIMIT_MS } from './domain/rules-dry-run.ts';
 import { connectionRequestRoutes } from './entry-points/connection-request-routes.ts';
 import { connectionRoutes } from './entry-points/connection-routes.ts';
 import { consoleRoutes } from './entry-points/console-routes.ts';
 import { docsRoutes } from './entry-points/docs-routes.ts';
 import { loginRoutes } from './entry-points/login-routes.ts';
+import { registerLoginThrottle, type LoginThrottleStore } from './entry-points/login-throttle.ts';
 import { metricsRoutes } from './entry-points/metrics-routes.ts';
 import { operatorAuthHook } from './entry-points/operator-auth-hook.ts';
 import { queueBoard } from './entry-points/queue-board.ts';
@@ -29,6 +34,7 @@ import { retryRoutes } from './entry-points/retry-routes.ts';
 import { reviewRoutes } from './entry-points/review-routes.ts';
 import { rulesRoutes } from './entry-points/rules-routes.ts';
 import { contractViolationFormatter } from './entry-points/schema-errors.ts';
+import { whoamiRoutes } from './entry-points/whoami-routes.ts';
 import type { OperationsMetrics } from './operations-metrics.ts';
 
 export interface OperationsDeps {
@@ -46,6 +52,13 @@ export interface OperationsDeps {
   trustProxy?: boolean;
   /** APPROVAL_DEFAULT_ACTION, for the dry run of a rules file (default: review, as the worker's). */
   approvalDefaultAction?: DecisionAction;
+  /**
+   * Where the login throttle counts attempts per address: Redis, shared by every replica (main
+   * passes it); absent, this process's memory (one replica, tests).
+   */
+  loginThrottleStore?: LoginThrottleStore;
+  /** How long a dry run may try samples (default RULES_DRY_RUN_TIME_LIMIT_MS, performance.now). */
+  rulesDryRunTimeLimit?: RulesCheckTimeLimit;
 }
 
 /**
@@ -114,7 +127,7 @@ export async function buildApp(deps: OperationsDeps): Promise<FastifyInstance> {
         title: 'Fortellis Admin API: operations',
         version: '1.0.0',
         description:
-          'Connections and their timelines, review decisions, suspensions, retries and the dry run of approval rules. Every route needs an operator bearer token.',
+          'Connections and their timelines, review decisions, suspensions, retries and the dry run of approval rules. Every route needs an operator bearer token whose role allows it: viewer reads, operator acts on connections, admin runs the dry run (and Bull Board actions), metrics reads /metrics only; 403 FORBIDDEN_ROLE names the role needed.',
       },
       components: { securitySchemes: { operatorToken: { type: 'http', scheme: 'bearer' } } },
       security: [{ operatorToken: [] }],
@@ -126,20 +139,28 @@ export async function buildApp(deps: OperationsDeps): Promise<FastifyInstance> {
     }),
   });
   await app.register(healthRoutes, { checks: deps.readiness });
+  await registerLoginThrottle(app, deps.loginThrottleStore);
   await app.register(loginRoutes, { auth, now: () => deps.clock.now() });
   app.decorateRequest('operator', null);
+  app.decorateRequest('operatorRole', null);
   await app.register(async (protectedScope) => {
     protectedScope.addHook('onRequest', operatorAuthHook(auth));
     await protectedScope.register(async (api) => {
       api.setSchemaErrorFormatter(contractViolationFormatter);
       const ports = { repo: deps.repo, publisher: deps.publisher, now: () => deps.clock.now() };
       await api.register(connectionRoutes, { repo: deps.repo });
+      await api.register(attentionRoutes, { repo: deps.repo });
+      await api.register(whoamiRoutes);
       await api.register(reviewRoutes, ports);
       await api.register(retryRoutes, ports);
       await api.register(connectionRequestRoutes, ports);
       await api.register(rulesRoutes, {
         repo: deps.repo,
         defaultAction: deps.approvalDefaultAction ?? 'review',
+        timeLimit: deps.rulesDryRunTimeLimit ?? {
+          ms: RULES_DRY_RUN_TIME_LIMIT_MS,
+          now: () => performance.now(),
+        },
       });
       await api.register(docsRoutes);
       await api.register(consoleRoutes);

@@ -1,5 +1,6 @@
 // The operations service configuration: the only file of this service that reads process.env.
 import { APPROVAL_DEFAULT_ACTION_ENV_PROPERTIES } from '@fortellis-admin/approval-rules';
+import { ConfigError } from '@fortellis-admin/contracts';
 import {
   deepFreeze,
   loadEnv,
@@ -8,6 +9,7 @@ import {
   REDIS_ENV_PROPERTIES,
   TRUST_PROXY_ENV_PROPERTIES,
 } from '@fortellis-admin/service-kit';
+import { OperatorTokenError, parseOperatorTokens } from './domain/operator-roles.ts';
 
 /** Environment variables of the operations service, with their defaults. */
 export const operationsEnvSchema = {
@@ -30,9 +32,11 @@ export const operationsEnvSchema = {
     },
     OPS_API_TOKENS: {
       description:
-        'Operator tokens, name=token pairs separated by commas (several allow rotation), tokens of 24+ characters.',
+        'Operator tokens: comma-separated name:role=token entries (several allow rotation). Roles: metrics (GET /metrics only), viewer (read), operator (review, suspend, retry), admin (Bull Board actions, rules dry run); name=token means operator. Tokens of 32+ characters with 10+ distinct ones.',
       type: 'string',
-      pattern: '^[A-Za-z0-9_.-]+=[^,=\\s]{24,}(,[A-Za-z0-9_.-]+=[^,=\\s]{24,})*$',
+      // The shape only; each entry's role and strength are checked by parseOperatorTokens, which
+      // names the entry refused (never its token).
+      pattern: '^[^,]+(,[^,]+)*$',
       writeOnly: true,
     },
     // Behind TLS termination: https comes from X-Forwarded-Proto, so the login cookie is Secure.
@@ -56,16 +60,24 @@ export function loadOperationsConfig(
   const e = loadEnv(operationsEnvSchema, env);
   return deepFreeze({
     http: { host: e.OPS_HOST, port: e.OPS_PORT, trustProxy: e.TRUST_PROXY },
-    tokens: e.OPS_API_TOKENS.split(',').map((pair) => {
-      const at = pair.indexOf('=');
-      return { name: pair.slice(0, at), token: pair.slice(at + 1) };
-    }),
+    tokens: operatorTokensOf(e.OPS_API_TOKENS),
     redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
     mongo: { url: e.MONGODB_URL, database: e.MONGODB_DATABASE },
     approval: { defaultAction: e.APPROVAL_DEFAULT_ACTION },
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    startupWarnings: e.startupWarnings,
   });
+}
+
+/** The operator tokens, or ConfigError naming the entry refused (never its token). */
+function operatorTokensOf(list: string) {
+  try {
+    return parseOperatorTokens(list);
+  } catch (error) {
+    if (error instanceof OperatorTokenError) throw new ConfigError('OPS_API_TOKENS', error.message);
+    throw error;
+  }
 }
 
 export type OperationsConfig = ReturnType<typeof loadOperationsConfig>;

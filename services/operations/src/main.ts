@@ -10,6 +10,7 @@ import {
 import { ConnectionRepository } from '@fortellis-admin/connection-store';
 import { buildApp } from './app.ts';
 import { loadOperationsConfig } from './config.ts';
+import { DEFAULT_OPERATOR_ROLE } from './domain/operator-roles.ts';
 import { createOperationsMetrics, WAITING_STATES } from './operations-metrics.ts';
 
 await runService({
@@ -42,6 +43,8 @@ await runService({
       trustProxy: config.http.trustProxy,
       approvalDefaultAction: config.approval.defaultAction,
       tokens: config.tokens,
+      // The login throttle's counters in the same Redis, so every replica counts the same attempts.
+      loginThrottleStore: { redis, keyPrefix: config.redis.queuePrefix },
       repo,
       publisher,
       queues: publisher.queues,
@@ -56,7 +59,19 @@ await runService({
       },
     });
     await app.listen({ host: config.http.host, port: config.http.port });
-    logger.info({ operators: config.tokens.length }, 'operator tokens loaded');
+    logger.info(
+      {
+        operators: config.tokens.length,
+        roles: config.tokens.map(({ name, role }) => `${name}:${role}`),
+      },
+      'operator tokens loaded',
+    );
+    const defaulted = config.tokens.filter((entry) => entry.roleDefaulted).map(({ name }) => name);
+    if (defaulted.length > 0)
+      logger.warn(
+        { event: 'operator_role_defaulted', entries: defaulted, role: DEFAULT_OPERATOR_ROLE },
+        `OPS_API_TOKENS entries without a role get ${DEFAULT_OPERATOR_ROLE} (review, suspend, retry; not Bull Board's actions nor the rules dry run): write name:role=token (${defaulted.join(', ')})`,
+      );
     return {
       stop: async () => {
         await app.close();

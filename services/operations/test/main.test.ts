@@ -11,7 +11,7 @@ import {
 } from '@fortellis-admin/test-support';
 
 const ns = createTestNamespace('operations-main');
-const TOKEN = 'ops-token-0123456789abcdef0123';
+const TOKEN = 'ops-Vb3Nm7Qw2Er6Ty0Ui4OpJk1Lz5Xc9';
 
 function validEnv(port: number): NodeJS.ProcessEnv {
   return {
@@ -45,6 +45,10 @@ describe('operations main', () => {
     expect(service.child.exitCode).toBe(0);
     expect(service.output()).toContain('"msg":"operations stopped"');
     expect(service.output()).not.toContain(TOKEN);
+    // An entry written without a role is an operator, and start-up says so, naming it.
+    expect(service.output()).toMatch(
+      /"event":"operator_role_defaulted","entries":\["alice"\],"role":"operator"/,
+    );
   });
 
   it('serves the operations API and its own metrics to operators only', async () => {
@@ -92,13 +96,37 @@ describe('operations main', () => {
     },
   );
 
-  it('refuses malformed operator tokens without echoing them', async () => {
+  it.each([
+    ['that is short', 'short-Kp2Qm9Lw4Rz8', 'its token is shorter than 32 characters'],
+    ['of low variety', 'ab12'.repeat(10), 'its token has fewer than 10 distinct characters'],
+    [
+      'made of one repeated pattern',
+      'Kp2Qm9Lw4Rz8'.repeat(3),
+      'its token repeats one short pattern',
+    ],
+  ])(
+    'refuses to start with an operator token %s, with one line naming the entry, never the token',
+    async (_what, weak, problem) => {
+      const result = await runServiceToExit('operations', {
+        ...validEnv(0),
+        OPS_API_TOKENS: `alice:admin=${TOKEN},bob:viewer=${weak}`,
+      });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toBe(
+        `operations: invalid configuration: OPS_API_TOKENS entry 2 (bob:viewer) is refused: ${problem}\n`,
+      );
+      expect(result.stdout).toBe('');
+    },
+  );
+
+  it('refuses an unknown role', async () => {
     const result = await runServiceToExit('operations', {
       ...validEnv(0),
-      OPS_API_TOKENS: 'alice=short',
+      OPS_API_TOKENS: `alice:root=${TOKEN}`,
     });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^operations: invalid configuration: OPS_API_TOKENS must match/);
-    expect(result.stderr).not.toContain('short');
+    expect(result.stderr).toBe(
+      'operations: invalid configuration: OPS_API_TOKENS entry 1 (alice:root) is refused: its role must be one of metrics, viewer, operator, admin\n',
+    );
   });
 });

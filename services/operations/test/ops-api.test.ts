@@ -17,8 +17,8 @@ import { createOperationsMetrics, WAITING_STATES } from '../src/operations-metri
 const METRICS_NOW = '2026-11-23T12:00:00Z';
 
 const ns = createTestNamespace('ops');
-const ALICE = 'alice-token-0123456789abcdef';
-const BOB = 'bob-token-0123456789abcdef012';
+const ALICE = 'alice-admin-Qm7vT2xK9pLw4Rz8Nb3Hc6Jd';
+const BOB = 'bob-operator-5Fg1Ys0aUe2Wq8Ti4Ok7Pl';
 let mongo: MongoClient;
 let redis: Redis;
 let repo: ConnectionRepository;
@@ -71,8 +71,8 @@ beforeAll(async () => {
     ),
     readiness: {},
     tokens: [
-      { name: 'alice', token: ALICE },
-      { name: 'bob', token: BOB },
+      { name: 'alice', role: 'admin', token: ALICE },
+      { name: 'bob', role: 'operator', token: BOB },
     ],
     repo,
   });
@@ -666,6 +666,27 @@ describe('the dry run of an approval rules file', () => {
     expect((await post({})).statusCode).toBe(400);
     expect((await post({ rules: 'x', lastStored: 0 })).statusCode).toBe(400);
   });
+
+  it('is bounded: body (413), rules text and sample counts (400), each with a stable code', async () => {
+    const tooLarge = await post({ rules, samples: [{ padding: 'x'.repeat(1024 * 1024) }] });
+    expect(tooLarge.statusCode).toBe(413);
+    expect(tooLarge.json()).toMatchObject({ code: 413, error: 'PAYLOAD_TOO_LARGE' });
+    const cases: Array<[unknown, string]> = [
+      [{ rules: `# ${'x'.repeat(256 * 1024)}\n${rules}` }, '/rules'],
+      [{ rules, samples: Array.from({ length: 201 }, () => ({})) }, '/samples'],
+      [{ rules, lastStored: 201 }, '/lastStored'],
+    ];
+    for (const [body, pointer] of cases) {
+      const response = await post(body);
+      expect(response.statusCode, pointer).toBe(400);
+      expect(response.json(), pointer).toMatchObject({ error: 'CONTRACT_VIOLATION' });
+      expect(response.json().message, pointer).toContain(pointer);
+    }
+    // Within the limits, the answer says whether every sample was tried in time.
+    const answered = (await post({ rules, samples: seeded })).json();
+    expect(answered).toMatchObject({ valid: true, complete: true });
+    expect(answered.outcomes).toHaveLength(seeded.length);
+  });
 });
 
 describe("the tutorial's requests, done right", () => {
@@ -764,6 +785,7 @@ describe('GET /ops/docs', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual([
       '/metrics',
+      '/ops/attention',
       '/ops/connection-requests',
       '/ops/connection-requests/dismiss',
       '/ops/connections',
@@ -777,6 +799,7 @@ describe('GET /ops/docs', () => {
       '/ops/docs',
       '/ops/rules/check',
       '/ops/search',
+      '/ops/whoami',
     ]);
     expect(
       doc.paths['/ops/connections'].get.parameters.map((p: { name: string }) => p.name),
@@ -799,6 +822,8 @@ describe('every operations route requires an operator token', () => {
     ['POST', `/ops/connections/${id}/suspend`],
     ['GET', `/ops/connections/${id}/timeline`],
     ['GET', '/ops/search?q=x'],
+    ['GET', '/ops/attention'],
+    ['GET', '/ops/whoami'],
     ['GET', '/ops/console'],
     ['GET', '/ops/console/console.js'],
     ['POST', '/ops/rules/check'],

@@ -13,16 +13,22 @@ import { ActivationGenerator } from '@fortellis-admin/simulator';
 import { buildApp } from '../src/app.ts';
 import { JobPublisher } from '@fortellis-admin/service-kit';
 import { QUEUE_BOARD_PATH, refusedBoardAction } from '../src/domain/queue-board-actions.ts';
+import type { OperatorToken } from '../src/domain/operator-roles.ts';
 import { safeLanding } from '../src/entry-points/login-page.ts';
 import { SESSION_COOKIE } from '../src/entry-points/login-routes.ts';
+import {
+  LOGIN_ATTEMPTS_PER_MINUTE,
+  LOGIN_FAILURES_BEFORE_LOCKOUT,
+  type LoginThrottleStore,
+} from '../src/entry-points/login-throttle.ts';
 import { createOperationsMetrics } from '../src/operations-metrics.ts';
 
 const ns = createTestNamespace('ops-session');
-const ALICE = 'alice-token-0123456789abcdef';
-const BOB = 'bob-token-0123456789abcdef012';
-const tokens = [
-  { name: 'alice', token: ALICE },
-  { name: 'bob', token: BOB },
+const ALICE = 'alice-admin-Qm7vT2xK9pLw4Rz8Nb3Hc6Jd';
+const BOB = 'bob-admin-5Fg1Ys0aUe2Wq8Ti4Ok7PlMn';
+const tokens: OperatorToken[] = [
+  { name: 'alice', role: 'admin', token: ALICE },
+  { name: 'bob', role: 'admin', token: BOB },
 ];
 let now = Date.parse('2026-11-23T12:00:00Z');
 const clock = { now: () => new Date(now) };
@@ -32,9 +38,14 @@ let publisher: JobPublisher;
 let app: FastifyInstance;
 const log = capturingLogger('operations');
 
-async function build(withTokens = tokens, trustProxy?: boolean): Promise<FastifyInstance> {
+async function build(
+  withTokens = tokens,
+  trustProxy?: boolean,
+  loginThrottleStore?: LoginThrottleStore,
+): Promise<FastifyInstance> {
   return buildApp({
     ...(trustProxy === undefined ? {} : { trustProxy }),
+    ...(loginThrottleStore === undefined ? {} : { loginThrottleStore }),
     logger: log.logger,
     metrics: createOperationsMetrics(),
     readiness: {},
@@ -180,7 +191,7 @@ describe('browser login', () => {
       expect(response.json()).toMatchObject({ code: 403 });
     }
     // Alice's token rotated out: her sessions end with it.
-    const withoutAlice = await build([{ name: 'bob', token: BOB }]);
+    const withoutAlice = await build([{ name: 'bob', role: 'admin', token: BOB }]);
     const revoked = await withoutAlice.inject({
       method: 'GET',
       url: '/ops/connections',
@@ -204,13 +215,13 @@ describe('browser login', () => {
     const OLD = 'carol-old-token-0123456789abcdef';
     const NEW = 'carol-new-token-0123456789abcdef';
     const both = await build([
-      { name: 'carol', token: NEW },
-      { name: 'carol', token: OLD },
+      { name: 'carol', role: 'admin', token: NEW },
+      { name: 'carol', role: 'admin', token: OLD },
     ]);
     const oldSession = sessionOf(await login(OLD, '/ops/queues', both));
     const newSession = sessionOf(await login(NEW, '/ops/queues', both));
     await both.close();
-    const rotated = await build([{ name: 'carol', token: NEW }]);
+    const rotated = await build([{ name: 'carol', role: 'admin', token: NEW }]);
     try {
       const asOld = await rotated.inject({
         method: 'GET',
@@ -465,6 +476,86 @@ describe('Bull Board actions', () => {
     } finally {
       await queue.obliterate({ force: true });
       await queue.close();
+    }
+  });
+});
+
+describe('login throttle (per client address, counted in Redis)', () => {
+  const attempt = (target: FastifyInstance, remoteAddress: string, token: string) =>
+    target.inject({
+      method: 'POST',
+      url: '/ops/login',
+      remoteAddress,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ token, next: '/ops/console' }).toString(),
+    });
+
+  it('a flood of wrong tokens from one address ends in 429 and a lockout, the right token included, on every replica; another address still logs in', async () => {
+    // Two replicas sharing the counters through the same Redis.
+    const store = { redis, keyPrefix: `${ns.queuePrefix}-flood` };
+    const [one, two] = [await build(tokens, false, store), await build(tokens, false, store)];
+    try {
+      const attacker = '203.0.113.7';
+      const statuses: number[] = [];
+      for (let i = 0; i <= LOGIN_FAILURES_BEFORE_LOCKOUT; i += 1) {
+        const replica = i % 2 === 0 ? one : two;
+        statuses.push(
+          (await attempt(replica, attacker, `guess-${i}-Qm7vT2xK9pLw4Rz8Nb3Hc`)).statusCode,
+        );
+      }
+      expect(statuses).toEqual([...Array<number>(LOGIN_FAILURES_BEFORE_LOCKOUT).fill(403), 429]);
+      for (const replica of [one, two]) {
+        const locked = await attempt(replica, attacker, ALICE);
+        expect(locked.statusCode).toBe(429);
+        expect(locked.body).toContain('locked out');
+        expect(Number(locked.headers['retry-after'])).toBeGreaterThan(14 * 60);
+        expect(locked.cookies).toHaveLength(0);
+      }
+      const elsewhere = await attempt(two, '198.51.100.9', ALICE);
+      expect(elsewhere.statusCode).toBe(303);
+      expect(elsewhere.cookies.map((c) => c.name)).toContain(SESSION_COOKIE);
+      expect(log.lines.some((line) => line.includes('"event":"operator_login_throttled"'))).toBe(
+        true,
+      );
+      expect(log.lines.join('')).not.toContain(ALICE);
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
+  it('while its counters cannot be reached, a login is refused with 503, the right token included', async () => {
+    // A real client of a Redis that is not there: every command fails at once.
+    const gone = new Redis('redis://127.0.0.1:1', {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+    });
+    const cut = await build(tokens, false, { redis: gone, keyPrefix: `${ns.queuePrefix}-gone` });
+    try {
+      const refused = await attempt(cut, '192.0.2.50', ALICE);
+      expect(refused.statusCode).toBe(503);
+      expect(refused.body).toContain('Logging in is unavailable');
+      expect(refused.cookies).toHaveLength(0);
+    } finally {
+      await cut.close();
+      gone.disconnect();
+    }
+  });
+
+  it('more attempts in a minute than allowed get 429 from one address, even with the right token', async () => {
+    const limited = await build(tokens, false, { redis, keyPrefix: `${ns.queuePrefix}-rate` });
+    try {
+      const address = '192.0.2.44';
+      for (let i = 0; i < LOGIN_ATTEMPTS_PER_MINUTE; i += 1)
+        expect((await attempt(limited, address, ALICE)).statusCode).toBe(303);
+      const refused = await attempt(limited, address, ALICE);
+      expect(refused.statusCode).toBe(429);
+      expect(refused.body).toContain('Too many login attempts');
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      expect((await attempt(limited, '192.0.2.45', ALICE)).statusCode).toBe(303);
+    } finally {
+      await limited.close();
     }
   });
 });

@@ -14,8 +14,22 @@ export type Endpoint = (typeof ENDPOINTS)[number];
 
 /** One scripted misbehaviour. */
 export type Fault =
-  /** Answer with this status (and a small JSON error body) instead of handling the call. */
-  | { kind: 'status'; status: number; retryAfterSeconds?: number; body?: string }
+  /**
+   * Answer with this status (and a small JSON error body, or `body`) instead of handling the call;
+   * with `Retry-After: {retryAfterSeconds}`, or `Retry-After: {retryAfter}` as written (an HTTP date).
+   */
+  | {
+      kind: 'status';
+      status: number;
+      retryAfterSeconds?: number;
+      retryAfter?: string;
+      body?: string;
+    }
+  /**
+   * Answer with this status and a JSON body of `bytes` bytes: declared in `Content-Length`, or,
+   * when `chunked`, streamed without one, so only a reader that counts can stop it.
+   */
+  | { kind: 'oversized'; status: number; bytes: number; chunked?: boolean }
   /** Wait, then handle the call normally (or past a client's timeout). */
   | { kind: 'delay'; ms: number }
   /** Never answer; the socket stays open until the client gives up or the simulator stops. */
@@ -48,6 +62,11 @@ export class FaultScript {
   /** Answers the next `times` calls 429 with `Retry-After: seconds`. */
   throttleNext(endpoint: Endpoint, retryAfterSeconds: number, times = 1): this {
     return this.add(endpoint, { kind: 'status', status: 429, retryAfterSeconds }, times);
+  }
+
+  /** Answers the next `times` calls with `status` and `body` as JSON, whatever the contract says. */
+  answerNext(endpoint: Endpoint, status: number, body: unknown, times = 1): this {
+    return this.add(endpoint, { kind: 'status', status, body: JSON.stringify(body) }, times);
   }
 
   /** Takes the fault for the current call, if any. */

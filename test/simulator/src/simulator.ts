@@ -1,5 +1,6 @@
 // The simulator of the outside parties, over real HTTP on a loopback port: Fortellis identity and
 // subscriptions, the integration platform, and the provider's backend, with scriptable faults.
+import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -110,6 +111,26 @@ function basicCredentials(request: FastifyRequest): { id: string; secret: string
   };
 }
 
+/**
+ * A JSON object of exactly `bytes` bytes (at least 12): whole, or as a stream of 16 KiB chunks
+ * that carries no length.
+ */
+function oversizedBody(bytes: number, chunked: boolean): Buffer | Readable {
+  const open = Buffer.from('{"pad":"');
+  const close = Buffer.from('"}');
+  const pad = Math.max(0, bytes - open.length - close.length);
+  if (!chunked) return Buffer.concat([open, Buffer.alloc(pad, 'x'), close]);
+  const chunk = Buffer.alloc(16 * 1024, 'x');
+  return Readable.from(
+    (function* () {
+      yield open;
+      for (let left = pad; left > 0; left -= chunk.length)
+        yield left >= chunk.length ? chunk : chunk.subarray(0, left);
+      yield close;
+    })(),
+  );
+}
+
 function bearer(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   return header?.startsWith('Bearer ') === true ? header.slice(7) : undefined;
@@ -168,13 +189,19 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (fault === undefined) return;
     call.fault = fault;
     switch (fault.kind) {
-      case 'status':
-        if (fault.retryAfterSeconds !== undefined)
-          void reply.header('retry-after', String(fault.retryAfterSeconds));
+      case 'status': {
+        const retryAfter = fault.retryAfter ?? fault.retryAfterSeconds?.toString();
+        if (retryAfter !== undefined) void reply.header('retry-after', retryAfter);
         return reply
           .code(fault.status)
           .type('application/json')
           .send(fault.body ?? JSON.stringify({ code: fault.status, message: 'simulated failure' }));
+      }
+      case 'oversized':
+        return reply
+          .code(fault.status)
+          .type('application/json')
+          .send(oversizedBody(fault.bytes, fault.chunked === true));
       case 'delay':
         await delay(fault.ms);
         return;

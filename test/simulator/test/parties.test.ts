@@ -229,6 +229,47 @@ describe('provider backend', () => {
       [401, payload],
     ]);
   });
+
+  const provision = () =>
+    request(`${sim.url}/backend/provision`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-api-key': 'backend-secret',
+        'idempotency-key': connectionId,
+      },
+      body: JSON.stringify({ connectionId }),
+    });
+
+  it('answers a scripted 2xx that breaks the contract, as written', async () => {
+    const answer = { accountId: 'a', credentials: { pin: 4242 }, extra: true };
+    sim.faults.answerNext('provision', 201, answer);
+    const response = await provision();
+    expect(response.statusCode).toBe(201);
+    expect(await response.body.json()).toEqual(answer);
+  });
+
+  it('answers 429 with a Retry-After written as an HTTP date', async () => {
+    const date = new Date(Date.now() - 60_000).toUTCString();
+    sim.faults.add('provision', { kind: 'status', status: 429, retryAfter: date });
+    const response = await provision();
+    expect(response.statusCode).toBe(429);
+    expect(response.headers['retry-after']).toBe(date);
+    await response.body.dump();
+  });
+
+  it.each([
+    ['with its length declared', false],
+    ['streamed without a length', true],
+  ])('answers an oversized body %s', async (_how, chunked) => {
+    sim.faults.add('provision', { kind: 'oversized', status: 200, bytes: 1024 * 1024, chunked });
+    const response = await provision();
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-length']).toBe(chunked ? undefined : String(1024 * 1024));
+    const text = await response.body.text();
+    expect(text.length).toBe(1024 * 1024);
+    expect(JSON.parse(text)).toHaveProperty('pad');
+  });
 });
 
 describe('env()', () => {

@@ -20,15 +20,22 @@ export function isolatedServiceEnv(ns: TestNamespace): Record<string, string> {
   };
 }
 
+/** An operator token of OPS_API_TOKENS: `name:role=token`, or `name=token` without a role. */
+export interface OperatorTokenEntry {
+  name: string;
+  role?: 'metrics' | 'viewer' | 'operator' | 'admin';
+  token: string;
+}
+
 /**
  * The environment of a whole stack of service processes for an end-to-end test: the simulator's
  * (Fortellis, the platform, the backend), a namespace of its own, free ports for the ingress and
- * the operations listener, and one operator token; with the URLs they will answer on.
+ * the operations listener, and its operator tokens; with the URLs they will answer on.
  */
 export async function stackEnv(
   simulatorEnv: Record<string, string>,
   name: string,
-  operatorToken: { name: string; token: string },
+  operatorTokens: OperatorTokenEntry | readonly OperatorTokenEntry[],
   extra: Record<string, string> = {},
 ): Promise<{ env: Record<string, string>; ingressUrl: string; opsUrl: string }> {
   const [port, opsPort] = [await freePort(), await freePort()];
@@ -38,7 +45,14 @@ export async function stackEnv(
       ...isolatedServiceEnv(createTestNamespace(name)),
       PORT: String(port),
       OPS_PORT: String(opsPort),
-      OPS_API_TOKENS: `${operatorToken.name}=${operatorToken.token}`,
+      OPS_API_TOKENS: [operatorTokens]
+        .flat()
+        .map((entry) =>
+          entry.role === undefined
+            ? `${entry.name}=${entry.token}`
+            : `${entry.name}:${entry.role}=${entry.token}`,
+        )
+        .join(','),
       ...extra,
     },
     ingressUrl: `http://127.0.0.1:${port}`,

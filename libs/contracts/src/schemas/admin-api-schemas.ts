@@ -1,6 +1,18 @@
 // The Fortellis Admin API contract: the activate request we receive and the answers we give.
 import { guidSchema, linkSchema } from './common-schemas.ts';
 
+/**
+ * Upper bounds of the free-text members the approval rules match on, so that no rule's pattern
+ * ever runs on an unbounded string. Generous: an email is at most 320 characters (RFC 5321: 64 +
+ * `@` + 255), a country code is a few letters, an API id a short slug. The ids a rule can match
+ * besides these are GUIDs, bounded by their format.
+ */
+export const ACTIVATION_FIELD_MAX_LENGTHS = Object.freeze({
+  apiId: 256,
+  countryCode: 64,
+  email: 320,
+} as const);
+
 /** `organizationInfo`: the buyer's organization. `countryCode` is optional. */
 const organizationInfoSchema = {
   type: 'object',
@@ -10,7 +22,7 @@ const organizationInfoSchema = {
     name: { type: 'string' },
     address: { type: 'string' },
     phoneNumber: { type: 'string' },
-    countryCode: { type: 'string' },
+    countryCode: { type: 'string', maxLength: ACTIVATION_FIELD_MAX_LENGTHS.countryCode },
   },
 } as const;
 
@@ -52,13 +64,19 @@ export const activateRequestSchema = {
     userInfo: {
       type: 'object',
       required: ['fortellisId'],
-      properties: { fortellisId: { type: 'string', format: 'email' } },
+      properties: {
+        fortellisId: {
+          type: 'string',
+          format: 'email',
+          maxLength: ACTIVATION_FIELD_MAX_LENGTHS.email,
+        },
+      },
     },
     apiInfo: {
       type: 'object',
       required: ['id', 'name', 'implementationName'],
       properties: {
-        id: { type: 'string', minLength: 1 },
+        id: { type: 'string', minLength: 1, maxLength: ACTIVATION_FIELD_MAX_LENGTHS.apiId },
         name: { type: 'string' },
         implementationName: { type: 'string' },
       },

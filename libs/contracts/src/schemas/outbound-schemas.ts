@@ -101,7 +101,9 @@ export const backendProvisionRequestSchema = {
 
 /**
  * What the backend answers a provisioning (2xx, JSON): the account it created (or had created for
- * the same key) and the credentials to pass to the buyer's app as the callback's `auth`.
+ * the same key) and the credentials to pass to the buyer's app as the callback's `auth`. Nothing
+ * else: an answer with any other field, a credential that is not a string, or more than
+ * {@link MAX_CREDENTIALS} credentials breaks the contract, and is neither stored nor passed on.
  */
 export const backendProvisionAnswerSchema = {
   $id: 'https://contracts.fortellis-admin.local/backend-provision-answer.json',
@@ -115,4 +117,5 @@ export const backendProvisionAnswerSchema = {
       additionalProperties: { type: 'string', maxLength: MAX_CREDENTIAL_CHARS },
     },
   },
+  additionalProperties: false,
 } as const;

@@ -5,9 +5,11 @@
 import {
   AppError,
   ERROR_CODES,
+  formatIssues,
   jobIdFor,
   type ConnectionAcceptedJob,
   type ConnectionCallbackBody,
+  type ContractIssue,
 } from '@fortellis-admin/contracts';
 import type {
   AcquiredLease,
@@ -19,6 +21,7 @@ import {
   attemptWithToken,
   classifyCallback,
   classifyHttpStep,
+  redactedBody,
   rememberCallEnd,
   retryAfterOf,
   retryLater,
@@ -125,9 +128,11 @@ export function createAdvanceConnection(deps: ApprovalUseCaseDeps): AdvanceConne
     deps.recordCall?.('backend', verdict.kind);
     const error = attempt.answered ? undefined : attempt.error;
     log.info({ status, error, attempt: job.attempt }, 'provisioning attempt');
-    const giveUp = async (note: string): Promise<never> => {
+    /** Gives up, keeping the backend's status and never its body: it may hold credentials. */
+    const giveUp = async (note: string, problems?: ContractIssue[]): Promise<never> => {
       await repo.failProvisioning(connectionId, leaseId, {
-        ...(attempt.answered ? { httpStatus: attempt.status, body: attempt.body } : { error }),
+        ...(attempt.answered ? { httpStatus: attempt.status } : { error }),
+        ...(problems === undefined ? {} : { problems }),
         note,
       });
       deps.recordGiveUp?.('provisioning');
@@ -151,7 +156,11 @@ export function createAdvanceConnection(deps: ApprovalUseCaseDeps): AdvanceConne
       }
     }
     const read = readProvisionAnswer(attempt.answered ? attempt.body : '');
-    if ('invalid' in read) return giveUp(`the backend's answer is unusable: ${read.invalid}`);
+    if ('problems' in read)
+      return giveUp(
+        `the backend's answer breaks the contract: ${formatIssues(read.problems)}`,
+        read.problems,
+      );
     const { accountId, credentials } = read.answer;
     const names = Object.keys(credentials ?? {});
     if (names.length > 0 && deps.sealer === undefined)
@@ -164,7 +173,7 @@ export function createAdvanceConnection(deps: ApprovalUseCaseDeps): AdvanceConne
         accountId,
         ...(credentials === undefined || names.length === 0 || deps.sealer === undefined
           ? {}
-          : { credentials: { names, sealed: deps.sealer.seal(credentials) } }),
+          : { credentials: { names, sealed: deps.sealer.seal(credentials, connectionId) } }),
       },
       deps.settings.callbackLeaseMs,
     );
@@ -184,7 +193,10 @@ export function createAdvanceConnection(deps: ApprovalUseCaseDeps): AdvanceConne
           'sealed credentials wait to be sent, but no PROVISIONING_CREDENTIALS_KEY is set',
           { permanent: true },
         );
-      return { status: 'accepted', auth: deps.sealer.open(sealed) } as ConnectionCallbackBody;
+      return {
+        status: 'accepted',
+        auth: deps.sealer.open(sealed, connection.connectionId),
+      } as ConnectionCallbackBody;
     }
     const reason =
       from === 'suspending'
@@ -285,7 +297,9 @@ export function createAdvanceConnection(deps: ApprovalUseCaseDeps): AdvanceConne
     log.info({ callback: body.status, status, error, attempt: job.attempt }, 'callback attempt');
     const failed = (giveUp: string): CallbackEnd => ({
       outcome: 'failed',
-      ...(attempt.answered ? { status: attempt.status, body: attempt.body } : { error }),
+      ...(attempt.answered
+        ? { status: attempt.status, ...keptCallbackAnswer(attempt.body, body, outcome.sentWith) }
+        : { error }),
       giveUp,
     });
 
@@ -395,6 +409,20 @@ export function createAdvanceConnection(deps: ApprovalUseCaseDeps): AdvanceConne
   }
 
   return advance;
+}
+
+/**
+ * What may be kept of Fortellis' answer to a failed callback: nothing when the callback carried
+ * the buyer's credentials (an answer may quote what it was sent), else its body without the
+ * bearer tokens it was sent with.
+ */
+export function keptCallbackAnswer(
+  answer: string,
+  sent: ConnectionCallbackBody,
+  tokens: readonly string[],
+): { body?: string } {
+  if (sent.auth !== undefined) return {};
+  return { body: redactedBody(answer, tokens) };
 }
 
 /** Retrying cannot change this: the job ends, failed, for operators to see. */

@@ -45,11 +45,14 @@ export interface AccountProvisioner {
   provision(request: BackendProvisionRequest): Promise<HttpAttempt>;
 }
 
-/** Seals the buyer's credentials for the time they wait in the database for the callback. */
+/**
+ * Seals the buyer's credentials for the time they wait in the database for the callback, bound to
+ * the connection they were provisioned for.
+ */
 export interface CredentialSealer {
-  seal(credentials: Record<string, string>): SealedCredentials;
-  /** Throws when the credentials were sealed under another key. */
-  open(sealed: SealedCredentials): Record<string, string>;
+  seal(credentials: Record<string, string>, connectionId: string): SealedCredentials;
+  /** Throws when sealed under a key not configured, changed, or sealed for another connection. */
+  open(sealed: SealedCredentials, connectionId: string): Record<string, string>;
 }
 
 /** Sends one connection callback to Fortellis and reports what happened, never throwing. */

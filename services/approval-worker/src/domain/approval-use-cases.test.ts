@@ -255,6 +255,33 @@ describe('a callback whose end was not written (the database failed after the ca
   });
 });
 
+describe('what is kept of a failed callback’s answer', () => {
+  it('nothing of the body when the callback carried the buyer’s credentials: an answer may quote them', async () => {
+    const f = setUp('approve');
+    f.provisioner.kind = 'http';
+    f.callbacks.answer({
+      answered: true,
+      status: 400,
+      body: `{"message":"auth.apiKey key-${id} is not allowed"}`,
+    });
+    await rejection(f.activate());
+    expect(f.store.callbackEnds).toEqual([{ outcome: 'failed', status: 400 }]);
+  });
+
+  it('the body of a refused rejection, without the bearer token it was sent with', async () => {
+    const f = setUp('reject');
+    f.callbacks.answer({
+      answered: true,
+      status: 400,
+      body: '{"message":"bad status","token":"token-1"}',
+    });
+    await rejection(f.activate());
+    expect(f.store.callbackEnds).toEqual([
+      { outcome: 'failed', status: 400, body: '{"message":"bad status","token":"[redacted]"}' },
+    ]);
+  });
+});
+
 describe('the reconciler', () => {
   async function stalled(f: ReturnType<typeof setUp>, state: 'received' | 'approved') {
     await f.store.recordActivation({ activation, requestId: 'r', receivedAt: new Date() });
@@ -565,6 +592,47 @@ describe('provisioning the buyer’s account before the accepted callback', () =
     expect((error as Error).message).toContain('/credentials/apiKey must be string');
     expect((await store.get(id))?.provisioning?.status).toBe('failed');
   });
+
+  const tooMany = Object.fromEntries(
+    Array.from({ length: 21 }, (_, n) => [`key${n}`, `secret-value-${n}`]),
+  );
+  it.each([
+    [
+      'a credential that is not a string',
+      { accountId: 'acct-1', credentials: { apiKey: 'secret-value-a', pin: 4242 } },
+      [{ pointer: '/credentials/pin', message: 'must be string' }],
+    ],
+    [
+      'more than 20 credentials',
+      { accountId: 'acct-1', credentials: tooMany },
+      [{ pointer: '/credentials', message: 'must NOT have more than 20 properties' }],
+    ],
+    [
+      'a field the contract does not know',
+      {
+        accountId: 'acct-1',
+        credentials: { apiKey: 'secret-value-b' },
+        password: 'secret-value-c',
+      },
+      [{ pointer: '', message: 'must NOT have additional properties' }],
+    ],
+  ])(
+    'a 2xx with %s keeps only the contract problems: nothing of the answer is stored, sent or told',
+    async (_what, answer, problems) => {
+      const { activate, provisioner, callbacks, store } = withProvisioner();
+      provisioner.answer({ answered: true, status: 200, body: JSON.stringify(answer) });
+      const error = await rejection(activate());
+      expect(store.provisioningFailures).toEqual([
+        { httpStatus: 200, problems, note: expect.stringContaining('breaks the contract') },
+      ]);
+      const stored = await store.get(id);
+      expect(stored?.state).toBe('provisioning_failed');
+      expect(stored?.provisioning?.credentials).toBeUndefined();
+      expect(callbacks.sent).toEqual([]);
+      const told = JSON.stringify([store.provisioningFailures, stored, (error as Error).message]);
+      expect(told).not.toMatch(/secret-value|4242/);
+    },
+  );
 
   it('still failing past the retry horizon, it gives up', async () => {
     const { useCases, provisioner, store, job, deps, now } = withProvisioner();

@@ -4,6 +4,7 @@ import {
   contracts,
   type BackendProvisionAnswer,
   type BackendProvisionRequest,
+  type ContractIssue,
 } from '@fortellis-admin/contracts';
 import type { ConnectionDocument } from '@fortellis-admin/connection-store';
 
@@ -22,20 +23,20 @@ export function provisionRequest(connection: ConnectionDocument): BackendProvisi
   };
 }
 
-/** The backend's 2xx answer, read: the account and credentials, or why it cannot be used. */
+/**
+ * The backend's 2xx answer, read: the account and credentials, or the problems that make it
+ * unusable (pointer + message, never a value of the answer: it may hold credentials).
+ */
 export function readProvisionAnswer(
   body: string,
-): { answer: BackendProvisionAnswer } | { invalid: string } {
+): { answer: BackendProvisionAnswer } | { problems: ContractIssue[] } {
   let parsed: unknown;
   try {
     parsed = body.trim() === '' ? {} : JSON.parse(body);
   } catch {
-    return { invalid: 'the answer is not JSON' };
+    return { problems: [{ pointer: '', message: 'is not JSON' }] };
   }
-  const issues = contracts.backendProvisionAnswer.issues(parsed);
-  if (issues.length > 0)
-    return {
-      invalid: issues.map((issue) => `${issue.pointer || '/'} ${issue.message}`).join('; '),
-    };
+  const problems = contracts.backendProvisionAnswer.issues(parsed);
+  if (problems.length > 0) return { problems };
   return { answer: parsed as BackendProvisionAnswer };
 }

@@ -229,6 +229,35 @@ describe('a step that fails', () => {
     expect((await store.get(id))?.steps?.cleanup?.lastStatus).toBe(400);
   });
 
+  it('a refused clean-up keeps the status, never the backend’s body: it may hold the account’s credentials', async () => {
+    const { store, backend, deactivate } = setUp();
+    store.accepted(activation);
+    backend.answers.answer({ answered: true, status: 409, body: '{"apiSecret":"secret-value"}' });
+    await rejection(deactivate());
+    expect(store.stepEnds.filter((end) => end.step === 'cleanup')).toEqual([
+      { step: 'cleanup', status: 'failed', httpStatus: 409 },
+    ]);
+  });
+
+  it('a refused report keeps the status API’s answer without the token it was sent with', async () => {
+    const { store, statusApi, deactivate } = setUp();
+    store.accepted(activation);
+    statusApi.answers.answer({
+      answered: true,
+      status: 400,
+      body: '{"error":"bad event","echo":"Bearer idp-1"}',
+    });
+    await rejection(deactivate());
+    expect(store.stepEnds.filter((end) => end.step === 'deactivationReport')).toEqual([
+      {
+        step: 'deactivationReport',
+        status: 'failed',
+        httpStatus: 400,
+        body: '{"error":"bad event","echo":"Bearer [redacted]"}',
+      },
+    ]);
+  });
+
   it('when the status API refuses the token once, it fetches a new one and reports', async () => {
     const { store, statusApi, deactivate } = setUp();
     store.accepted(activation);

@@ -22,6 +22,7 @@ import {
 import {
   attemptWithToken,
   classifyHttpStep,
+  redactedBody,
   retryAfterOf,
   reconcileStalled,
   RetryLaterError,
@@ -83,6 +84,7 @@ export function createDeprovisionUseCases(deps: DeprovisionUseCaseDeps): Deprovi
         );
       const attempt = await deps.deprovisioner.deprovision(backendRequest(connection));
       if (attempt === undefined) return { skipped: 'the deprovisioner has nothing to call' };
+      // No `keptBody`: the backend's answer may hold the account's credentials.
       return {
         attempt,
         verdict: classifyHttpStep(statusOf(attempt), retryAfterOf(attempt), {
@@ -106,16 +108,22 @@ export function createDeprovisionUseCases(deps: DeprovisionUseCaseDeps): Deprovi
       if (!wasAccepted(connection))
         return { skipped: 'never accepted: no integration was activated' };
       const body = statusReport(kind, status);
-      return attemptWithToken(
+      const { attempt, verdict, sentWith } = await attemptWithToken(
         status.client.tokens,
         (token) => status.client.report(body, token),
-        (attempt, reauthenticated) =>
-          classifyHttpStep(statusOf(attempt), retryAfterOf(attempt), {
+        (answer, reauthenticated) =>
+          classifyHttpStep(statusOf(answer), retryAfterOf(answer), {
             isSuccess: (s) => s === 204,
             reauthenticateOn: [401],
             reauthenticated,
           }),
       );
+      // The status API is sent no secret but its token: its answer is kept without the token.
+      return {
+        attempt,
+        verdict,
+        ...(attempt.answered ? { keptBody: redactedBody(attempt.body, sentWith) } : {}),
+      };
     };
   }
 

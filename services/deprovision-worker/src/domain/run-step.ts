@@ -18,8 +18,13 @@ import {
 } from '@fortellis-admin/service-kit';
 import type { DeprovisionUseCaseDeps, StepOutcome } from './deprovision-ports.ts';
 
-/** What performing a step gave: a reason to skip it, or an attempt and what to make of it. */
-export type Performed = { skipped: string } | { attempt: HttpAttempt; verdict: CallbackVerdict };
+/**
+ * What performing a step gave: a reason to skip it, or an attempt and what to make of it, with
+ * what may be kept of its answer should the step fail (`keptBody`: absent when the party's answer
+ * may hold a secret, as the backend's may).
+ */
+export type Performed =
+  { skipped: string } | { attempt: HttpAttempt; verdict: CallbackVerdict; keptBody?: string };
 
 /**
  * `lease`: the step's lease, when the write before took it. `next`: the step that follows, whose
@@ -118,11 +123,11 @@ export function createStepRunner(deps: DeprovisionUseCaseDeps): RunStep {
       log.info({ step, note: performed.skipped }, 'step skipped');
       return complete({ status: 'skipped', note: performed.skipped });
     }
-    const { attempt, verdict } = performed;
+    const { attempt, verdict, keptBody } = performed;
     deps.recordCall?.(step === 'cleanup' ? 'backend' : 'status', verdict.kind);
     const status = statusOf(attempt);
     const failure = attempt.answered
-      ? { httpStatus: attempt.status, body: attempt.body }
+      ? { httpStatus: attempt.status, ...(keptBody === undefined ? {} : { body: keptBody }) }
       : { error: attempt.error };
     log.info(
       { step, status, error: attempt.answered ? undefined : attempt.error, attempt: job.attempt },

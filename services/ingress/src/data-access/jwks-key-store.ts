@@ -1,6 +1,7 @@
 // The Fortellis signing keys, fetched from the remote JWKS and kept: refreshed in the background,
 // refreshed once (rate-limited) when a token names an unknown kid, and kept serving when the JWKS
-// host is down. With no key ever loaded, verification answers "keys unavailable" (503).
+// host is down. With no key loaded yet, verification answers "keys unavailable" (503), and calls
+// trigger a fetch at most once per cooldown, whatever they carry.
 import {
   createLocalJWKSet,
   type JSONWebKeySet,
@@ -19,7 +20,10 @@ export interface JwksKeyStoreOptions {
   timeoutMs?: number;
   /** Background refresh period. Default 10 min. */
   maxAgeMs?: number;
-  /** Minimum time between two refreshes triggered by unknown kids. Default 10 s. */
+  /**
+   * Minimum time between two refreshes triggered by calls (an unknown kid, or no keys loaded yet).
+   * Default 10 s.
+   */
   cooldownMs?: number;
   /** Retry period while no key has ever been loaded. Default 5 s. */
   initialRetryMs?: number;
@@ -36,8 +40,8 @@ export class JwksKeyStore {
   readonly #now: () => number;
   #resolver: KeyResolver | undefined;
   #kids = new Set<string>();
-  /** When an unknown kid last caused a refresh; background and start-up loads do not count. */
-  #lastKidRefreshAt = Number.NEGATIVE_INFINITY;
+  /** When a call last caused a refresh; background and start-up loads do not count. */
+  #lastCallRefreshAt = Number.NEGATIVE_INFINITY;
   #inFlight: Promise<boolean> | undefined;
   #timer: NodeJS.Timeout | undefined;
   #fetches = 0;
@@ -89,27 +93,30 @@ export class JwksKeyStore {
 
   /** The key resolver jose's `jwtVerify` calls with the token's protected header. */
   readonly getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput) => {
+    // No keys yet (the first fetch failed, or the JWKS had none), or a kid we do not hold (usually
+    // a rotation at Fortellis): look, but at most once per cooldown, so a flood of forged tokens
+    // cannot turn into a flood of JWKS fetches. The background retry keeps looking on its own.
+    if (this.#resolver === undefined || (header.kid !== undefined && !this.#kids.has(header.kid)))
+      await this.#refreshForCall();
     if (this.#resolver === undefined) {
-      await this.refresh();
-      if (this.#resolver === undefined) {
-        throw new AppError(ERROR_CODES.keysUnavailable, 'signing keys are not available yet', {
-          httpStatus: 503,
-        });
-      }
-    }
-    if (header.kid !== undefined && !this.#kids.has(header.kid)) {
-      // An unknown kid usually means Fortellis rotated its keys: look once, then not again for a
-      // while, so forged kids cannot turn every request into a JWKS fetch.
-      const now = this.#now();
-      if (this.#inFlight !== undefined) {
-        await this.#inFlight;
-      } else if (now - this.#lastKidRefreshAt >= this.#options.cooldownMs) {
-        this.#lastKidRefreshAt = now;
-        await this.refresh();
-      }
+      throw new AppError(ERROR_CODES.keysUnavailable, 'signing keys are not available yet', {
+        httpStatus: 503,
+      });
     }
     return this.#resolver(header, token);
   };
+
+  /** Joins a fetch in flight, or starts one if none was started by a call within the cooldown. */
+  async #refreshForCall(): Promise<void> {
+    if (this.#inFlight !== undefined) {
+      await this.#inFlight;
+      return;
+    }
+    const now = this.#now();
+    if (now - this.#lastCallRefreshAt < this.#options.cooldownMs) return;
+    this.#lastCallRefreshAt = now;
+    await this.refresh();
+  }
 
   async #fetch(): Promise<boolean> {
     this.#fetches += 1;
@@ -126,6 +133,8 @@ export class JwksKeyStore {
       }
       const jwks = (await response.body.json()) as JSONWebKeySet;
       if (!Array.isArray(jwks.keys)) throw new Error('JWKS has no keys array');
+      // An empty set verifies nothing: it counts as a failed fetch (the keys held are kept).
+      if (jwks.keys.length === 0) throw new Error('JWKS has no keys');
       const resolver = createLocalJWKSet(jwks);
       this.#resolver = resolver;
       this.#kids = new Set(

@@ -75,3 +75,8 @@ export function deactivationLinks(adminApiUrl: string, connectionId: string): Li
     ],
   };
 }
+
+/** The minimal representation of links: each link's required `href` and `rel`, nothing else. */
+export function minimalLinks(links: LinksResponse): LinksResponse {
+  return { links: links.links.map(({ href, rel }) => ({ href, rel })) };
+}

@@ -1,7 +1,9 @@
-// The operators' connections page, in the browser: finds connections by any id (?q=), shows one
-// connection's timeline (?id=) and offers the actions its state accepts (approve, reject, suspend,
-// retry). It calls the operations API with the session cookie; every value is written as text,
-// never as HTML.
+// The operators' connections page, in the browser: opens on what needs an operator now (held for
+// review, callbacks and provisionings given up, clean-ups given up, suspensions in flight), finds
+// connections by any id (?q=), shows one connection's timeline (?id=) and offers the actions its
+// state accepts (approve, reject, suspend, retry) when the operator's role allows them (read from
+// /ops/whoami; the server refuses them anyway). It calls the operations API with the session
+// cookie; every value is written as text, never as HTML.
 /* global document, window, fetch, URLSearchParams, setTimeout */
 
 /** States in which a worker still has work to do: the page looks again until they move on. */
@@ -62,6 +64,58 @@ function table(headings, rows) {
   t.tHead.append(head);
   t.tBodies[0].append(...rows);
   return t;
+}
+
+/** Who is logged in and what their role allows; a viewer until /ops/whoami says otherwise. */
+let me = { operator: null, role: 'viewer', may: { read: true, act: false, administer: false } };
+
+async function loadWhoami() {
+  const { status, body } = await api('/ops/whoami');
+  if (status === 200) me = body;
+  $('whoami').textContent = me.operator === null ? '' : `${me.operator} · ${me.role}`;
+  document.body.dataset.role = me.role;
+}
+
+/** The page it opens on: every kind of connection that waits for an operator. */
+async function showAttention() {
+  const { status, body } = await api('/ops/attention');
+  const section = $('attention');
+  if (status !== 200) {
+    notify(body?.message ?? `cannot read what needs attention (HTTP ${status})`, true);
+    return;
+  }
+  const waiting = body.groups.filter((group) => group.connections.length > 0);
+  const parts = [el('h2', 'Needs attention')];
+  if (waiting.length === 0)
+    parts.push(el('p', 'Nothing waits for an operator.', { class: 'muted', id: 'all-clear' }));
+  for (const group of waiting) {
+    const heading = el('h3', group.title);
+    heading.append(
+      el('span', ` (${group.connections.length}${group.more ? '+' : ''})`, { class: 'count' }),
+    );
+    parts.push(
+      heading,
+      table(
+        ['Connection', 'Subscription', 'Organization', 'API', 'State', 'Waiting since'],
+        group.connections.map((connection) =>
+          row(
+            [
+              el('a', connection.connectionId, {
+                href: consoleLink({ id: connection.connectionId }),
+              }),
+              connection.subscriptionId,
+              `${connection.organizationName ?? ''} (${connection.organizationId ?? '?'})`,
+              connection.apiId,
+              el('span', connection.state, { class: 'state' }),
+              connection.updatedAt,
+            ],
+            { 'data-kind': group.kind },
+          ),
+        ),
+      ),
+    );
+  }
+  section.replaceChildren(...parts);
 }
 
 async function showSearch(query) {
@@ -138,6 +192,18 @@ function actionsFor(timeline) {
   const box = el('section', undefined, { class: 'actions' });
   box.append(el('h3', 'Actions'));
   const form = (...args) => actionForm(timeline.connectionId, timeline.state, ...args);
+  if (!me.may.act) {
+    box.append(
+      el(
+        'p',
+        timeline.actions.length === 0
+          ? `Nothing to do while it is ${timeline.state}.`
+          : `It accepts ${timeline.actions.join(', ')}; your role (${me.role}) may only read.`,
+        { class: 'muted', id: 'read-only' },
+      ),
+    );
+    return box;
+  }
   for (const action of timeline.actions) {
     if (action === 'approve') box.append(form('approve', 'Approve'));
     if (action === 'reject') box.append(form('reject', 'Reject', 'Reason'));
@@ -223,5 +289,7 @@ async function showConnection(connectionId, waiting) {
 const params = new URLSearchParams(window.location.search);
 const query = params.get('q');
 const connectionId = params.get('id');
+await loadWhoami();
 if (connectionId !== null && connectionId.trim() !== '') void showConnection(connectionId.trim());
 else if (query !== null && query.trim() !== '') void showSearch(query.trim());
+else void showAttention();

@@ -38,6 +38,9 @@ export interface TimelineEvent {
   detail?: string;
   /** True when the event marks something that went wrong (a failed attempt, a give-up). */
   problem: boolean;
+  /** For failed attempts counted into one event: how many, and when the last was (`at`: the first). */
+  attempts?: number;
+  lastAt?: string;
 }
 
 export interface ConnectionTimeline extends ReturnType<typeof connectionIdentity> {
@@ -153,7 +156,23 @@ function fromHistory(entry: HistoryEntry): TimelineEvent {
     by: entry.by,
     ...(entry.from === undefined ? {} : { from: entry.from }),
     ...(entry.to === undefined ? {} : { to: entry.to }),
-    ...(entry.detail === undefined ? {} : { detail: entry.detail }),
+    ...countedDetail(entry),
+  };
+}
+
+/**
+ * The detail of an entry, saying so when it counts repeated failed attempts: "3 attempts between
+ * X and Y; the last: HTTP 429".
+ */
+function countedDetail(entry: HistoryEntry): Pick<TimelineEvent, 'detail' | 'attempts' | 'lastAt'> {
+  if (entry.count === undefined || entry.count < 2 || entry.lastAt === undefined)
+    return entry.detail === undefined ? {} : { detail: entry.detail };
+  const lastAt = entry.lastAt.toISOString();
+  const span = `${entry.count} attempts between ${entry.at.toISOString()} and ${lastAt}`;
+  return {
+    detail: entry.detail === undefined ? span : `${span}; the last: ${entry.detail}`,
+    attempts: entry.count,
+    lastAt,
   };
 }
 

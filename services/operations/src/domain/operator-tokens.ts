@@ -3,13 +3,18 @@
 // in a URL). A session names the token it was opened with (by a short hash) and is signed with
 // that token, so removing a token from OPS_API_TOKENS ends exactly its sessions, even when two
 // tokens share an operator name during a rotation, and any replica can check a session without
-// shared state.
+// shared state. The role comes from the token's entry at each request, so changing an entry's
+// role changes what its open sessions may do at once.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
+import type { OperatorRole, OperatorToken } from './operator-roles.ts';
 
-export interface OperatorToken {
-  name: string;
-  token: string;
+export type { OperatorToken } from './operator-roles.ts';
+
+/** Who an operator is: the token entry's name and role. */
+export interface OperatorIdentity {
+  operator: string;
+  role: OperatorRole;
 }
 
 /** What a request presents: its Authorization header and its session cookie, either may be absent. */
@@ -19,10 +24,10 @@ export interface OperatorCredentials {
 }
 
 export interface OperatorAuthenticator {
-  /** The operator's token name. Nothing presented → 401; a wrong token or session → 403. */
-  authenticate(credentials: OperatorCredentials): { operator: string; via: 'bearer' | 'session' };
-  /** The operator named by a token, or undefined: the login form's check. */
-  operatorOf(token: string): string | undefined;
+  /** The operator's name and role. Nothing presented → 401; a wrong token or session → 403. */
+  authenticate(credentials: OperatorCredentials): OperatorIdentity & { via: 'bearer' | 'session' };
+  /** The operator a token names, or undefined: the login form's check. */
+  operatorOf(token: string): OperatorIdentity | undefined;
   /** A session value for whoever holds `token` (which must be valid), valid until `expiresAt`. */
   issueSession(token: string, expiresAt: Date): string;
 }
@@ -61,7 +66,10 @@ export function createOperatorAuthenticator(
 
   // Every configured token is compared (hashes of equal length, timingSafeEqual, no early exit),
   // so the time taken tells nothing about which token came close.
-  const operatorOf = (token: string): string | undefined => entryOf(token)?.name;
+  const operatorOf = (token: string): OperatorIdentity | undefined => {
+    const entry = entryOf(token);
+    return entry === undefined ? undefined : { operator: entry.name, role: entry.role };
+  };
 
   const issueSession = (token: string, expiresAt: Date): string => {
     const entry = entryOf(token);
@@ -70,7 +78,7 @@ export function createOperatorAuthenticator(
     return `${payload}.${sign(entry.token, payload).toString('base64url')}`;
   };
 
-  const sessionOperator = (session: string): string => {
+  const sessionOperator = (session: string): OperatorIdentity => {
     const [payload, signature, extra] = session.split('.');
     if (payload === undefined || signature === undefined || extra !== undefined) {
       throw refused('the operator session is not valid; log in again');
@@ -90,7 +98,7 @@ export function createOperatorAuthenticator(
     if (!(Number(expiresAt) > now().getTime())) {
       throw refused('the operator session has expired; log in again');
     }
-    return entry.name;
+    return { operator: entry.name, role: entry.role };
   };
 
   return {
@@ -100,12 +108,12 @@ export function createOperatorAuthenticator(
       if (authorization !== undefined && authorization !== '') {
         const match = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);
         if (match?.[1] === undefined) throw unauthenticated();
-        const operator = operatorOf(match[1]);
-        if (operator === undefined) throw refused('the operator token is not valid');
-        return { operator, via: 'bearer' };
+        const identity = operatorOf(match[1]);
+        if (identity === undefined) throw refused('the operator token is not valid');
+        return { ...identity, via: 'bearer' };
       }
       if (session !== undefined && session !== '') {
-        return { operator: sessionOperator(session), via: 'session' };
+        return { ...sessionOperator(session), via: 'session' };
       }
       throw unauthenticated();
     },

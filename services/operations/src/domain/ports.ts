@@ -5,7 +5,7 @@ import type { ConnectionRepository } from '@fortellis-admin/connection-store';
 /** The connection repository, as far as the operations service reads and writes it. */
 export type OperationsRepository = Pick<
   ConnectionRepository,
-  'list' | 'get' | 'recordReviewRequest' | 'requestSuspension'
+  'list' | 'get' | 'needingAttention' | 'recordReviewRequest' | 'requestSuspension'
 >;
 
 /** Publishes a job under its derived id; resolves once the queue has stored it. */

@@ -1,6 +1,10 @@
 // The operators' dry run of an approval rules file: its problems, and what it would decide for the
 // sample activations posted with it, or for the last activations stored here. Nothing is changed.
-import { checkRules, type RulesCheck } from '@fortellis-admin/approval-rules';
+import {
+  checkRules,
+  type RulesCheck,
+  type RulesCheckTimeLimit,
+} from '@fortellis-admin/approval-rules';
 import type { DecisionAction } from '@fortellis-admin/connection-store';
 import type { OperationsRepository } from './ports.ts';
 
@@ -8,7 +12,12 @@ export interface RulesDryRunPorts {
   repo: Pick<OperationsRepository, 'list'>;
   /** APPROVAL_DEFAULT_ACTION: the action of a file that names none. */
   defaultAction: DecisionAction;
+  /** How long trying the samples may take before the dry run stops and says so. */
+  timeLimit: RulesCheckTimeLimit;
 }
+
+/** The dry run's time limit on the operations service: it shares the event loop with the API. */
+export const RULES_DRY_RUN_TIME_LIMIT_MS = 2000;
 
 export interface RulesDryRunRequest {
   /** The rules file's text. */
@@ -37,7 +46,13 @@ export async function dryRunRules(
           connection.activation === undefined ? [] : [connection.activation],
         );
   return {
-    ...checkRules({ text: request.rules, format, fallbackAction: ports.defaultAction, samples }),
+    ...checkRules({
+      text: request.rules,
+      format,
+      fallbackAction: ports.defaultAction,
+      samples,
+      timeLimit: ports.timeLimit,
+    }),
     samplesFrom: fromRequest ? 'request' : 'stored',
   };
 }

@@ -20,7 +20,7 @@ export const connectionRequestRoutes: FastifyPluginAsync<ConnectionRequestPorts>
 
   app.get(
     '/ops/connection-requests',
-    { schema: { summary: 'Activations waiting for review' } },
+    { config: { role: 'viewer' }, schema: { summary: 'Activations waiting for review' } },
     async () => {
       const held = await repo.list({ state: 'pending_review' }, MAX_PAGE_SIZE);
       return {
@@ -33,7 +33,7 @@ export const connectionRequestRoutes: FastifyPluginAsync<ConnectionRequestPorts>
 
   app.get(
     '/ops/deactivation-requests',
-    { schema: { summary: 'Deactivations and their step outcomes' } },
+    { config: { role: 'viewer' }, schema: { summary: 'Deactivations and their step outcomes' } },
     async () => {
       const gone = await repo.list({ state: 'deactivated' }, MAX_PAGE_SIZE);
       return {
@@ -56,6 +56,7 @@ export const connectionRequestRoutes: FastifyPluginAsync<ConnectionRequestPorts>
   app.post<{ Body: { subscriptionId: string; reason?: string } }>(
     '/ops/connection-requests/dismiss',
     {
+      config: { role: 'operator' },
       schema: {
         summary: 'Dismiss the waiting requests of a subscription (sends rejected)',
         body: {

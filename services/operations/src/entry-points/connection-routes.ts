@@ -78,6 +78,7 @@ export const connectionRoutes: FastifyPluginAsync<{
   app.get<{ Querystring: ListQuery }>(
     '/ops/connections',
     {
+      config: { role: 'viewer' },
       schema: {
         summary: 'List connections, newest first, with filters and a cursor',
         querystring: listQuerySchema,
@@ -93,6 +94,7 @@ export const connectionRoutes: FastifyPluginAsync<{
   app.get<{ Params: { connectionId: string } }>(
     '/ops/connections/:connectionId',
     {
+      config: { role: 'viewer' },
       schema: {
         summary: 'One connection: payload, decision, callback, steps, history',
         params: connectionParamsSchema,
@@ -104,6 +106,7 @@ export const connectionRoutes: FastifyPluginAsync<{
   app.get<{ Params: { connectionId: string } }>(
     '/ops/connections/:connectionId/timeline',
     {
+      config: { role: 'viewer' },
       schema: {
         summary:
           "One connection's story: every event in order, with times, and the actions it accepts",
@@ -116,6 +119,7 @@ export const connectionRoutes: FastifyPluginAsync<{
   app.get<{ Querystring: { q: string } }>(
     '/ops/search',
     {
+      config: { role: 'viewer' },
       schema: {
         summary: 'Find connections by connection id, subscription id or organization id',
         querystring: {

@@ -11,10 +11,11 @@ const asset = (name: string) => readFile(new URL(`../console/${name}`, import.me
 export const consoleRoutes: FastifyPluginAsync = async (app) => {
   const [page, script] = await Promise.all([asset('console.html'), asset('console.js')]);
   const schema = { hide: true };
-  app.get(CONSOLE_PATH, { schema }, async (_request, reply) =>
+  const config = { role: 'viewer' } as const;
+  app.get(CONSOLE_PATH, { schema, config }, async (_request, reply) =>
     reply.header('cache-control', 'no-store').type('text/html; charset=utf-8').send(page),
   );
-  app.get(`${CONSOLE_PATH}/console.js`, { schema }, async (_request, reply) =>
+  app.get(`${CONSOLE_PATH}/console.js`, { schema, config }, async (_request, reply) =>
     reply.header('cache-control', 'no-cache').type('text/javascript; charset=utf-8').send(script),
   );
 };

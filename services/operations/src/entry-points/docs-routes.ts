@@ -2,5 +2,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 
 export const docsRoutes: FastifyPluginAsync = async (app) => {
-  app.get('/ops/docs', { schema: { summary: 'This OpenAPI document' } }, async () => app.swagger());
+  app.get(
+    '/ops/docs',
+    { config: { role: 'viewer' }, schema: { summary: 'This OpenAPI document' } },
+    async () => app.swagger(),
+  );
 };

@@ -8,7 +8,11 @@ export const metricsRoutes: FastifyPluginAsync<{ registry: Registry }> = async (
 ) => {
   app.get(
     '/metrics',
-    { schema: { summary: 'Prometheus metrics of the operations service' } },
+    {
+      // The scraper's credential (role metrics) reads this and nothing else.
+      config: { role: 'metrics' },
+      schema: { summary: 'Prometheus metrics of the operations service' },
+    },
     async (_request, reply) => reply.type(registry.contentType).send(await registry.metrics()),
   );
 };

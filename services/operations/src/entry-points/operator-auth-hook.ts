@@ -1,9 +1,12 @@
 // The onRequest hook of every protected route of the operations listener: a bearer token (API,
-// scrapers) or the session cookie the login form sets (browser, Bull Board). A browser navigation
-// without a valid session gets the login form; an API call gets `{code, message, error}`.
+// scrapers) or the session cookie the login form sets (browser, Bull Board), then the role the
+// route needs (its `config.role`; admin when a route declares none). A browser navigation
+// without a valid session gets the login form; an API call gets `{code, message, error}`; a role
+// too low gets 403 FORBIDDEN_ROLE naming the role needed.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
 import { replyWithAppError } from '@fortellis-admin/service-kit';
+import { roleAllows, type OperatorRole } from '../domain/operator-roles.ts';
 import type { OperatorAuthenticator } from '../domain/operator-tokens.ts';
 import { safeLanding, sendLoginPage } from './login-page.ts';
 import { SESSION_COOKIE } from './login-routes.ts';
@@ -12,7 +15,26 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The operator's token name, once authenticated. */
     operator: string | null;
+    /** The operator's role, once authenticated. */
+    operatorRole: OperatorRole | null;
   }
+  interface FastifyContextConfig {
+    /** The least role a protected route needs; a route that declares none needs `admin`. */
+    role?: OperatorRole;
+  }
+}
+
+/** The role a request's route needs: what it declares, else the highest (fail closed). */
+export function neededRole(request: FastifyRequest): OperatorRole {
+  return request.routeOptions.config.role ?? 'admin';
+}
+
+function roleRefused(needed: OperatorRole, role: OperatorRole): AppError {
+  return new AppError(
+    ERROR_CODES.forbiddenRole,
+    `this needs the ${needed} role; the ${role} role does not allow it`,
+    { httpStatus: 403 },
+  );
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -38,7 +60,7 @@ function crossSite(request: FastifyRequest): boolean {
 export function operatorAuthHook(auth: OperatorAuthenticator) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     try {
-      const { operator, via } = auth.authenticate({
+      const { operator, role, via } = auth.authenticate({
         authorization: request.headers.authorization,
         session: request.cookies[SESSION_COOKIE],
       });
@@ -48,9 +70,13 @@ export function operatorAuthHook(auth: OperatorAuthenticator) {
         });
       }
       request.operator = operator;
+      request.operatorRole = role;
+      const needed = neededRole(request);
+      if (!roleAllows(role, needed)) throw roleRefused(needed, role);
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
-      if (wantsPage(request)) {
+      // A role too low is not a login problem: the session stays, the answer says what is needed.
+      if (wantsPage(request) && error.code !== ERROR_CODES.forbiddenRole) {
         request.log.info({ error: error.code }, 'operator login required');
         await sendLoginPage(
           reply.clearCookie(SESSION_COOKIE, { path: '/ops' }),
@@ -60,7 +86,10 @@ export function operatorAuthHook(auth: OperatorAuthenticator) {
         );
         return;
       }
-      request.log.info({ error: error.code, problem: error.message }, 'request refused');
+      request.log.info(
+        { error: error.code, problem: error.message, role: request.operatorRole ?? undefined },
+        'request refused',
+      );
       await replyWithAppError(reply, error);
     }
   };

@@ -1,6 +1,7 @@
 // Bull Board at /ops/queues: every queue of the system, for authenticated operators only
-// (registered inside the operations listener's protected scope). Reading is open; its writes go
-// through the allow-list of domain/queue-board-actions.ts.
+// (registered inside the operations listener's protected scope). Reading needs the viewer role;
+// every write needs admin (refused server-side before Bull Board sees it) and then goes through
+// the allow-list of domain/queue-board-actions.ts. Below admin, the board is shown read-only.
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
@@ -9,6 +10,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
 import { replyWithAppError } from '@fortellis-admin/service-kit';
 import { retryFailedWork, type RetryPorts } from '../domain/failed-work-retry.ts';
+import { roleAllows } from '../domain/operator-roles.ts';
 import {
   connectionIdOfJob,
   QUEUE_BOARD_PATH,
@@ -62,11 +64,51 @@ async function retryConnectionsOf(
   }
 }
 
+const READ_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
+
+/** The board's list of queues, which its page reads each queue's readOnlyMode from. */
+const QUEUES_LIST_ROUTE = `${QUEUE_BOARD_PATH}/api/queues`;
+
+/** The queue list as a read-only board shows it: no queue writable, no retries offered. */
+function readOnlyQueues(payload: string): string {
+  try {
+    const body = JSON.parse(payload) as { queues?: Array<Record<string, unknown>> };
+    for (const queue of body.queues ?? []) {
+      queue.readOnlyMode = true;
+      queue.allowRetries = false;
+      queue.allowCompletedRetries = false;
+    }
+    return JSON.stringify(body);
+  } catch {
+    return payload;
+  }
+}
+
 export const queueBoard: FastifyPluginAsync<{
   queues: readonly Queue[];
   retry: RetryPorts;
 }> = async (app, { queues, retry }) => {
   const byName = new Map(queues.map((queue) => [queue.name, queue]));
+  // Every route of the board (its API, its page, its static files): reading needs viewer,
+  // anything else admin.
+  app.addHook('onRoute', (route) => {
+    const methods = [route.method].flat();
+    route.config = {
+      ...route.config,
+      role: methods.every((method) => READ_METHODS.has(method)) ? 'viewer' : 'admin',
+    };
+  });
+  // Bull Board hides its buttons for a queue in readOnlyMode: below admin, every queue says so.
+  app.addHook('onSend', async (request, _reply, payload) => {
+    if (
+      request.routeOptions.url !== QUEUES_LIST_ROUTE ||
+      request.operatorRole === null ||
+      roleAllows(request.operatorRole, 'admin') ||
+      typeof payload !== 'string'
+    )
+      return payload;
+    return readOnlyQueues(payload);
+  });
   app.addHook('preHandler', async (request, reply) => {
     const params = request.params as Record<string, string>;
     const why = refusedBoardAction(request.method, request.routeOptions.url, params);

@@ -8,6 +8,7 @@ export const retryRoutes: FastifyPluginAsync<RetryPorts> = async (app, ports) =>
   app.post<{ Params: { connectionId: string } }>(
     '/ops/connections/:connectionId/retry',
     {
+      config: { role: 'operator' },
       schema: {
         summary: 'Re-run a failed callback or failed deprovision steps',
         params: connectionParamsSchema,

@@ -13,6 +13,7 @@ export const reviewRoutes: FastifyPluginAsync<ReviewDecisionPorts & SuspensionPo
   app.post<{ Params: { connectionId: string } }>(
     '/ops/connections/:connectionId/approve',
     {
+      config: { role: 'operator' },
       schema: {
         summary: 'Approve a connection held for review',
         params: connectionParamsSchema,
@@ -32,6 +33,7 @@ export const reviewRoutes: FastifyPluginAsync<ReviewDecisionPorts & SuspensionPo
   app.post<{ Params: { connectionId: string }; Body: { reason: string } }>(
     '/ops/connections/:connectionId/reject',
     {
+      config: { role: 'operator' },
       schema: {
         summary: 'Reject a connection held for review, with a reason',
         params: connectionParamsSchema,
@@ -53,6 +55,7 @@ export const reviewRoutes: FastifyPluginAsync<ReviewDecisionPorts & SuspensionPo
   app.post<{ Params: { connectionId: string }; Body: { reason: string } }>(
     '/ops/connections/:connectionId/suspend',
     {
+      config: { role: 'operator' },
       schema: {
         summary:
           'Suspend an accepted connection: stop its traffic (sends rejected with the reason)',
