@@ -98,7 +98,7 @@ export const linksResponseSchema = {
 } as const;
 
 /**
- * The error answer of the Admin API (400, 403, and ours: 404, 413, 415, 503): `{ code, message }`
+ * The error answer of the Admin API (400, 403, and ours: 404, 413, 503; the operations service may also answer 415): `{ code, message }`
  * as Fortellis specifies, plus `error`, the stable string code of the problem (see ERROR_CODES),
  * so a caller can tell two different 400s apart without parsing the message.
  */

@@ -10,7 +10,7 @@ import {
 } from 'jose';
 import { request } from 'undici';
 import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
-import { type Logger } from '@fortellis-admin/service-kit';
+import { readCappedBody, type Logger } from '@fortellis-admin/service-kit';
 
 export interface JwksKeyStoreOptions {
   url: string;
@@ -131,7 +131,10 @@ export class JwksKeyStore {
         await response.body.dump();
         throw new Error(`JWKS answered ${response.statusCode}`);
       }
-      const jwks = (await response.body.json()) as JSONWebKeySet;
+      // Read with the cap of every outside answer: a JWKS host answering megabytes costs no memory.
+      const body = await readCappedBody(response.body, response.headers['content-length']);
+      if (!('text' in body)) throw new Error(`JWKS answer exceeds ${body.limit} bytes`);
+      const jwks = JSON.parse(body.text) as JSONWebKeySet;
       if (!Array.isArray(jwks.keys)) throw new Error('JWKS has no keys array');
       // An empty set verifies nothing: it counts as a failed fetch (the keys held are kept).
       if (jwks.keys.length === 0) throw new Error('JWKS has no keys');
