@@ -2,16 +2,16 @@
 # Installs, when absent, the local binaries the tests and the local stack fall back to when neither
 # REDIS_URL/MONGODB_URL nor a Docker engine is available: redis-server (Debian package) and
 # FerretDB v1.24.2 (built from the Go module proxy), Debian's Chromium for the browser test of
-# Bull Board, kustomize (Go module proxy) for the deployment test, which renders the overlays, and
-# promtool (Go module proxy) for the monitoring test, which runs the alert rules' unit tests. The
-# first build of promtool takes several minutes; later runs find it.
+# Bull Board, kustomize (Go module proxy) for the deployment test, which renders the overlays,
+# promtool (Debian's prometheus package) for the monitoring test, which runs the alert rules' unit
+# tests, and podman with a local stand-in base image for the image tests.
 # Idempotent: a second run does nothing.
 set -euo pipefail
 
 FERRETDB_VERSION=v1.24.2
 KUSTOMIZE_VERSION=v5.7.1
-# Prometheus v3.16.0's Go module version.
-PROMETHEUS_MODULE_VERSION=v0.316.0
+# Debian bookworm's prometheus package (its promtool runs the alert rules' unit tests).
+PROMTOOL_DEBIAN_VERSION=2.42.0
 FERRETDB_MODULE=github.com/FerretDB/FerretDB
 
 log() { printf 'infra:install: %s\n' "$*"; }
@@ -39,6 +39,12 @@ else
   }
 fi
 
+# The image tests build deploy/Dockerfile: podman, runc, and a stand-in for node:24-slim where no
+# Docker engine answers and the real image is absent (scripts/install-container-engine.sh).
+bash "$(dirname "${BASH_SOURCE[0]}")/install-container-engine.sh"
+# The compose test runs docker-compose.yml: a compose CLI (scripts/install-compose-tools.sh).
+bash "$(dirname "${BASH_SOURCE[0]}")/install-compose-tools.sh"
+
 if ! command -v go >/dev/null 2>&1; then
   if command -v ferretdb >/dev/null 2>&1; then exit 0; fi
   echo 'infra:install: Go is needed to build FerretDB (https://go.dev/dl), or set MONGODB_URL' >&2
@@ -54,12 +60,25 @@ else
   GOFLAGS=-mod=mod go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 fi
 
-# Built with `go install`, promtool prints no version of its own: the binary's module info has it.
-if [ -x "$gobin/promtool" ] && go version -m "$gobin/promtool" 2>/dev/null | grep -q "$PROMETHEUS_MODULE_VERSION"; then
+# promtool comes ready-made in Debian's `prometheus` package: only the promtool binary is taken out
+# of the package (dpkg-deb -x), never installed, so no Prometheus server is set up or started.
+# (Building it from the Go module proxy took 4-30 minutes of a 2-core machine.)
+if [ -x "$gobin/promtool" ] && "$gobin/promtool" --version 2>/dev/null | grep -q "version $PROMTOOL_DEBIAN_VERSION"; then
   log "promtool present: $gobin/promtool"
 else
-  log "building promtool ($PROMETHEUS_MODULE_VERSION) into $gobin"
-  GOFLAGS=-mod=mod go install "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE_VERSION"
+  log "taking promtool out of Debian's prometheus $PROMTOOL_DEBIAN_VERSION package into $gobin"
+  scratch="$(mktemp -d)"
+  (cd "$scratch" && apt-get download -qq prometheus >/dev/null 2>&1) || {
+    SUDO=''
+    [ "$(id -u)" -ne 0 ] && SUDO='sudo'
+    $SUDO apt-get update -qq
+    (cd "$scratch" && apt-get download -qq prometheus >/dev/null 2>&1)
+  }
+  dpkg-deb -x "$scratch"/prometheus_*.deb "$scratch/x"
+  mkdir -p "$gobin"
+  install -m 0755 "$scratch/x/usr/bin/promtool" "$gobin/promtool"
+  rm -rf "$scratch"
+  "$gobin/promtool" --version | head -n 1
 fi
 
 target="$gobin/ferretdb"

@@ -1,14 +1,19 @@
 // Ingress benchmark: signed, valid, distinct activations against the real ingress process (real
-// Redis, JWKS from the simulator), beside a bare Fastify route measured in the same run (the
-// ceiling). Prints req/s, p50/p99 latency and the server's peak RSS, for a token reused across
-// calls and for a fresh token per call, then p99 at half the saturating rate.
+// Redis, JWKS from the simulator), beside, in the same run, what a user would otherwise write
+// (plain-server.ts: Fastify + jose + ajv + one BullMQ Queue.add per call, against the same durable
+// Redis; the target is that the ingress, with its fenced and fsynced acknowledgement, matches it
+// in requests/s and CPU per request) and a bare Fastify route (information only). Prints req/s,
+// p50/p99 latency and the server's CPU per request, for a token reused across calls and for a
+// fresh token per call, then p99 at half the saturating rate; and each server's memory (idle RSS
+// and peak), and the ingress's RSS as the backlog of unconsumed jobs grows.
 //
-// The bare route and the reused-token ingress run alternate for --rounds rounds and the medians
-// are compared, so a drift of this shared machine during the run moves both sides alike. Each
-// row also gives the server process's CPU time per request (from /proc), which steal time and
-// neighbours disturb far less than throughput.
+// The bare route, the plain route and the ingress (durable and not) run alternate for --rounds
+// rounds and the medians are compared, so a drift of this shared machine during the run moves all
+// sides alike. CPU time per request (from /proc, all of the process's threads) is disturbed by
+// steal time and neighbours far less than throughput.
 //
 //   npm run bench:ingress [-- --seconds 5 --rounds 3 --connections 32]
+//   INGRESS_NODE_OPTIONS='...' overrides the ingress's Node flags (default: the deployment's).
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -134,11 +139,14 @@ async function load(
   };
 }
 
-function peakRssMb(child: ManagedProcess): number {
+/** A line of /proc/<pid>/status in MB: VmRSS (resident now) or VmHWM (the peak of VmRSS). */
+function statusMb(child: ManagedProcess, field: 'VmRSS' | 'VmHWM'): number {
   const status = readFileSync(`/proc/${child.child.pid}/status`, 'utf8');
-  const match = /VmHWM:\s+(\d+) kB/.exec(status);
+  const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status);
   return match?.[1] === undefined ? Number.NaN : Number(match[1]) / 1024;
 }
+const rssMb = (child: ManagedProcess) => statusMb(child, 'VmRSS');
+const peakRssMb = (child: ManagedProcess) => statusMb(child, 'VmHWM');
 
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 
@@ -173,6 +181,35 @@ const bare = startProcess(
 );
 await waitForPort(barePort, 10_000, bare.child);
 
+// What a user would otherwise write (plain-server.ts), against the same durable Redis.
+const plainPort = await freePort();
+const plain = startProcess(
+  process.execPath,
+  [fileURLToPath(new URL('./plain-server.ts', import.meta.url))],
+  {
+    env: {
+      ...process.env,
+      ...sim.env(),
+      REDIS_URL: redis.url,
+      QUEUE_PREFIX: `bench-plain-${Date.now()}`,
+      PORT: String(plainPort),
+    },
+  },
+);
+await waitForPort(plainPort, 10_000, plain.child);
+
+/**
+ * The Node flags the ingress's image starts it with: the options before the entry point in the
+ * last CMD of deploy/Dockerfile's `ingress` stage (ENTRYPOINT is tini -- node).
+ */
+function imageNodeFlags(target: string): string {
+  const dockerfile = readFileSync(new URL('../../deploy/Dockerfile', import.meta.url), 'utf8');
+  const stage = dockerfile.split(/^FROM /m).find((part) => part.includes(` AS ${target}\n`)) ?? '';
+  const cmd = [...stage.matchAll(/^CMD (\[.*\])$/gm)].at(-1)?.[1];
+  const args = cmd === undefined ? [] : (JSON.parse(cmd) as string[]);
+  return args.filter((arg) => arg.startsWith('--')).join(' ');
+}
+const ingressNodeOptions = process.env.INGRESS_NODE_OPTIONS ?? imageNodeFlags('ingress');
 const ingressPort = await freePort();
 const ingress = await startService('ingress', {
   ...sim.env(),
@@ -180,9 +217,7 @@ const ingress = await startService('ingress', {
   QUEUE_PREFIX: `bench-${Date.now()}`,
   HOST: '127.0.0.1',
   PORT: String(ingressPort),
-  // The same memory settings the deployment uses (deploy/Dockerfile).
-  NODE_OPTIONS:
-    process.env.INGRESS_NODE_OPTIONS ?? '--max-semi-space-size=16 --max-old-space-size=160',
+  NODE_OPTIONS: ingressNodeOptions,
 });
 
 const volatilePort = await freePort();
@@ -193,34 +228,45 @@ const volatileIngress = await startService('ingress', {
   QUEUE_PREFIX: `bench-${Date.now()}`,
   HOST: '127.0.0.1',
   PORT: String(volatilePort),
-  NODE_OPTIONS:
-    process.env.INGRESS_NODE_OPTIONS ?? '--max-semi-space-size=16 --max-old-space-size=160',
+  NODE_OPTIONS: ingressNodeOptions,
 });
+
+interface Target {
+  name: string;
+  url: string;
+  server: ManagedProcess;
+  runs: RunResult[];
+  idleRssMb: number;
+  /** Jobs stored (200 answers) so far: none is consumed, so this is the queue's backlog. */
+  stored: number;
+}
+const target = (name: string, port: number, server: ManagedProcess): Target => ({
+  name,
+  url: `http://127.0.0.1:${port}`,
+  server,
+  runs: [],
+  idleRssMb: rssMb(server),
+  stored: 0,
+});
+const bareTarget = target('bare', barePort, bare);
+const plainTarget = target('plain', plainPort, plain);
+const ingressTarget = target('ingress', ingressPort, ingress);
+const volatileTarget = target('volatile', volatilePort, volatileIngress);
+const alternating = [bareTarget, plainTarget, ingressTarget, volatileTarget];
 
 const durationMs = seconds * 1000;
 try {
   process.stdout.write(`warming up…\n`);
-  await load(
-    `http://127.0.0.1:${barePort}`,
-    '/activate',
-    (i) => ({ body: bodyFor(i), token: reused }),
-    3000,
-    bare,
-  );
-  await load(
-    `http://127.0.0.1:${ingressPort}`,
-    '/activate',
-    (i) => ({ body: bodyFor(i), token: reused }),
-    3000,
-    ingress,
-  );
-  await load(
-    `http://127.0.0.1:${volatilePort}`,
-    '/activate',
-    (i) => ({ body: bodyFor(i), token: reused }),
-    3000,
-    volatileIngress,
-  );
+  for (const t of alternating) {
+    const warm = await load(
+      t.url,
+      '/activate',
+      (i) => ({ body: bodyFor(i), token: reused }),
+      3000,
+      t.server,
+    );
+    t.stored += warm.requests - warm.errors;
+  }
 
   let offset = 0;
   const distinct = (token: (i: number) => string | undefined) => (i: number) => {
@@ -229,46 +275,30 @@ try {
     offset += 1;
     return { body: bodyFor(offset), token: t };
   };
-  const ceilings: RunResult[] = [];
-  const reusedRuns: RunResult[] = [];
-  const volatileRuns: RunResult[] = [];
+  const backlog: string[] = [];
   for (let round = 1; round <= rounds; round += 1) {
-    ceilings.push(
-      await load(
-        `http://127.0.0.1:${barePort}`,
+    for (const t of alternating) {
+      const result = await load(
+        t.url,
         '/activate',
         distinct(() => reused),
         durationMs,
-        bare,
-      ),
-    );
-    reusedRuns.push(
-      await load(
-        `http://127.0.0.1:${ingressPort}`,
-        '/activate',
-        distinct(() => reused),
-        durationMs,
-        ingress,
-      ),
-    );
-    volatileRuns.push(
-      await load(
-        `http://127.0.0.1:${volatilePort}`,
-        '/activate',
-        distinct(() => reused),
-        durationMs,
-        volatileIngress,
-      ),
-    );
-    process.stdout.write(
-      `round ${round}: volatile ingress (ACK_DURABILITY=none, no AOF) ${fmt(volatileRuns.at(-1)!.rps, 0)} req/s, ${fmt(volatileRuns.at(-1)!.cpuUsPerRequest, 0)} µs/req; bare ${fmt(ceilings.at(-1)!.rps, 0)} req/s, ingress (reused token) ${fmt(reusedRuns.at(-1)!.rps, 0)} req/s, ratio ${fmt(reusedRuns.at(-1)!.rps / ceilings.at(-1)!.rps, 2)}; server CPU per request: bare ${fmt(ceilings.at(-1)!.cpuUsPerRequest, 0)} µs, ingress ${fmt(reusedRuns.at(-1)!.cpuUsPerRequest, 0)} µs\n`,
-    );
+        t.server,
+      );
+      t.runs.push(result);
+      t.stored += result.requests - result.errors;
+    }
+    const last = (t: Target) =>
+      `${t.name} ${fmt(t.runs.at(-1)!.rps, 0)} req/s ${fmt(t.runs.at(-1)!.cpuUsPerRequest, 0)} µs`;
+    process.stdout.write(`round ${round}: ${alternating.map(last).join(', ')}\n`);
+    backlog.push(`${ingressTarget.stored} jobs: ${fmt(rssMb(ingress), 0)} MB`);
   }
-  const ceiling = median(ceilings);
-  const reusedRun = median(reusedRuns);
-  const volatileRun = median(volatileRuns);
+  const ceiling = median(bareTarget.runs);
+  const plainRun = median(plainTarget.runs);
+  const reusedRun = median(ingressTarget.runs);
+  const volatileRun = median(volatileTarget.runs);
   const freshRun = await load(
-    `http://127.0.0.1:${ingressPort}`,
+    ingressTarget.url,
     '/activate',
     distinct((i) => fresh[i]),
     durationMs,
@@ -276,37 +306,44 @@ try {
   );
   const halfRate = Math.max(1, Math.floor(reusedRun.rps / 2));
   const halfRun = await load(
-    `http://127.0.0.1:${ingressPort}`,
+    ingressTarget.url,
     '/activate',
     distinct(() => reused),
     durationMs,
     ingress,
     { rate: halfRate },
   );
+  ingressTarget.stored += freshRun.requests - freshRun.errors + halfRun.requests - halfRun.errors;
+  backlog.push(`${ingressTarget.stored} jobs: ${fmt(rssMb(ingress), 0)} MB`);
 
   const rows = [
-    ['bare Fastify route (ceiling)', ceiling, peakRssMb(bare)],
-    ['ingress, token reused', reusedRun, Number.NaN],
-    ['ingress, token reused, not durable (no AOF)', volatileRun, peakRssMb(volatileIngress)],
-    ['ingress, fresh token per call', freshRun, Number.NaN],
-    [`ingress, reused, paced at ${halfRate}/s (half)`, halfRun, peakRssMb(ingress)],
+    ['bare Fastify route (information)', ceiling],
+    ['plain route: jose + ajv + Queue.add', plainRun],
+    ['ingress, token reused (fenced, fsynced)', reusedRun],
+    ['ingress, token reused, not durable (no AOF)', volatileRun],
+    ['ingress, fresh token per call', freshRun],
+    [`ingress, reused, paced at ${halfRate}/s (half)`, halfRun],
   ] as const;
   process.stdout.write(
-    `\nloopback, ${connections} connections, ${seconds} s per run, medians of ${rounds} alternating rounds for the first three rows, Node ${process.version}\n`,
+    `\nloopback, ${connections} connections, ${seconds} s per run, medians of ${rounds} alternating rounds for the first four rows, Node ${process.version}\n`,
   );
   process.stdout.write(
-    `${'run'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)} ${'ratio'.padStart(6)} ${'CPU µs/req'.padStart(11)}\n`,
+    `${'run'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'errors'.padStart(7)} ${'bare'.padStart(6)} ${'plain'.padStart(6)} ${'CPU µs/req'.padStart(11)}\n`,
   );
   for (const [name, result] of rows) {
     process.stdout.write(
-      `${name.padEnd(44)} ${fmt(result.rps, 0).padStart(8)} ${fmt(result.p50, 2).padStart(8)} ${fmt(result.p99, 2).padStart(8)} ${String(result.errors).padStart(7)} ${fmt(result.rps / ceiling.rps, 2).padStart(6)} ${fmt(result.cpuUsPerRequest, 0).padStart(11)}\n`,
+      `${name.padEnd(44)} ${fmt(result.rps, 0).padStart(8)} ${fmt(result.p50, 2).padStart(8)} ${fmt(result.p99, 2).padStart(8)} ${String(result.errors).padStart(7)} ${fmt(result.rps / ceiling.rps, 2).padStart(6)} ${fmt(result.rps / plainRun.rps, 2).padStart(6)} ${fmt(result.cpuUsPerRequest, 0).padStart(11)}\n`,
     );
   }
   process.stdout.write(
-    `\npeak RSS: bare ${fmt(peakRssMb(bare))} MB, ingress ${fmt(peakRssMb(ingress))} MB\n`,
+    `\nmemory (RSS idle → peak): ${alternating.map((t) => `${t.name} ${fmt(t.idleRssMb, 0)} → ${fmt(peakRssMb(t.server), 0)} MB`).join(', ')}; ingress Node flags '${ingressNodeOptions}'\n`,
   );
   process.stdout.write(
-    `reused-token throughput is ${fmt((100 * reusedRun.rps) / ceiling.rps, 0)}% of the ceiling (target ≥ 40%); p99 at half rate ${fmt(halfRun.p99, 2)} ms (target < 50 ms)\n`,
+    `ingress RSS with the backlog (jobs stored, none consumed): ${backlog.join('; ')}\n`,
+  );
+  const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met');
+  process.stdout.write(
+    `ingress vs plain route: ${fmt(reusedRun.rps / plainRun.rps, 2)}× the requests/s (target ≥ 1: ${verdict(reusedRun.rps >= plainRun.rps)}), ${fmt(reusedRun.cpuUsPerRequest / plainRun.cpuUsPerRequest, 2)}× the CPU per request (target ≤ 1: ${verdict(reusedRun.cpuUsPerRequest <= plainRun.cpuUsPerRequest)}); p99 at half rate ${fmt(halfRun.p99, 2)} ms (target < 50 ms: ${verdict(halfRun.p99 < 50)})\n`,
   );
   if (freshRun.requests >= fresh.length)
     process.stdout.write(
@@ -315,6 +352,7 @@ try {
 } finally {
   await ingress.stop();
   await volatileIngress.stop();
+  await plain.stop();
   await bare.stop();
   await redis.stop();
   await volatileRedis.stop();

@@ -10,14 +10,20 @@
 // - MongoDB commands per activation and per deactivation (the workers' driver command monitoring),
 //   Redis commands per call: the services' own (locks, ledger) apart from all others (BullMQ's
 //   scripts and the ingress's fenced publish), which are Redis's own totals minus the former;
-// - CPU ms per call of each service (from /proc), and peak RSS of each service over the run.
+// - CPU ms per call of each service (from /proc), and peak RSS of each service over the run;
+// - CPU ms per call of the MongoDB-wire server when it runs here: FerretDB and, on PostgreSQL, the
+//   backends serving its database (where the store's cost goes as the data grows).
 //
 // Redis and MongoDB come from REDIS_URL / MONGODB_URL, else as the tests resolve them (a local
 // redis-server with appendfsync always, FerretDB on SQLite).
 //
 //   npm run bench:loop [-- --count 200 --rate 50 --concurrency 32 --preload 1000,20000
-//                         --worker-concurrency 8 --provisioner http|none]
-import { readFileSync } from 'node:fs';
+//                         --worker-concurrency 8 --provisioner http|none|http,none]
+//
+// `--rate 0` runs the flat-out phases only. Several `--provisioner` values run each stored count
+// with each, in the same run (a fresh stack each); a `--preload` value may repeat (2000,21000,2000).
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
@@ -49,12 +55,16 @@ const { values } = parseArgs({
     preload: { type: 'string', default: '1000,20000' },
     /** WORKER_CONCURRENCY of both workers; their own default (8) when not given. */
     'worker-concurrency': { type: 'string' },
-    /** BACKEND_PROVISIONER of the approval worker: http (the simulator's backend) or none. */
+    /**
+     * BACKEND_PROVISIONER of the approval worker: http (the simulator's backend) or none; a list
+     * runs each.
+     */
     provisioner: { type: 'string', default: 'http' },
   },
 });
-if (!['http', 'none'].includes(values.provisioner))
-  throw new Error('--provisioner is http or none');
+const provisioners = values.provisioner.split(',');
+if (!provisioners.every((p) => ['http', 'none'].includes(p)))
+  throw new Error('--provisioner is http, none, or a list of them');
 const workerConcurrency = values['worker-concurrency'];
 const count = Number(values.count);
 const rate = Number(values.rate);
@@ -79,6 +89,8 @@ interface Counters {
   redisScripts: number;
   /** CPU time each service has used, in ms. */
   cpuMs: number[];
+  /** CPU time of the local FerretDB and of each PostgreSQL backend serving it, in ms, by pid. */
+  storeCpuMs: { ferret: number; backends: Map<number, number> };
 }
 
 interface PhaseResult {
@@ -92,6 +104,8 @@ interface PhaseResult {
   redisScripts: number;
   /** CPU ms per call of the ingress, the approval worker and the deprovision worker. */
   cpuMs: number[];
+  /** CPU ms per call of the local FerretDB and of its PostgreSQL backends. */
+  storeCpuMs: [number, number];
 }
 
 /** CPU time (user + system) a process has used, in ms, from /proc (clock ticks of 10 ms). */
@@ -99,6 +113,60 @@ function cpuMsOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** CPU ms of a process, or undefined when it has gone. */
+function cpuMsOrGone(pid: number): number | undefined {
+  try {
+    return cpuMsOf(pid);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The local FerretDB behind `mongoUrl` (found by its listen address) and, when it runs on
+ * PostgreSQL, how to ask which backends serve its database. Undefined for a server not started
+ * here (MONGODB_URL, a container).
+ */
+function findLocalStore(
+  mongoUrl: string,
+): { pid: number; backendPids: () => number[] } | undefined {
+  const listen = `--listen-addr=127.0.0.1:${new URL(mongoUrl).port}`;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let args: string[];
+    try {
+      args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (!args.includes(listen)) continue;
+    const postgresUrl = args
+      .find((arg) => arg.startsWith('--postgresql-url='))
+      ?.slice('--postgresql-url='.length);
+    return {
+      pid: Number(entry),
+      backendPids: () =>
+        postgresUrl === undefined
+          ? []
+          : execFileSync(
+              'psql',
+              [
+                '-X',
+                '-At',
+                postgresUrl,
+                '-c',
+                'select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+              ],
+              { encoding: 'utf8', timeout: 10_000 },
+            )
+              .split('\n')
+              .filter((line) => line.trim() !== '')
+              .map(Number),
+    };
+  }
+  return undefined;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -141,7 +209,23 @@ async function readCounters(stack: Stack, redis: Redis): Promise<Counters> {
   }
   const calls = await redisCalls(redis);
   const cpuMs = SERVICES.map((name) => cpuMsOf(stack.services.get(name)!.process.child.pid!));
-  return { mongo, redisApp, redisTotal: calls.total, redisScripts: calls.scripts, cpuMs };
+  const backends = new Map<number, number>();
+  for (const pid of localStore?.backendPids() ?? []) {
+    const ms = cpuMsOrGone(pid);
+    if (ms !== undefined) backends.set(pid, ms);
+  }
+  const storeCpuMs = {
+    ferret: localStore === undefined ? Number.NaN : (cpuMsOrGone(localStore.pid) ?? Number.NaN),
+    backends,
+  };
+  return {
+    mongo,
+    redisApp,
+    redisTotal: calls.total,
+    redisScripts: calls.scripts,
+    cpuMs,
+    storeCpuMs,
+  };
 }
 
 /** Peak resident set size of a process, in MB (VmHWM). */
@@ -155,6 +239,7 @@ async function startStack(
   sim: Simulator,
   urls: { redis: string; mongo: string },
   label: string,
+  provisioner: string,
 ): Promise<Stack> {
   const ns = createTestNamespace(label);
   const port = await freePort();
@@ -172,7 +257,7 @@ async function startStack(
     CALLBACK_RATE_LIMIT_PER_SECOND: '10000',
     LOG_LEVEL: 'info',
     ...(workerConcurrency === undefined ? {} : { WORKER_CONCURRENCY: workerConcurrency }),
-    BACKEND_PROVISIONER: values.provisioner,
+    BACKEND_PROVISIONER: provisioner,
   };
   const services: Stack['services'] = new Map();
   for (const name of SERVICES) {
@@ -292,13 +377,21 @@ async function runPhases(
     300_000,
   );
   // The job goes on a moment after the callback (the acceptance is recorded and announced).
+  // One look-up by _id per connection not yet seen announced: FerretDB serves `$in` from no index,
+  // so a count over all of them would scan every connection stored, ten times a second.
+  const unannounced = new Set([...wanted].map((id) => id.toLowerCase()));
   await until(
     'every activation is recorded accepted and announced',
-    async () =>
-      (await stack.connections.countDocuments({
-        _id: { $in: [...wanted].map((id) => id.toLowerCase()) },
-        acceptanceAnnounced: true,
-      })) === wanted.size,
+    async () => {
+      for (const id of [...unannounced]) {
+        const found = await stack.connections.findOne(
+          { _id: id, acceptanceAnnounced: true },
+          { projection: { _id: 1 } },
+        );
+        if (found !== null) unannounced.delete(id);
+      }
+      return unannounced.size === 0;
+    },
     60_000,
   );
   const activatedAt = Math.max(...callbackAt.values());
@@ -324,6 +417,10 @@ async function runPhases(
       const done = await stack.connections
         .find(
           {
+            // `state` first narrows the look-up to the deactivated connections (FerretDB serves
+            // neither `$in` nor a nested field from an index: alone they scan every connection
+            // stored, ten times a second, and the benchmark would measure its own polling).
+            state: 'deactivated',
             _id: { $in: gone.map((r) => r.connectionId.toLowerCase()) },
             'steps.deactivationReport.status': 'done',
           },
@@ -371,26 +468,58 @@ function result(
     redisOther: per(after.redisTotal - before.redisTotal - app),
     redisScripts: per(after.redisScripts - before.redisScripts),
     cpuMs: after.cpuMs.map((ms, i) => per(ms - (before.cpuMs[i] ?? 0))),
+    storeCpuMs: [
+      per(after.storeCpuMs.ferret - before.storeCpuMs.ferret),
+      // A backend that ended during the phase is missed: FerretDB's pool keeps them open.
+      per(
+        [...after.storeCpuMs.backends].reduce(
+          (sum, [pid, ms]) => sum + ms - (before.storeCpuMs.backends.get(pid) ?? 0),
+          0,
+        ),
+      ),
+    ],
   };
 }
 
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 
 const [redisEndpoint, mongoEndpoint] = await Promise.all([resolveRedis(), resolveMongo()]);
+const localStore = findLocalStore(mongoEndpoint.url);
 const sim = await startSimulator();
 const redis = new Redis(redisEndpoint.url);
+const header = [
+  'prov',
+  ' stored',
+  'offered  ',
+  'phase     ',
+  '  per s',
+  'p50 ms',
+  ' p99 ms',
+  'refused',
+  'mongo/c',
+  'redis own',
+  'redis other',
+  'scripts',
+  'cpu ms/c in/ap/dp',
+  'db ms/c fe/pg',
+].join(' ');
 const rows: string[] = [];
 const rss: string[] = [];
 try {
   console.log(
-    `bench:loop: ${count} activations then ${count} deactivations, at ${rate}/s and flat out ` +
+    `bench:loop: ${count} activations then ${count} deactivations, ${rate > 0 ? `at ${rate}/s and ` : ''}flat out ` +
       `(${concurrency} streams, worker concurrency ${workerConcurrency ?? 'default'}, provisioner ${values.provisioner}); redis ${redisEndpoint.source}, mongodb ${mongoEndpoint.source} ${mongoEndpoint.backend ?? ''}`,
   );
-  for (const k of preloads) {
+  // Each row as it is measured (a run that fails later keeps what it measured), all at the end.
+  console.log(header);
+  // The simulator keeps every call of the run: each stack's connections are its own (seed).
+  const stacks = preloads.flatMap((k) => provisioners.map((p) => [k, p] as const));
+  for (const [index, [k, provisioner]] of stacks.entries()) {
     const stack = await startStack(
       sim,
       { redis: redisEndpoint.url, mongo: mongoEndpoint.url },
       `loop${k}`,
+      provisioner,
     );
     try {
       await preload(stack.connections, k);
@@ -400,48 +529,55 @@ try {
           const token = sim.identity.mint(sim.providerClient.clientId);
           return () => token;
         })(),
-        seed: 5000 + k,
+        seed: 5000 + k + 1_000_000 * index,
         connections: Math.max(concurrency, 64),
         timeoutMs: 60_000,
       });
-      for (const [label, pacing] of [
-        [`${rate}/s`, { rate, concurrency }],
-        ['flat out', { concurrency }],
-      ] as const) {
+      const phases = [
+        ...(rate > 0 ? [[`${rate}/s`, { rate, concurrency }] as const] : []),
+        ['flat out', { concurrency }] as const,
+      ];
+      for (const [label, pacing] of phases) {
         const stored = await stack.connections.estimatedDocumentCount();
         const { activate, deactivate } = await runPhases(stack, sim, redis, caller, pacing);
         for (const [kind, r] of [
           ['activate', activate],
           ['deactivate', deactivate],
         ] as const) {
-          rows.push(
-            [
-              String(stored).padStart(7),
-              label.padEnd(9),
-              kind.padEnd(10),
-              fmt(r.throughput).padStart(7),
-              fmt(r.p50, 0).padStart(7),
-              fmt(r.p99, 0).padStart(7),
-              String(r.refused).padStart(7),
-              fmt(r.mongo).padStart(7),
-              fmt(r.redisApp).padStart(9),
-              fmt(r.redisOther).padStart(11),
-              fmt(r.redisScripts).padStart(7),
-              r.cpuMs
-                .map((ms) => fmt(ms, 2))
-                .join('/')
-                .padStart(16),
-            ].join(' '),
-          );
+          const row = [
+            provisioner.padEnd(4),
+            String(stored).padStart(7),
+            label.padEnd(9),
+            kind.padEnd(10),
+            fmt(r.throughput).padStart(7),
+            fmt(r.p50, 0).padStart(7),
+            fmt(r.p99, 0).padStart(7),
+            String(r.refused).padStart(7),
+            fmt(r.mongo).padStart(7),
+            fmt(r.redisApp).padStart(9),
+            fmt(r.redisOther).padStart(11),
+            fmt(r.redisScripts).padStart(7),
+            r.cpuMs
+              .map((ms) => fmt(ms, 2))
+              .join('/')
+              .padStart(16),
+            r.storeCpuMs
+              .map((ms) => fmt(ms, 2))
+              .join('/')
+              .padStart(11),
+          ].join(' ');
+          rows.push(row);
+          console.log(row);
         }
       }
       await caller.close();
-      rss.push(
-        `${String(k).padStart(7)} stored: peak RSS ` +
-          [...stack.services.entries()]
-            .map(([name, s]) => `${name} ${fmt(peakRssMb(s.process.child.pid!), 0)} MB`)
-            .join(', '),
-      );
+      const peak =
+        `${provisioner.padEnd(4)} ${String(k).padStart(7)} preloaded: peak RSS ` +
+        [...stack.services.entries()]
+          .map(([name, s]) => `${name} ${fmt(peakRssMb(s.process.child.pid!), 0)} MB`)
+          .join(', ');
+      rss.push(peak);
+      console.log(peak);
     } finally {
       await stack.stop();
     }
@@ -449,20 +585,7 @@ try {
   console.log(
     [
       '',
-      [
-        ' stored',
-        'offered  ',
-        'phase     ',
-        '  per s',
-        'p50 ms',
-        ' p99 ms',
-        'refused',
-        'mongo/c',
-        'redis own',
-        'redis other',
-        'scripts',
-        'cpu ms/c in/ap/dp',
-      ].join(' '),
+      header,
       ...rows,
       '',
       ...rss,
@@ -472,6 +595,8 @@ try {
       "mongo/c, redis own, redis other: commands per call; own = the services' locks and ledger,",
       "other = all the rest (Redis's totals minus own), the commands BullMQ's Lua scripts run inside",
       'Redis included; scripts = the scripts Redis ran (each one round trip), per call.',
+      'cpu ms/c: CPU of the ingress / approval worker / deprovision worker per call; db ms/c: of the',
+      'local FerretDB / the PostgreSQL backends serving it (n/a for a server not started here).',
     ].join('\n'),
   );
 } finally {

@@ -116,6 +116,14 @@ function dockerEnv(target: string): Env {
   return env;
 }
 
+/** The arguments a target's last CMD gives node (ENTRYPOINT is tini -- node). */
+function imageCommand(target: string): string[] {
+  const cmd = targetLines(target)
+    .filter((line) => line.startsWith('CMD '))
+    .at(-1);
+  return cmd === undefined ? [] : (JSON.parse(cmd.slice(4)) as string[]);
+}
+
 describe('deploy/Dockerfile', () => {
   it.each(SERVICE_NAMES)(
     'target %s: non-root, tini as PID 1, a HEALTHCHECK on /health at its monitoring port',
@@ -145,21 +153,29 @@ describe('deploy/Dockerfile', () => {
       for (const [portName, value] of Object.entries(defaults)) {
         expect(env[PORT_VARIABLES[portName]!], portName).toBe(value);
       }
-      expect(lines.filter((line) => line.startsWith('CMD')).at(-1)).toContain(
-        `services/${name}/src/main.ts`,
-      );
+      // The image runs the JavaScript its build stage emits, with the heap bounded: the flags
+      // are in CMD (after tini -- node), so the HEALTHCHECK's own `node -e` does not get them.
+      expect(imageCommand(name)).toEqual([
+        expect.stringMatching(/^--max-semi-space-size=\d+$/),
+        expect.stringMatching(/^--max-old-space-size=\d+$/),
+        `services/${name}/src/main.js`,
+      ]);
+      // Under load, the engine's exec set-up plus Node's start-up has taken more than 3 s.
+      expect(healthcheck).toContain('--timeout=10s');
     },
   );
 
   it(
-    'its dependency stage, run as written, leaves production packages only, from which each service starts',
-    { timeout: 240_000 },
+    'its build and dependency stages, run as written, leave JavaScript and production packages only, from which each service starts as its CMD says',
+    { timeout: 300_000 },
     async () => {
-      // What `docker build` would do for the deps stage, without Docker: its COPY and RUN lines,
-      // in a scratch folder. Then the runtime stages' COPY of the sources, and each service started.
+      // What `docker build` would do for those stages, without Docker: their COPY and RUN lines,
+      // in a scratch folder (the build stage first: the deps stage rewrites package.json). Then
+      // the runtime stages' COPY of the emitted tree in place of the sources, and each service
+      // started with its CMD.
       const dir = mkdtempSync(join(tmpdir(), 'image-'));
-      try {
-        for (const line of targetLines('deps')) {
+      const run = (lines: string[]): void => {
+        for (const line of lines) {
           if (line.startsWith('COPY ')) {
             const parts = line.slice(5).trim().split(/\s+/);
             const dest = parts.pop()!;
@@ -168,16 +184,30 @@ describe('deploy/Dockerfile', () => {
                 ? join(dir, dest, basename(source))
                 : join(dir, dest);
               mkdirSync(dirname(target), { recursive: true });
-              cpSync(`${REPO_ROOT}${source}`, target);
+              // Without what .dockerignore leaves out below a copied folder: dependencies, tests.
+              const from = `${REPO_ROOT}${source}`;
+              cpSync(from, target, {
+                recursive: true,
+                filter: (path) =>
+                  !/\/(node_modules|test)(\/|$)|\.test\.ts$/.test(path.slice(from.length)),
+              });
             }
           } else if (line.startsWith('RUN ')) {
-            execFileSync('sh', ['-c', line.slice(4)], {
+            execFileSync('sh', ['-c', line.slice(4).replace(/^(--mount=\S+\s+)+/, '')], {
               cwd: dir,
               stdio: 'pipe',
               timeout: 180_000,
             });
           }
         }
+      };
+      const ownLines = (name: string): string[] =>
+        dockerStages().find((stage) => stage.name === name)?.lines ?? [];
+      try {
+        expect(dockerStages().find((stage) => stage.name === 'build')?.from).toBe('all-deps');
+        run(targetLines('all-deps'));
+        run(ownLines('build'));
+        run(ownLines('deps'));
         const installed = readdirSync(join(dir, 'node_modules'));
         for (const wanted of ['bullmq', 'fastify', 'jose', 'mongodb', 'ioredis', 'pino']) {
           expect(installed, wanted).toContain(wanted);
@@ -191,34 +221,41 @@ describe('deploy/Dockerfile', () => {
         ]) {
           expect(installed, unwanted).not.toContain(unwanted);
         }
-        // The libraries the runtime stage copies, as the Dockerfile names them.
-        const libs = targetLines('runtime').flatMap(
-          (line) => /^COPY libs\/([\w-]+) libs\/\1$/.exec(line)?.[1] ?? [],
+        const emitted = readdirSync(join(dir, 'dist'), { recursive: true, encoding: 'utf8' });
+        expect(emitted.filter((path) => path.endsWith('.ts'))).toEqual([]);
+        // Every library, from the build stage, as the runtime stage copies them.
+        // The runtime stages' copies from the build stage: every library, and each service.
+        const copies = [...targetLines('runtime'), ...SERVICE_NAMES.flatMap(ownLines)].flatMap(
+          (line) => {
+            const copy = /^COPY --from=build \/app\/(\S+) (\S+)$/.exec(line);
+            return copy === null ? [] : [{ from: copy[1]!, to: copy[2]! }];
+          },
         );
+        const libs = copies.flatMap(({ from }) => /^dist\/libs\/([\w-]+)$/.exec(from)?.[1] ?? []);
         expect([...libs].sort()).toEqual(readdirSync(`${REPO_ROOT}libs`).sort());
-        for (const lib of libs) {
-          cpSync(`${REPO_ROOT}libs/${lib}/src`, join(dir, `libs/${lib}/src`), { recursive: true });
+        for (const service of SERVICE_NAMES) {
+          expect(copies).toContainEqual({
+            from: `dist/services/${service}`,
+            to: `services/${service}`,
+          });
+        }
+        for (const { from, to } of copies) {
+          rmSync(join(dir, to), { recursive: true, force: true });
+          cpSync(join(dir, from), join(dir, to), { recursive: true });
         }
         for (const service of SERVICE_NAMES) {
-          cpSync(`${REPO_ROOT}services/${service}/src`, join(dir, `services/${service}/src`), {
-            recursive: true,
-          });
           const ns = createTestNamespace(`image-${service}`);
-          const running = startProcess(
-            process.execPath,
-            [join(dir, `services/${service}/src/main.ts`)],
-            {
-              cwd: dir,
-              env: {
-                ...baseEnv(),
-                ...minimalEnv(service),
-                ...isolatedServiceEnv(ns),
-                PORT: '0',
-                OPS_PORT: '0',
-                MONITORING_PORT: '0',
-              },
+          const running = startProcess(process.execPath, imageCommand(service), {
+            cwd: dir,
+            env: {
+              ...baseEnv(),
+              ...minimalEnv(service),
+              ...isolatedServiceEnv(ns),
+              PORT: '0',
+              OPS_PORT: '0',
+              MONITORING_PORT: '0',
             },
-          );
+          });
           try {
             await expect
               .poll(() => running.output(), { timeout: 20_000 })

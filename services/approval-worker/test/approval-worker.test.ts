@@ -254,6 +254,11 @@ describe('callback failures and retries', () => {
     await h.activate(a);
     await expect.poll(() => callbacksFor(a.connectionId).length).toBe(1);
     const throttledAt = callbacksFor(a.connectionId)[0]!.at.getTime();
+    // The pause starts when the worker has read the 429, a moment after the simulator answered
+    // it: B is published only then (on a loaded machine B was otherwise taken before the pause).
+    await expect
+      .poll(() => h.logs.some((line) => line.includes('rate limited: queue paused')))
+      .toBe(true);
     await h.activate(b);
     await h.waitForState(a.connectionId, 'accepted');
     await h.waitForState(b.connectionId, 'accepted');
@@ -262,7 +267,6 @@ describe('callback failures and retries', () => {
     expect(bCallback!.at.getTime() - throttledAt).toBeGreaterThanOrEqual(1900);
     const job = await h.approvalQueue.getJob(`activation-${a.connectionId}`);
     expect(job?.attemptsMade).toBe(1);
-    expect(h.logs.some((line) => line.includes('rate limited: queue paused'))).toBe(true);
   });
 
   it('400 ends callback_failed after one call, with the response recorded and the job failed', async () => {

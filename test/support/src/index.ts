@@ -8,3 +8,4 @@ export * from './log-capture.ts';
 export * from './jobs.ts';
 export * from './fixtures.ts';
 export * from './controllable-servers.ts';
+export * from './container-engine.ts';

@@ -64,7 +64,11 @@ export interface TokenVerifierOptions {
   clientId: string;
   /** Seconds of clock tolerance for exp/nbf/iat; at most 60. */
   clockToleranceSeconds?: number;
-  /** Verified tokens kept at most. Default 10 000. */
+  /**
+   * Verified tokens kept at most. Default 1 000: Fortellis reuses a token for its hour, so a few
+   * are live at a time, and each entry holds the token's text (~770 bytes) as its key: 10 000 held
+   * 7.3 MB of token text alone once filled by callers that never reuse a token.
+   */
   cacheSize?: number;
   now?: () => number;
 }
@@ -117,7 +121,7 @@ export class TokenVerifier {
   constructor(options: TokenVerifierOptions) {
     this.#options = options;
     this.#tolerance = Math.min(60, Math.max(0, options.clockToleranceSeconds ?? 60));
-    this.#cacheSize = options.cacheSize ?? 10_000;
+    this.#cacheSize = options.cacheSize ?? 1_000;
     this.#now = options.now ?? Date.now;
   }
 
