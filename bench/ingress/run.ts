@@ -31,6 +31,7 @@ import {
   waitForPort,
   type ManagedProcess,
 } from '@fortellis-admin/test-support';
+import { imageNodeFlags } from '../image-settings.ts';
 
 const { values } = parseArgs({
   options: {
@@ -198,17 +199,6 @@ const plain = startProcess(
 );
 await waitForPort(plainPort, 10_000, plain.child);
 
-/**
- * The Node flags the ingress's image starts it with: the options before the entry point in the
- * last CMD of deploy/Dockerfile's `ingress` stage (ENTRYPOINT is tini -- node).
- */
-function imageNodeFlags(target: string): string {
-  const dockerfile = readFileSync(new URL('../../deploy/Dockerfile', import.meta.url), 'utf8');
-  const stage = dockerfile.split(/^FROM /m).find((part) => part.includes(` AS ${target}\n`)) ?? '';
-  const cmd = [...stage.matchAll(/^CMD (\[.*\])$/gm)].at(-1)?.[1];
-  const args = cmd === undefined ? [] : (JSON.parse(cmd) as string[]);
-  return args.filter((arg) => arg.startsWith('--')).join(' ');
-}
 const ingressNodeOptions = process.env.INGRESS_NODE_OPTIONS ?? imageNodeFlags('ingress');
 const ingressPort = await freePort();
 const ingress = await startService('ingress', {

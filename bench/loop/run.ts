@@ -46,6 +46,7 @@ import {
   type ManagedProcess,
   type ServiceName,
 } from '@fortellis-admin/test-support';
+import { imageNodeFlags, memoryLimitMiB } from '../image-settings.ts';
 
 const { values } = parseArgs({
   options: {
@@ -60,8 +61,12 @@ const { values } = parseArgs({
      * runs each.
      */
     provisioner: { type: 'string', default: 'http' },
+    /** image: each service with its image's Node flags (deploy/Dockerfile's CMD); node: Node's defaults. */
+    'node-flags': { type: 'string', default: 'image' },
   },
 });
+if (!['image', 'node'].includes(values['node-flags']))
+  throw new Error('--node-flags is image or node');
 const provisioners = values.provisioner.split(',');
 if (!provisioners.every((p) => ['http', 'none'].includes(p)))
   throw new Error('--provisioner is http, none, or a list of them');
@@ -265,6 +270,7 @@ async function startStack(
     const process = await startService(name, {
       ...common,
       MONITORING_PORT: String(monitoringPort),
+      ...(values['node-flags'] === 'image' ? { NODE_OPTIONS: imageNodeFlags(name) } : {}),
     });
     services.set(name, { process, metricsUrl: `http://127.0.0.1:${monitoringPort}/metrics` });
   }
@@ -574,7 +580,12 @@ try {
       const peak =
         `${provisioner.padEnd(4)} ${String(k).padStart(7)} preloaded: peak RSS ` +
         [...stack.services.entries()]
-          .map(([name, s]) => `${name} ${fmt(peakRssMb(s.process.child.pid!), 0)} MB`)
+          .map(([name, s]) => {
+            const mb = peakRssMb(s.process.child.pid!);
+            // The share of the memory limit the deployment gives the service (target ≤ 70%).
+            const share = mb / memoryLimitMiB(name);
+            return `${name} ${fmt(mb, 0)} MB (${fmt(share * 100, 0)}% of its limit)`;
+          })
           .join(', ');
       rss.push(peak);
       console.log(peak);
