@@ -4,7 +4,8 @@
 # FerretDB v1.24.2 (built from the Go module proxy), Debian's Chromium for the browser test of
 # Bull Board, kustomize (Go module proxy) for the deployment test, which renders the overlays,
 # promtool (Debian's prometheus package) for the monitoring test, which runs the alert rules' unit
-# tests, and podman with a local stand-in base image for the image tests.
+# tests, podman with a local stand-in base image for the image tests, and Toxiproxy (Go module
+# proxy) for the network faults of the fault suite.
 # Idempotent: a second run does nothing.
 set -euo pipefail
 
@@ -44,6 +45,9 @@ fi
 bash "$(dirname "${BASH_SOURCE[0]}")/install-container-engine.sh"
 # The compose test runs docker-compose.yml: a compose CLI (scripts/install-compose-tools.sh).
 bash "$(dirname "${BASH_SOURCE[0]}")/install-compose-tools.sh"
+# The fault suite puts Toxiproxy between the services and Redis, MongoDB and the outside parties
+# (scripts/install-toxiproxy.sh).
+bash "$(dirname "${BASH_SOURCE[0]}")/install-toxiproxy.sh"
 
 if ! command -v go >/dev/null 2>&1; then
   if command -v ferretdb >/dev/null 2>&1; then exit 0; fi

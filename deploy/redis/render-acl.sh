@@ -15,12 +15,15 @@
 # RANDOMKEY, which would list keys whatever the patterns. INFO is allowed back (ioredis's ready
 # check and BullMQ's version check read it), TIME and CONFIG GET for the processes that
 # acknowledge jobs (the publish fence reads Redis's clock; the fsync check reads appendonly and
-# appendfsync), and CLIENT LIST for the operations service (Bull Board shows the queues' workers).
+# appendfsync; with ACK_REPLICAS, WAIT, in @connection, counts the replicas that hold the mark
+# written after the jobs), and CLIENT LIST for the operations service (Bull Board shows the
+# queues' workers).
 #
 #   keys (fortellis-admin:…)    ingress  operations  approval-worker  deprovision-worker
 #   approval:*     queue           x         x             x
 #   deprovision:*  queue           x         x             x                 x
 #   ack-fence:*    publish fence   x         x
+#   ack-replicated replicas' mark  x         x
 #   lock:*         locks                     x             x                 x
 #   call-outcome:* call ledger                             x                 x
 #

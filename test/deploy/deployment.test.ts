@@ -371,6 +371,17 @@ const SIM_DOTENV: Env = {
   MONITORING_PORT: '3',
 };
 
+/** How a service reaches Redis other than by REDIS_URL: through Sentinel, or a Cluster. */
+const REDIS_ALTERNATIVES = [
+  'REDIS_SENTINELS',
+  'REDIS_SENTINEL_MASTER',
+  'REDIS_SENTINEL_PASSWORD',
+  'REDIS_CLUSTER_NODES',
+  'REDIS_USERNAME',
+  'REDIS_PASSWORD',
+  'REDIS_TLS',
+];
+
 /** The name part of a service's variables: INGRESS, APPROVAL_WORKER, ... */
 const upper = (service: string) => service.toUpperCase().replaceAll('-', '_');
 
@@ -425,8 +436,12 @@ describe('docker-compose.yml', () => {
     (name) => {
       const service = compose.services[name]!;
       expect(service.env_file).toBeUndefined();
+      // Redis by REDIS_URL only: the other ways to reach it are deploy/compose/ha.yml's to set
+      // (compose-ha.test.ts), never .env's beside a REDIS_URL (the loaders refuse both at once).
       expect(Object.keys(service.environment ?? {}).sort()).toEqual(
-        Object.keys(SERVICE_SCHEMAS[name]!.properties).sort(),
+        Object.keys(SERVICE_SCHEMAS[name]!.properties)
+          .filter((variable) => !REDIS_ALTERNATIVES.includes(variable))
+          .sort(),
       );
       // A variable the image sets keeps the image's value unless .env says otherwise.
       for (const [variable, value] of Object.entries(dockerEnv(name)))
@@ -631,7 +646,7 @@ function renderings(): [string, Manifest[]][] {
     );
   }
   if (kustomize !== undefined) {
-    return ['dev', 'prod'].map((overlay) => [
+    return ['dev', 'prod', 'ha'].map((overlay) => [
       overlay,
       load(
         execFileSync(kustomize, ['build', `${REPO_ROOT}deploy/k8s/overlays/${overlay}`], {
@@ -648,7 +663,18 @@ function renderings(): [string, Manifest[]][] {
 }
 
 const RENDERINGS = renderings();
-const secretKeys = parseEnvFile(read('deploy/k8s/base/secret-keys.env.example'));
+const baseSecretKeys = parseEnvFile(read('deploy/k8s/base/secret-keys.env.example'));
+/**
+ * The Secret's keys an overlay reads: the base's, and for the ha overlay its own example beside it
+ * (Redis through Sentinel: each service's Redis password and the Sentinels' in place of its
+ * REDIS_URL; MongoDB's URLs naming the replica set).
+ */
+function secretKeysOf(overlay: string): Env {
+  if (overlay !== 'ha') return baseSecretKeys;
+  const own = parseEnvFile(read('deploy/k8s/overlays/ha/secret-keys.env.example'));
+  const kept = Object.entries(baseSecretKeys).filter(([key]) => !key.endsWith('_REDIS_URL'));
+  return { ...Object.fromEntries(kept), ...own };
+}
 
 function deploymentOf(manifests: Manifest[], service: ServiceName): Manifest {
   const found = manifests.find(
@@ -677,13 +703,21 @@ function containerEnv(manifests: Manifest[], container: Container, secrets: Env)
 }
 
 /** Values for the Secret's keys that pass the schemas (the example file's, or plain ones). */
-const SECRET_VALUES: Env = {
+const secretValuesOf = (secretKeys: Env): Env => ({
   ...Object.fromEntries(Object.keys(secretKeys).map((key) => [key, `value-of-${key}`])),
   ...Object.fromEntries(Object.entries(secretKeys).filter(([, value]) => value !== '')),
   OPS_API_TOKENS: 'ops:admin=7d2b9e4a1f6c3085b7e2a9d4f1c6083b5e8a2d7f',
-};
+});
 
-describe.each(RENDERINGS)('Kubernetes manifests (%s)', (_overlay, manifests) => {
+const SECRET_VALUES = secretValuesOf(baseSecretKeys);
+
+describe.each(RENDERINGS)('Kubernetes manifests (%s)', (overlay, manifests) => {
+  const secretKeys = secretKeysOf(overlay);
+  const SECRET_VALUES = secretValuesOf(secretKeys);
+  /** Redis through Sentinel (components/redis-sentinel): its port beside the data nodes'. */
+  const sentinel = manifests.some(
+    (doc) => doc.kind === 'ConfigMap' && doc.data?.REDIS_SENTINELS !== undefined,
+  );
   it('commits no Secret, and every key the Deployments read is listed in secret-keys.env.example', () => {
     expect(manifests.filter((doc) => doc.kind === 'Secret')).toEqual([]);
     for (const service of SERVICE_NAMES) {
@@ -878,7 +912,7 @@ describe.each(RENDERINGS)('Kubernetes manifests (%s)', (_overlay, manifests) => 
       expect(
         [...ports].sort((a, b) => a - b),
         service,
-      ).toEqual(expected[service]);
+      ).toEqual([...expected[service], ...(sentinel ? [26379] : [])].sort((a, b) => a - b));
     }
   });
 
@@ -887,13 +921,19 @@ describe.each(RENDERINGS)('Kubernetes manifests (%s)', (_overlay, manifests) => 
     for (const service of SERVICE_NAMES) {
       const container = deploymentOf(manifests, service).spec.template.spec
         .containers[0] as Container;
-      const keyOf = (name: string) =>
-        container.env?.find((entry) => entry.name === name)?.valueFrom?.secretKeyRef?.key;
-      expect(keyOf('REDIS_URL'), service).toBe(`${upper(service)}_REDIS_URL`);
+      const entryOf = (name: string) => container.env?.find((entry) => entry.name === name);
+      const keyOf = (name: string) => entryOf(name)?.valueFrom?.secretKeyRef?.key;
+      // Through Sentinel, its ACL user by name and its password from the Secret; else its URL.
+      const redisKey = sentinel ? keyOf('REDIS_PASSWORD') : keyOf('REDIS_URL');
+      expect(redisKey, service).toBe(`${upper(service)}_REDIS_${sentinel ? 'PASSWORD' : 'URL'}`);
+      if (sentinel) {
+        expect(entryOf('REDIS_URL'), service).toBeUndefined();
+        expect(entryOf('REDIS_USERNAME')?.value, service).toBe(service);
+      }
       expect(keyOf('MONGODB_URL'), service).toBe(
         service === 'ingress' ? undefined : `${upper(service)}_MONGODB_URL`,
       );
-      for (const key of [keyOf('REDIS_URL'), keyOf('MONGODB_URL')])
+      for (const key of [redisKey, keyOf('MONGODB_URL')])
         if (key !== undefined) {
           expect(seen.has(key), key).toBe(false);
           seen.add(key);
@@ -902,7 +942,8 @@ describe.each(RENDERINGS)('Kubernetes manifests (%s)', (_overlay, manifests) => 
     expect(secretKeys).not.toHaveProperty('REDIS_URL');
     expect(secretKeys).not.toHaveProperty('MONGODB_URL');
     // The example URLs name each service's own user.
-    for (const key of seen) expect(secretKeys[key], key).toMatch(/^\w+(\+srv)?:\/\/[a-z-]+:/);
+    for (const key of seen)
+      if (key.endsWith('_URL')) expect(secretKeys[key], key).toMatch(/^\w+(\+srv)?:\/\/[a-z-]+:/);
   });
 
   it('approves no connection by default: no overlay sets APPROVAL_DEFAULT_ACTION=approve', () => {

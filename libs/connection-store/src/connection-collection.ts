@@ -4,13 +4,31 @@
 // writes the document back in separate steps, on SQLite and on PostgreSQL alike (its UpdateAll is
 // `UPDATE ... SET _jsonb = $1 WHERE _id = $2` after a separate query), so two conditional updates
 // can both "win": there every write also holds the connection's Redis lock (connection-lock.ts).
-// Which of the two applies is detected once at start-up (`detectWriteGuard`) and logged.
-import type { Collection, Db, Filter, UpdateFilter } from 'mongodb';
+// Which of the two applies is detected once at start-up (`detectWriteGuard`) and logged. Every
+// read and write goes through the collection opened here with the concerns a replica set's
+// failover needs (`CONNECTION_CONCERNS`), so no store can forget them.
+import type { Collection, CollectionOptions, Db, Filter, UpdateFilter } from 'mongodb';
 import type { ConnectionLocks } from './connection-lock.ts';
 import { connectionKey, type ConnectionDocument } from './connection-states.ts';
 import { holdsLease, releaseLease, type LeasedRecord } from './outside-call-lease.ts';
 
 export const CONNECTIONS_COLLECTION = 'connections';
+
+/**
+ * What the connections ask of a replica set. Each write records a decision, a lease that allows an
+ * outside call, or how that call ended: it is acknowledged only once a majority holds it in its
+ * journal, so no failover can roll back a write a worker has acted on (a write acknowledged by the
+ * primary alone is lost when that primary fails before its secondaries copy it). Each read decides
+ * what to do next: read concern `majority` sees only writes that no failover can roll back. A
+ * write that finds no majority within `wtimeoutMS` fails like a dropped connection (its outcome
+ * unknown: the job retries, and the leases and the call-outcome ledger settle it) rather than
+ * holding the job. The driver's retryable writes (on by default) resend a write once after a
+ * failover, and the server applies it once. FerretDB accepts both concerns (it has no replicas).
+ */
+export const CONNECTION_CONCERNS = {
+  writeConcern: { w: 'majority', journal: true, wtimeoutMS: 10_000 },
+  readConcern: { level: 'majority' },
+} as const satisfies CollectionOptions;
 
 const DUPLICATE_KEY = 11000;
 
@@ -54,7 +72,10 @@ export class ConnectionCollection {
   readonly now: () => Date;
 
   constructor(db: Db, guard: WriteGuard, now: () => Date = () => new Date()) {
-    this.collection = db.collection<ConnectionDocument>(CONNECTIONS_COLLECTION);
+    this.collection = db.collection<ConnectionDocument>(
+      CONNECTIONS_COLLECTION,
+      CONNECTION_CONCERNS,
+    );
     this.guard = guard;
     this.now = now;
   }

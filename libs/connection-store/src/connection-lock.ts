@@ -5,7 +5,7 @@
 // concurrent updates had several winners). On MongoDB the conditional update alone suffices.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
 import { connectionKey } from './connection-states.ts';
 
@@ -22,12 +22,12 @@ export interface ConnectionLockOptions {
 }
 
 export class ConnectionLocks {
-  readonly #redis: Redis;
+  readonly #redis: Redis | Cluster;
   readonly #prefix: string;
   readonly #ttlMs: number;
   readonly #waitMs: number;
 
-  constructor(redis: Redis, options: ConnectionLockOptions) {
+  constructor(redis: Redis | Cluster, options: ConnectionLockOptions) {
     this.#redis = redis;
     this.#prefix = options.prefix;
     this.#ttlMs = options.ttlMs ?? 15_000;
@@ -40,7 +40,7 @@ export class ConnectionLocks {
     const token = randomUUID();
     const deadline = Date.now() + this.#waitMs;
     let pause = 2;
-    while ((await this.#redis.set(key, token, 'PX', this.#ttlMs, 'NX')) !== 'OK') {
+    while (!(await this.#take(key, token))) {
       if (Date.now() > deadline) {
         throw new AppError(ERROR_CODES.conflict, `connection ${connectionId} is busy`, {
           httpStatus: 409,
@@ -54,5 +54,12 @@ export class ConnectionLocks {
     } finally {
       await this.#redis.eval(RELEASE, 1, key, token);
     }
+  }
+
+  async #take(key: string, token: string): Promise<boolean> {
+    if ((await this.#redis.set(key, token, 'PX', this.#ttlMs, 'NX')) === 'OK') return true;
+    // After a failover the driver sends again a SET whose answer was lost: that SET may have
+    // stored our token, and the lock is then ours.
+    return (await this.#redis.get(key)) === token;
   }
 }

@@ -4,7 +4,7 @@
 // (atomic on MongoDB, under the connection's lock on FerretDB: connection-collection.ts), so two
 // workers or a redelivered job can never both act. Works on MongoDB and on FerretDB: no transactions, no change streams.
 import type { Db } from 'mongodb';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { ActivationStore } from './activation-store.ts';
 import { CallbackStore } from './callback-store.ts';
 import {
@@ -43,7 +43,7 @@ export class ConnectionRepository {
    */
   static async open(
     db: Db,
-    redis: Redis,
+    redis: Redis | Cluster,
     options: { prefix: string; logger: { info(fields: object, message: string): void } },
   ): Promise<ConnectionRepository> {
     const { guard, server } = await detectWriteGuard(
@@ -60,7 +60,7 @@ export class ConnectionRepository {
   }
 
   /** A repository whose every write holds the connection's Redis lock: right on any server. */
-  static locked(db: Db, redis: Redis, prefix: string): ConnectionRepository {
+  static locked(db: Db, redis: Redis | Cluster, prefix: string): ConnectionRepository {
     return new ConnectionRepository(db, {
       kind: 'locked',
       locks: new ConnectionLocks(redis, { prefix }),

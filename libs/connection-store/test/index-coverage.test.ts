@@ -8,26 +8,17 @@
 // `explain()` of every recorded query and fails on a collection scan.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandStartedEvent, Document } from 'mongodb';
-import type { ActivateRequest } from '@fortellis-admin/contracts';
 import {
-  ATTENTION_KINDS,
   CONNECTIONS_COLLECTION,
-  type ConnectionFilter,
   type ConnectionRepository,
 } from '@fortellis-admin/connection-store';
-import { activations, approvedByRules, openRealStore, type RealStore } from './real-store.ts';
+import { everyOperation } from './every-operation.ts';
+import { openRealStore, type RealStore } from './real-store.ts';
 
 /** Each query sent to the connections collection: its command, filter and sort. */
 const sent: Array<{ command: string; filter: Document; sort?: Document }> = [];
 let store: RealStore;
 let repo: ConnectionRepository;
-const activation = activations('5c1e0000-0000-4000-8000-');
-const received = (a: ActivateRequest) => ({
-  activation: a,
-  requestId: 'r',
-  receivedAt: new Date(),
-});
-const approve = approvedByRules();
 
 /** Records each query the repository sends to the collection. */
 function record(event: CommandStartedEvent, dbName: string): void {
@@ -54,84 +45,6 @@ beforeAll(async () => {
   ({ repo } = store);
 });
 afterAll(() => store.close());
-
-/** Runs every operation the services perform on the collection. */
-async function everyOperation(): Promise<void> {
-  // An activation decided on insert, called back, announced, deactivated and deprovisioned.
-  const a = activation();
-  const created = await repo.recordActivation(received(a), approve);
-  if (created.kind !== 'created' || created.lease === undefined) throw new Error('not created');
-  await repo.releaseCallbackLease(a.connectionId, created.lease.leaseId, { error: 'HTTP 503' });
-  const lease = await repo.acquireCallbackLease(a.connectionId, 'approved', 10_000);
-  await repo.completeCallback(a.connectionId, lease!.leaseId, 'approved', {
-    outcome: 'acknowledged',
-  });
-  await repo.markAcceptanceAnnounced(a.connectionId);
-  const deactivated = await repo.recordDeactivation(
-    a.connectionId,
-    { requestId: 'd', receivedAt: new Date() },
-    { cleanupLeaseMs: 10_000 },
-  );
-  const { nextLease } = await repo.completeStepThenLease(
-    a.connectionId,
-    'cleanup',
-    deactivated.cleanupLease!.leaseId,
-    { status: 'failed', httpStatus: 500 },
-    { step: 'deactivationReport', leaseMs: 10_000 },
-  );
-  await repo.releaseStepLease(a.connectionId, 'deactivationReport', nextLease!.leaseId, {
-    error: 'HTTP 503',
-  });
-  await repo.reopenFailedSteps(a.connectionId, 'operator');
-  const step = await repo.acquireStepLease(a.connectionId, 'cleanup', 10_000);
-  if (step.kind === 'acquired')
-    await repo.completeStep(a.connectionId, 'cleanup', step.leaseId, { status: 'done' });
-  await repo.completeStep(a.connectionId, 'activationReport', null, { status: 'skipped' });
-  // An activation decided later (held, reviewed), a failed callback reopened, a repeat, a tombstone.
-  const b = activation();
-  await repo.recordActivation(received(b));
-  await repo.decide(
-    b.connectionId,
-    { action: 'review', ruleId: 'r', decidedBy: 'rules', decidedAt: new Date() },
-    ['received'],
-  );
-  await repo.recordReviewRequest(b.connectionId, { action: 'reject', by: 'op', at: new Date() });
-  await repo.decide(
-    b.connectionId,
-    { action: 'reject', ruleId: 'operator', decidedBy: 'op', decidedAt: new Date() },
-    ['pending_review'],
-  );
-  const rejectLease = await repo.acquireCallbackLease(b.connectionId, 'rejected', 10_000);
-  await repo.completeCallback(b.connectionId, rejectLease!.leaseId, 'rejected', {
-    outcome: 'failed',
-    status: 400,
-  });
-  await repo.reopenCallback(b.connectionId, 'op');
-  await repo.recordOperatorAction(b.connectionId, { event: 'note', by: 'op' }, ['rejected']);
-  await repo.recordActivation(received(b));
-  const c = activation();
-  await repo.recordDeactivation(c.connectionId, { requestId: 'd', receivedAt: new Date() });
-  await repo.recordActivation(received(c));
-  // The reconciler's and the operators' reads.
-  await repo.findStalled('approval', new Date(), 10);
-  await repo.findStalled('deprovision', new Date(), 10);
-  await repo.oldestWaiting(['received', 'pending_review', 'approved', 'rejected']);
-  for (const kind of ATTENTION_KINDS) await repo.needingAttention(kind, 10);
-  const page = await repo.list({}, 1);
-  const cursor = { createdAt: page[0]!.createdAt, id: page[0]!._id };
-  const filters: ConnectionFilter[] = [
-    {},
-    { state: 'accepted' },
-    { subscriptionId: a.subscriptionId },
-    { organizationId: a.organizationInfo.id },
-    { apiId: a.apiInfo.id },
-  ];
-  for (const filter of filters) {
-    await repo.list(filter, 5);
-    await repo.list(filter, 5, cursor);
-  }
-  await repo.get(a.connectionId);
-}
 
 /** What one branch of a filter (the whole filter, or one `$or` branch with the rest) pins down. */
 interface Bounds {
@@ -214,7 +127,7 @@ function shapeOf(query: { command: string; filter: Document; sort?: Document }):
 
 describe('index coverage of the connections collection', () => {
   it('serves every query the repository sends from a declared index', async () => {
-    await everyOperation();
+    await everyOperation(repo, '5c1e0000-0000-4000-8000-');
     const indexes = (
       await store.mongo.db(store.dbName).collection(CONNECTIONS_COLLECTION).indexes()
     ).map((index) => ({ name: index.name as string, key: index.key }));

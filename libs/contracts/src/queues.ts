@@ -26,6 +26,18 @@ export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 /** Default BullMQ key prefix. */
 export const DEFAULT_QUEUE_PREFIX = 'fortellis-admin';
 
+/**
+ * The prefix every Redis key of the system starts with, for a QUEUE_PREFIX. On a Redis Cluster it
+ * is the hash tag `{QUEUE_PREFIX}`: Redis then hashes only what is inside the braces, so every key
+ * (the queues', the publish fences, the call ledger, the locks) lands in one slot, as BullMQ's
+ * scripts and our transactions, which touch several keys at once, require. Every service must
+ * compute it the same way, hence here.
+ */
+export function queueKeyPrefix(queuePrefix: string, onCluster: boolean): string {
+  if (!onCluster || /^\{[^{}]+\}$/.test(queuePrefix)) return queuePrefix;
+  return `{${queuePrefix}}`;
+}
+
 /** The job names: each is an event that happened, in the past tense. */
 export const JOB_NAMES = Object.freeze({
   activationReceived: 'ActivationReceived',

@@ -1,6 +1,7 @@
 // Whether the connected Redis keeps an acknowledged job through a crash of its own: with
 // `appendonly yes` and `appendfsync always`, Redis writes and fsyncs its AOF before it answers.
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.ts';
 
 /**
  * - `fsync`: acknowledge only jobs Redis has fsynced to its append-only file (Redis must run with
@@ -18,11 +19,24 @@ export type AckDurability = (typeof ACK_DURABILITIES)[number];
  */
 export type DurabilityState = 'unchecked' | 'sufficient' | 'insufficient' | 'unverifiable';
 
+/**
+ * Asks the server, or on a Cluster every primary (CONFIG GET is keyless: a Cluster client would ask
+ * any one node), and answers for the worst of them.
+ */
 export async function checkAckDurability(
-  redis: Redis,
+  redis: RedisClient,
   wanted: AckDurability,
 ): Promise<Exclude<DurabilityState, 'unchecked'>> {
   if (wanted === 'none') return 'sufficient';
+  const nodes = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  // A Cluster that has not learnt its nodes yet: not an answer.
+  if (nodes.length === 0) throw new Error('the Cluster has no known primary yet');
+  const states = await Promise.all(nodes.map(checkNode));
+  if (states.includes('insufficient')) return 'insufficient';
+  return states.includes('unverifiable') ? 'unverifiable' : 'sufficient';
+}
+
+async function checkNode(redis: Redis): Promise<Exclude<DurabilityState, 'unchecked'>> {
   let settings: string[];
   try {
     const [appendonly, appendfsync] = await Promise.all([

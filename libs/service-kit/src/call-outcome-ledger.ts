@@ -4,7 +4,7 @@
 // instead of calling the party again. A worker that takes over an expired lease first marks the
 // earlier attempt abandoned, so an attempt that outlived its lease cannot record afterwards: one
 // entry per lease, set once (SET NX), kept as long as any retry may ask.
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
 /** The entry of an attempt that was taken over before it recorded anything. */
@@ -32,25 +32,23 @@ export interface RedisCallOutcomeLedgerOptions {
 }
 
 export class RedisCallOutcomeLedger implements CallOutcomeLedger {
-  readonly #redis: Redis;
+  readonly #redis: Redis | Cluster;
   readonly #prefix: string;
   readonly #ttlSeconds: number;
 
-  constructor(redis: Redis, options: RedisCallOutcomeLedgerOptions) {
+  constructor(redis: Redis | Cluster, options: RedisCallOutcomeLedgerOptions) {
     this.#redis = redis;
     this.#prefix = options.prefix;
     this.#ttlSeconds = options.ttlSeconds ?? 30 * 24 * 3600;
   }
 
   async record(leaseId: string, outcome: object): Promise<boolean> {
-    const set = await this.#redis.set(
-      this.#key(leaseId),
-      JSON.stringify(outcome),
-      'EX',
-      this.#ttlSeconds,
-      'NX',
-    );
-    return set === 'OK';
+    const key = this.#key(leaseId);
+    const entry = JSON.stringify(outcome);
+    if ((await this.#redis.set(key, entry, 'EX', this.#ttlSeconds, 'NX')) === 'OK') return true;
+    // After a failover the driver sends again a SET whose answer was lost: finding our own entry
+    // means that SET stored it, not that another worker took the lease over.
+    return (await this.#redis.get(key)) === entry;
   }
 
   async outcomeOf<T extends object>(

@@ -3,7 +3,7 @@
 // (ioredis has no monitoring events; pipelines and MULTI go through sendCommand too). The
 // BullMQ connections are not wrapped: the benchmark reads Redis's own totals beside these and
 // shows BullMQ's share apart.
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { MongoClient } from 'mongodb';
 import type { Registry } from 'prom-client';
 import { createMetric } from './metric-catalog.ts';
@@ -15,11 +15,17 @@ export function countMongoCommands(client: MongoClient, registry: Registry): voi
 }
 
 /** Counts every command sent on `redis`, labelled with what the connection is for. */
-export function countRedisCommands(redis: Redis, registry: Registry, client: string): void {
+export function countRedisCommands(
+  redis: Redis | Cluster,
+  registry: Registry,
+  client: string,
+): void {
   const commands = createMetric(registry, 'redisCommands');
-  const send = redis.sendCommand.bind(redis);
-  redis.sendCommand = (command, stream) => {
-    commands.inc({ client, command: command.name });
-    return send(command, stream);
+  // A Cluster's sendCommand takes a third argument (the node of a pipeline): passed on as given.
+  const target = redis as unknown as { sendCommand: (...args: unknown[]) => unknown };
+  const send = target.sendCommand.bind(redis);
+  target.sendCommand = (...args: unknown[]) => {
+    commands.inc({ client, command: (args[0] as { name: string }).name });
+    return send(...args);
   };
 }

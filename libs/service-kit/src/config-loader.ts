@@ -10,6 +10,7 @@ import {
   type StartupWarning,
 } from './production-guard.ts';
 import { redactUrlCredentials } from './url-redaction.ts';
+import { REDIS_NODE_LIST_PATTERN } from './redis-settings.ts';
 
 /**
  * The JSON Schema of a service's environment: one property per variable, each a string, integer,
@@ -102,13 +103,60 @@ export function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** Redis settings every service shares: the URL and the key prefix of the queues. */
+/**
+ * Redis settings every service shares: where Redis is (exactly one of REDIS_URL, REDIS_SENTINELS
+ * with REDIS_SENTINEL_MASTER, or REDIS_CLUSTER_NODES: {@link redisSettingsOf} checks it) and the
+ * key prefix of the queues.
+ */
 export const REDIS_ENV_PROPERTIES = {
   REDIS_URL: {
     description:
-      'Redis holding the BullMQ queues, e.g. redis://redis:6379 (rediss:// for TLS). Needs maxmemory-policy noeviction.',
+      'Redis holding the BullMQ queues, e.g. redis://redis:6379 (rediss:// for TLS). Needs maxmemory-policy noeviction. Exactly one of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES.',
     type: 'string',
     pattern: '^rediss?://',
+  },
+  REDIS_SENTINELS: {
+    description:
+      'Redis behind Sentinel: the Sentinels, host:port,host:port,... (with REDIS_SENTINEL_MASTER). Clients follow a failover without a restart.',
+    type: 'string',
+    pattern: REDIS_NODE_LIST_PATTERN,
+  },
+  REDIS_SENTINEL_MASTER: {
+    description: 'With REDIS_SENTINELS: the name of the master the Sentinels monitor.',
+    type: 'string',
+    pattern: '^[A-Za-z0-9_.-]+$',
+  },
+  REDIS_SENTINEL_PASSWORD: {
+    description:
+      "With REDIS_SENTINELS: the Sentinels' own password (requirepass of the Sentinels), if they have one.",
+    type: 'string',
+    minLength: 1,
+    writeOnly: true,
+  },
+  REDIS_CLUSTER_NODES: {
+    description:
+      'Redis Cluster: some of its nodes, host:port,... (the rest are discovered). Keys then start with the hash tag {QUEUE_PREFIX}, so they live in one slot.',
+    type: 'string',
+    pattern: REDIS_NODE_LIST_PATTERN,
+  },
+  REDIS_USERNAME: {
+    description:
+      'With REDIS_SENTINELS or REDIS_CLUSTER_NODES: the Redis (ACL) user of the data nodes (with REDIS_URL it goes in the URL).',
+    type: 'string',
+    minLength: 1,
+  },
+  REDIS_PASSWORD: {
+    description:
+      "With REDIS_SENTINELS or REDIS_CLUSTER_NODES: the data nodes' password (with REDIS_URL it goes in the URL).",
+    type: 'string',
+    minLength: 1,
+    writeOnly: true,
+  },
+  REDIS_TLS: {
+    description:
+      'With REDIS_SENTINELS or REDIS_CLUSTER_NODES: TLS to the data nodes (and to the Sentinels), as rediss:// does for REDIS_URL.',
+    type: 'boolean',
+    default: false,
   },
   QUEUE_PREFIX: {
     description: 'Key prefix of the BullMQ queues; the same on every service of one system.',

@@ -18,6 +18,7 @@ export * from './metrics.ts';
 export * from './http-error-handler.ts';
 export * from './health-routes.ts';
 export * from './job-publisher.ts';
+export * from './redis-connection.ts';
 export * from './ack-durability.ts';
 export * from './redis-clock.ts';
 export * from './call-outcome-ledger.ts';

@@ -1,7 +1,9 @@
 // Publishes jobs to the BullMQ queues so that an acknowledgement is always true: a call resolves
 // only once Redis has stored its job (durably, when Redis runs with appendfsync always), rides out
 // Redis outages shorter than the hold window, and a call that is refused can never take effect
-// later, because every publish is fenced by a deadline that Redis itself checks.
+// later, because every publish is fenced by a deadline that Redis itself checks. With replicas, a
+// call resolves only once enough replicas hold its job too (WAIT), so that the loss of the primary
+// cannot lose what was acknowledged.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Job, Queue } from 'bullmq';
@@ -16,9 +18,10 @@ import {
   type QueueName,
 } from '@fortellis-admin/contracts';
 import type { Logger } from './logger.ts';
-import { Redis } from 'ioredis';
 import { checkAckDurability, type AckDurability, type DurabilityState } from './ack-durability.ts';
 import { RedisClock } from './redis-clock.ts';
+import type { RedisClient } from './redis-connection.ts';
+import { REPLICA_WAIT_SLICE_MS, ReplicaConfirmer } from './replica-confirmer.ts';
 
 export interface PublishResult {
   jobId: string;
@@ -26,13 +29,22 @@ export interface PublishResult {
 }
 
 export interface JobPublisherOptions {
-  /** A connection with `enableOfflineQueue: false`, so nothing waits unsent in memory. */
-  connection: Redis;
+  /**
+   * A connection with `enableOfflineQueue: false`, so nothing waits unsent in memory: to one Redis
+   * (direct or behind Sentinels) or to a Cluster (then `prefix` must be a hash tag, `{name}`, so
+   * that every key of a publish is in one slot).
+   */
+  connection: RedisClient;
   prefix: string;
   /** How long a publish may wait for Redis (an outage, a failover, a stall). Default 10 s. */
   holdMs?: number;
   /** What Redis must guarantee before a job is acknowledged. Default `fsync`. */
   durability?: AckDurability;
+  /**
+   * Replicas that must hold a job (WAIT) before it is acknowledged. Default 0: the primary's word
+   * (and its fsync) is enough.
+   */
+  ackReplicas?: number;
   /** Told how long each stored publish took, in seconds. */
   onPublished?: (seconds: number) => void;
   logger?: Logger;
@@ -55,6 +67,13 @@ export const UNKNOWN_OUTCOME_FACTOR = 6;
 /** The error of a command ioredis never wrote: it cannot have run. */
 const NOT_SENT = 'enableOfflineQueue options is false';
 
+/**
+ * Errors a job's script meets when the server may not write now: a primary turned replica
+ * (READONLY), or one with fewer good replicas than its `min-replicas-to-write` (NOREPLICAS). Nothing
+ * was stored; sending again (once reconnected, or once the replicas are back) may succeed.
+ */
+const NOT_WRITABLE_NOW = /\b(READONLY|NOREPLICAS)\b/;
+
 const FENCE_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -75,12 +94,37 @@ interface PendingPublish {
   startedWallMs: number;
 }
 
-type Attempt =
-  | { kind: 'stored'; failures: ReadonlyMap<number, Error> }
-  | { kind: 'fenced' }
-  | { kind: 'error'; error: unknown };
+type StoredAttempt = {
+  kind: 'stored';
+  failures: ReadonlyMap<number, Error>;
+  /** Replicas that acknowledged it (WAIT at the end of the pipeline); undefined without WAIT. */
+  acked: number | undefined;
+};
 
-type FencedRedis = Redis & { ackFence(key: string, deadlineMs: number): Promise<number> };
+type Attempt =
+  | StoredAttempt
+  | { kind: 'fenced' }
+  /** `mayHaveRun`: false only when Redis cannot have run it (never written, or refused). */
+  | { kind: 'error'; error: unknown; mayHaveRun: boolean };
+
+/** The limits of one batch, in performance.now() time. */
+interface Bounds {
+  /** The hold window's end: past it, the fence refuses every attempt. */
+  giveUpAt: number;
+  /** The last bound, for jobs that may be stored: refused loudly then. */
+  learnBy: number;
+}
+
+type FencedRedis = RedisClient & { ackFence(key: string, deadlineMs: number): Promise<number> };
+
+/** A pipeline, as the publish builds it (ioredis's types do not know the fence command). */
+interface PublishPipeline {
+  watch(key: string): unknown;
+  ackFence(key: string, deadlineMs: number): unknown;
+  multi(): unknown;
+  wait(replicas: number, timeoutMs: number): unknown;
+  exec(): Promise<[Error | null, unknown][] | null>;
+}
 
 export class JobPublisher {
   readonly #redis: FencedRedis;
@@ -91,6 +135,8 @@ export class JobPublisher {
   readonly #onPublished: ((seconds: number) => void) | undefined;
   readonly #logger: Logger | undefined;
   readonly #clock: RedisClock;
+  /** Present when acknowledgements wait for replicas. */
+  readonly #confirmer: ReplicaConfirmer | undefined;
   readonly #pending = new Map<QueueName, PendingPublish[]>();
   #durabilityState: DurabilityState = 'unchecked';
   #durabilityCheck: Promise<void> | undefined;
@@ -106,10 +152,22 @@ export class JobPublisher {
     if (typeof redis.ackFence !== 'function')
       redis.defineCommand('ackFence', { numberOfKeys: 1, lua: FENCE_SCRIPT });
     this.#redis = redis;
-    this.#clock = new RedisClock(redis);
+    // On a Cluster, TIME is read on the node that runs the fence: the one of the prefix's slot.
+    this.#clock = new RedisClock(redis, { slotKey: `${options.prefix}:ack-fence` });
+    const replicas = options.ackReplicas ?? 0;
+    this.#confirmer =
+      replicas > 0
+        ? new ReplicaConfirmer({
+            connection: redis,
+            replicas,
+            markerKey: `${options.prefix}:ack-replicated`,
+            sliceMs: Math.max(10, Math.floor(Math.min(REPLICA_WAIT_SLICE_MS, this.#holdMs / 4))),
+          })
+        : undefined;
     // Every (re)connection may be to another server (a restart, a failover): check it again.
     redis.on('ready', () => {
       this.#durabilityState = 'unchecked';
+      this.#confirmer?.forget();
       void this.#clock.sample();
     });
     this.#queues = new Map(
@@ -172,18 +230,22 @@ export class JobPublisher {
   }
 
   async #flush(queueName: QueueName): Promise<void> {
-    const batch = this.#pending.get(queueName) ?? [];
+    const pending = this.#pending.get(queueName) ?? [];
     this.#pending.delete(queueName);
     const queue = this.#queues.get(queueName);
-    const first = batch[0];
+    const first = pending[0];
     if (queue === undefined || first === undefined) return;
+    let batch: readonly PendingPublish[] = pending;
     const giveUpAt = first.startedAt + this.#holdMs;
     const learnBy = first.startedAt + this.#holdMs * UNKNOWN_OUTCOME_FACTOR;
+    const bounds: Bounds = { giveUpAt, learnBy };
     let deadline: number | undefined;
     let lastProblem = 'Redis is unreachable';
     // Set once an attempt may have reached Redis without our learning how it ended: until we learn
     // it, the call cannot be refused, because the jobs may be stored.
     let outcomeUnknown = false;
+    // Set once an attempt stored the jobs (on the primary of the time, which may since be lost).
+    let wereStored = false;
     let inFlight: Promise<Attempt> | undefined;
     for (;;) {
       const now = performance.now();
@@ -200,20 +262,18 @@ export class JobPublisher {
         if (now >= giveUpAt) {
           // Past the deadline no attempt of ours can store anything any more (the fence), and the
           // dropped connection can run nothing more: what is stored now is the outcome.
+          if (this.#confirmer !== undefined)
+            return void (await this.#holdForReplicas(queueName, queue, batch, bounds, wereStored));
           const stored = await within(this.#storedJobIds(queue, batch), learnBy - now);
           if (stored === undefined) continue;
           return this.#settleKnown(queueName, batch, stored);
         }
-        await within(this.#ensureDurabilityChecked(), giveUpAt - now);
-        if (this.#durabilityState === 'unchecked') continue;
-        if (this.#durabilityState === 'insufficient')
+        const ready = await this.#readyToSend(first.startedWallMs, giveUpAt, deadline);
+        if (ready === 'insufficient')
           return this.#refuse(batch, 'Redis does not persist each write (appendfsync always)');
-        deadline ??= await within(this.#serverDeadline(first.startedWallMs), giveUpAt - now);
-        if (deadline === undefined) {
-          await delay(50);
-          continue;
-        }
-        inFlight = this.#send(queue, batch, deadline);
+        if (ready === undefined) continue;
+        deadline = ready;
+        inFlight = this.#send(queue, batch, deadline, giveUpAt - now);
       }
       // Before the hold window has passed, wait for the answer until then; after it, an attempt on
       // the wire is waited for until its answer comes (a stalled Redis answers once it runs again,
@@ -224,14 +284,148 @@ export class JobPublisher {
         continue;
       }
       inFlight = undefined;
-      if (outcome.kind === 'fenced') return this.#refuse(batch, 'the hold window passed');
-      if (outcome.kind === 'stored') return this.#settle(queueName, batch, outcome.failures);
-      lastProblem = (outcome.error as Error).message;
-      // Only a command that was never written is known not to have run. Sending again is safe
-      // either way: a job whose id is already stored is not added twice.
-      if (!lastProblem.includes(NOT_SENT)) outcomeUnknown = true;
+      if (outcome.kind === 'fenced') {
+        if (!outcomeUnknown) return this.#refuse(batch, 'the hold window passed');
+        // An earlier attempt may have stored the jobs: what is stored decides, once the fence
+        // holds for certain (at the hold window's end).
+        await delay(Math.max(0, giveUpAt - performance.now()));
+        continue;
+      }
+      if (outcome.kind === 'stored') {
+        const unconfirmed = this.#settleStored(queueName, batch, outcome);
+        if (unconfirmed.length === 0) return;
+        wereStored = true;
+        batch = await this.#holdForReplicas(queueName, queue, unconfirmed, bounds, true);
+        if (batch.length === 0) return;
+        // Stored once, then gone (a failover lost them): sent again while the fence allows.
+        outcomeUnknown = true;
+        continue;
+      }
+      lastProblem = errorMessage(outcome.error);
+      // Only a command that was never written, or that Redis refused, is known not to have run.
+      // Sending again is safe either way: a job whose id is already stored is not added twice.
+      if (outcome.mayHaveRun) outcomeUnknown = true;
       await delay(50);
     }
+  }
+
+  /**
+   * What must hold before a batch is sent: Redis persists each write as asked, the deadline is
+   * known in Redis's clock, and (with replicas) enough replicas follow. Answers the deadline once
+   * all hold, `insufficient` when Redis does not persist as asked, undefined when it is not known
+   * yet (after waiting a little: the caller asks again).
+   */
+  async #readyToSend(
+    startedWallMs: number,
+    giveUpAt: number,
+    known: number | undefined,
+  ): Promise<number | 'insufficient' | undefined> {
+    const now = performance.now();
+    await within(this.#ensureDurabilityChecked(), giveUpAt - now);
+    if (this.#durabilityState === 'unchecked') return undefined;
+    if (this.#durabilityState === 'insufficient') return 'insufficient';
+    const deadline = known ?? (await within(this.#serverDeadline(startedWallMs), giveUpAt - now));
+    if (deadline === undefined) {
+      await delay(50);
+      return undefined;
+    }
+    if (this.#confirmer?.lagging === true) {
+      // Too few replicas follow: a job stored now could be neither acknowledged nor refused.
+      // Wait (unsent, so still refusable) for a round that finds enough of them again.
+      const probe = await within(this.#confirmer.confirm([]), giveUpAt - now);
+      // A round that was answered waited its WAIT; one that failed (a demoted primary) did not.
+      if (probe?.kind !== 'answered') await delay(50);
+      return undefined;
+    }
+    return deadline;
+  }
+
+  /**
+   * Settles a stored attempt's jobs: those whose script failed are refused; the others are
+   * acknowledged when enough replicas hold them, else returned (stored, not yet confirmed).
+   */
+  #settleStored(
+    queueName: QueueName,
+    batch: readonly PendingPublish[],
+    outcome: StoredAttempt,
+  ): PendingPublish[] {
+    const confirmer = this.#confirmer;
+    if (confirmer === undefined || (outcome.acked ?? -1) >= confirmer.replicas) {
+      this.#settle(queueName, batch, outcome.failures);
+      return [];
+    }
+    const stored: PendingPublish[] = [];
+    batch.forEach((item, index) => {
+      const failure = outcome.failures.get(index);
+      if (failure === undefined) stored.push(item);
+      else item.reject(unavailable(failure));
+    });
+    return stored;
+  }
+
+  /**
+   * Holds jobs that may be stored until enough replicas hold them. Each round asks the server the
+   * connection is on now (after a failover, the new primary) which of them it holds: those are
+   * acknowledged once enough of its replicas hold them too. Those it does not hold are sent again
+   * (returned) while the fence still lets them be stored, and refused after it: then nothing can
+   * store them any more. Jobs still unconfirmed at the last bound are refused loudly: they are
+   * stored and may take effect. Returns the jobs to send again.
+   */
+  async #holdForReplicas(
+    queueName: QueueName,
+    queue: Queue,
+    items: readonly PendingPublish[],
+    bounds: Bounds,
+    wereStored: boolean,
+  ): Promise<readonly PendingPublish[]> {
+    const confirmer = this.#confirmer;
+    let held = items;
+    while (confirmer !== undefined && held.length > 0) {
+      const now = performance.now();
+      if (now >= bounds.learnBy || this.#closed || this.#redis.status === 'end') {
+        this.#refuseUnknown(queueName, held, 'too few replicas acknowledged the jobs in time');
+        return [];
+      }
+      if (this.#redis.status !== 'ready') {
+        await delay(50);
+        continue;
+      }
+      const keys = held.map((item) => queue.toKey(item.jobId));
+      const round = await within(confirmer.confirm(keys), bounds.learnBy - now);
+      if (round === undefined) continue;
+      if (round.kind === 'error') {
+        await delay(50);
+        continue;
+      }
+      const present = held.filter((_item, index) => round.present[index] === true);
+      if (present.length < held.length) {
+        if (performance.now() < bounds.giveUpAt) return held;
+        this.#refuseLost(
+          held.filter((_item, index) => round.present[index] !== true),
+          wereStored,
+        );
+        held = present;
+      }
+      if (held.length > 0 && round.acked >= confirmer.replicas) {
+        this.#settle(queueName, held, new Map());
+        return [];
+      }
+    }
+    return [];
+  }
+
+  /**
+   * Jobs the current primary does not hold once the fence has passed: nothing can store them any
+   * more. If they had been stored (on a primary since lost), a worker may have taken them from it.
+   */
+  #refuseLost(batch: readonly PendingPublish[], wereStored: boolean): void {
+    if (wereStored)
+      this.#logger?.error(
+        { jobIds: batch.map((item) => item.jobId) },
+        'publish refused: the jobs were stored on a primary that was lost before its replicas ' +
+          'had them; a worker that took them from it may have acted on them',
+      );
+    this.#refuse(batch, 'not stored on the current primary');
   }
 
   /** The ids of the batch's jobs that Redis holds. */
@@ -254,60 +448,68 @@ export class JobPublisher {
    * Redis stayed away past every bound while an attempt's outcome was unknown. The caller is
    * refused, but the jobs may be stored: said loudly, for operators to reconcile.
    */
-  #refuseUnknown(queueName: QueueName, batch: readonly PendingPublish[]): void {
+  #refuseUnknown(
+    queueName: QueueName,
+    batch: readonly PendingPublish[],
+    why = 'Redis did not come back',
+  ): void {
     this.#logger?.error(
       { queue: queueName, jobIds: batch.map((item) => item.jobId) },
-      'publish outcome unknown: Redis did not come back; the jobs may be stored',
+      `publish outcome unknown: ${why}; the jobs may be stored`,
     );
-    this.#refuse(batch, 'Redis did not come back');
+    this.#refuse(batch, why);
   }
 
-  /** One fenced transaction: WATCH the fence key, run the fence, then MULTI, the adds, EXEC. */
+  /**
+   * One fenced transaction, in one pipeline: WATCH the fence key, run the fence, then MULTI, the
+   * adds, EXEC and, when waiting for replicas and no other WAIT is out, WAIT.
+   */
   async #send(
     queue: Queue,
     batch: readonly PendingPublish[],
     deadlineMs: number,
+    holdLeftMs: number,
   ): Promise<Attempt> {
+    const confirmer = this.#confirmer;
+    const waitMs =
+      confirmer?.claimWait() === true
+        ? Math.max(1, Math.min(confirmer.sliceMs, Math.floor(holdLeftMs)))
+        : undefined;
+    let acked: number | undefined;
     try {
       // BullMQ's view of our connection, with its scripts defined on it (at once after the first).
       const client = await queue.backend.client;
       const fenceKey = `${this.#prefix}:ack-fence:${randomUUID()}`;
-      // These are written to the socket in this order, in one turn: nothing can come between them.
-      // The socket is corked meanwhile, so the three go out in one write (one system call, one
-      // packet) instead of three.
-      // (No socket before the first connection: then the commands wait in ioredis's offline queue.)
-      const socket: Redis['stream'] | undefined = this.#redis.stream;
-      socket?.cork();
-      let executed: Promise<[Error | null, unknown][] | null>;
-      let watched: Promise<unknown>;
-      let fenced: Promise<unknown>;
-      let adds: Promise<unknown>[];
-      try {
-        watched = this.#redis.watch(fenceKey);
-        fenced = this.#redis.ackFence(fenceKey, deadlineMs);
-        const multi = client.multi();
-        adds = batch.map((item) =>
-          new Job(
-            queue,
-            item.name,
-            item.data,
-            { ...JOB_OPTIONS, jobId: item.jobId },
-            item.jobId,
-          ).addJob(multi),
-        );
-        executed = multi.exec();
-      } finally {
-        socket?.uncork();
-      }
-      const [, , results] = await Promise.all([watched, fenced, executed, ...adds]);
-      if (results === null) return { kind: 'fenced' };
-      const failures = new Map<number, Error>();
-      results.forEach(([error], index) => {
-        if (error !== null) failures.set(index, error);
-      });
-      return { kind: 'stored', failures };
+      // A pipeline goes out in one write, in this order, on one connection (on a Cluster, that of
+      // the node holding the prefix's slot): nothing can come between the WATCH and the EXEC, and
+      // a Cluster client that sends it again after a redirection sends all of it again. WAIT after
+      // EXEC counts the replicas holding every write of this connection so far.
+      const transaction = client.pipeline();
+      const pipeline = transaction as unknown as PublishPipeline;
+      pipeline.watch(fenceKey);
+      pipeline.ackFence(fenceKey, deadlineMs);
+      pipeline.multi();
+      const adds = batch.map((item) =>
+        new Job(
+          queue,
+          item.name,
+          item.data,
+          { ...JOB_OPTIONS, jobId: item.jobId },
+          item.jobId,
+        ).addJob(transaction),
+      );
+      // Inside MULTI, exec() only queues EXEC; the second exec() sends the pipeline.
+      void pipeline.exec();
+      if (waitMs !== undefined && confirmer !== undefined)
+        pipeline.wait(confirmer.replicas, waitMs);
+      const [replies] = await Promise.all([pipeline.exec(), ...adds]);
+      const attempt = readAttempt(replies ?? [], batch.length, waitMs !== undefined);
+      if (attempt.kind === 'stored') acked = attempt.acked;
+      return attempt;
     } catch (error) {
-      return { kind: 'error', error };
+      return { kind: 'error', error, mayHaveRun: mayHaveRun(error) };
+    } finally {
+      if (waitMs !== undefined) confirmer?.releaseWait(acked);
     }
   }
 
@@ -368,6 +570,45 @@ export class JobPublisher {
   }
 }
 
+/** What the replies of [WATCH, fence, MULTI, ...adds, EXEC, WAIT?] say happened. */
+function readAttempt(
+  replies: readonly [Error | null, unknown][],
+  jobs: number,
+  waited: boolean,
+): Attempt {
+  const [execError, executed] = replies[3 + jobs] ?? [new Error('no answer to EXEC'), undefined];
+  if (execError !== null)
+    return { kind: 'error', error: execError, mayHaveRun: mayHaveRun(execError) };
+  if (executed === null) return { kind: 'fenced' };
+  const failures = new Map<number, Error>();
+  let notWritable: Error | undefined;
+  (executed as unknown[]).forEach((result, index) => {
+    if (!(result instanceof Error)) return;
+    failures.set(index, result);
+    if (NOT_WRITABLE_NOW.test(result.message)) notWritable = result;
+  });
+  // The server may not write now (demoted, or too few replicas): worth sending again in the hold
+  // window rather than refusing at once. Any job that was stored makes the outcome not clean.
+  if (notWritable !== undefined)
+    return { kind: 'error', error: notWritable, mayHaveRun: failures.size < jobs };
+  const [waitError, acked] = waited ? (replies[4 + jobs] ?? [new Error('no answer'), 0]) : [null];
+  return {
+    kind: 'stored',
+    failures,
+    acked: !waited ? undefined : waitError === null ? Number(acked) : 0,
+  };
+}
+
+/** Whether a command that failed with `error` may have run: not when never written, or refused. */
+function mayHaveRun(error: unknown): boolean {
+  if (!(error instanceof Error)) return true;
+  return !(error.message.includes(NOT_SENT) || error.name === 'ReplyError');
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 function unavailable(cause: unknown): AppError {
   return new AppError(
     ERROR_CODES.queueUnavailable,
@@ -395,23 +636,4 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined
   } finally {
     clearTimeout(timer);
   }
-}
-
-/**
- * The connection a publisher needs: it never queues commands in memory while Redis is away (the
- * publisher decides how long a call waits for Redis, and knows what was never sent), and it
- * reconnects quickly, since calls wait for Redis only as long as the hold window.
- */
-export function createProducerConnection(url: string, logger: Logger): Redis {
-  const redis = new Redis(url, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    connectTimeout: 1000,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 500),
-  });
-  redis.on('error', (error) =>
-    logger.warn({ err: { message: error.message } }, 'redis connection error'),
-  );
-  return redis;
 }

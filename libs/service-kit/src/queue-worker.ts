@@ -23,7 +23,10 @@ import {
 export interface QueueWorkerOptions<R> {
   queue: QueueName;
   processor: Processor<unknown, R>;
-  /** A connection with `maxRetriesPerRequest: null`, as BullMQ workers require. */
+  /**
+   * A connection with `maxRetriesPerRequest: null`, as BullMQ workers require: the `worker`
+   * connection of createRedisConnection (which also reconnects on READONLY and UNBLOCKED).
+   */
   connection: ConnectionOptions;
   prefix: string;
   concurrency: number;
@@ -116,6 +119,13 @@ export function pauseQueueOnRateLimit<R>(
   };
 }
 
+/** What BullMQ's 'error' carries while Redis is away or changing primary. */
+const REDIS_AWAY =
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection is closed|sentinels are unreachable|READONLY|UNBLOCKED|CLUSTERDOWN|TRYAGAIN|MOVED/;
+
+/** How soon a worker fetches again after a connection error. */
+export const RUN_RETRY_DELAY_MS = 1000;
+
 export function createQueueWorker<R>(options: QueueWorkerOptions<R>): Worker<unknown, R> {
   // The queue's own handle, for pausing it after a 429.
   const queue = new Queue(options.queue, {
@@ -143,6 +153,10 @@ export function createQueueWorker<R>(options: QueueWorkerOptions<R>): Worker<unk
     lockDuration: options.lockMs,
     stalledInterval: options.lockMs,
     removeOnFail: { age: options.keepFailed.days * 24 * 3600, count: options.keepFailed.count },
+    // After a connection error (a failover, a restart) BullMQ waits this long before it fetches
+    // again or retries a job's completion: its default, 15 s, would idle every worker that long
+    // after Redis is back.
+    runRetryDelay: RUN_RETRY_DELAY_MS,
   });
   worker.on('closed', () => void queue.close().catch(() => undefined));
   worker.on('failed', (job, error) => {
@@ -156,10 +170,39 @@ export function createQueueWorker<R>(options: QueueWorkerOptions<R>): Worker<unk
       'job attempt failed',
     );
   });
-  worker.on('error', (error) =>
-    options.logger.error({ err: { message: error.message } }, 'worker error'),
-  );
+  worker.on('error', (error) => {
+    // Redis away (a failover, a restart) is a warning, as on every other connection: the worker
+    // reconnects and goes on by itself. Anything else is an error.
+    if (REDIS_AWAY.test(error.message))
+      options.logger.warn({ err: { message: error.message } }, 'worker: redis unavailable');
+    else options.logger.error({ err: { message: error.message } }, 'worker error');
+  });
+  superviseRunLoop(worker, options.logger);
   return worker;
+}
+
+/** How often a worker's run loop is checked. */
+const RUN_LOOP_CHECK_MS = 1000;
+
+/**
+ * Restarts BullMQ's run loop when it has ended on its own. The loop ends when recording a job's end
+ * fails with anything but a connection error: after a failover that lost the job's lock (measured
+ * on a Cluster: "Missing lock for job ... moveToFinished"), the worker then takes no job at all
+ * until the process restarts, saying nothing more.
+ */
+function superviseRunLoop(worker: Worker, logger: Logger): void {
+  const timer = setInterval(() => {
+    if (worker.closing !== undefined || worker.isRunning() || worker.isPaused()) return;
+    logger.warn({ queue: worker.name }, 'worker: its run loop ended; restarting it');
+    worker
+      .run()
+      .catch((error: unknown) =>
+        logger.error({ err: { message: (error as Error).message } }, 'worker error'),
+      );
+  }, RUN_LOOP_CHECK_MS);
+  timer.unref();
+  worker.on('closing', () => clearInterval(timer));
+  worker.on('closed', () => clearInterval(timer));
 }
 
 /**

@@ -98,7 +98,7 @@ export function queueReconcilerJobs(queue: Queue): ReconcilerJobs {
  */
 export async function scheduleReconciliation(queue: Queue, everyMs: number): Promise<void> {
   await queue.upsertJobScheduler(
-    'reconciliation',
+    SCHEDULER_ID,
     { every: everyMs },
     {
       name: RECONCILER_JOB_NAMES.reconciliationDue,
@@ -106,6 +106,49 @@ export async function scheduleReconciliation(queue: Queue, everyMs: number): Pro
       opts: { attempts: 1, removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } },
     },
   );
+}
+
+const SCHEDULER_ID = 'reconciliation';
+const LIVE_STATES = new Set(['delayed', 'waiting', 'prioritized', 'active', 'waiting-children']);
+
+/** Whether the scheduler's next run is a job in the queue (it is, but for a lost link). */
+async function nextRunQueued(queue: Queue): Promise<boolean> {
+  const next = (await queue.getJobScheduler(SCHEDULER_ID))?.next;
+  if (next === undefined) return false;
+  if (LIVE_STATES.has(await queue.getJobState(`repeat:${SCHEDULER_ID}:${next}`))) return true;
+  // The run may have finished and added the next one meanwhile.
+  return (await queue.getJobScheduler(SCHEDULER_ID))?.next !== next;
+}
+
+/**
+ * Schedules the reconciler (as {@link scheduleReconciliation}), then checks every `everyMs` that its
+ * next run is still queued. A scheduler is a chain: each run's job adds the next. A failover that
+ * loses the last unreplicated writes (a primary killed) can lose the next link, and the reconciler
+ * would never run again until a worker restarted (measured on Sentinel and on a Cluster). Only a
+ * broken chain is installed again: re-installing a healthy one while a run is under way stalled a
+ * worker on a Cluster.
+ */
+export async function keepReconciliationScheduled(
+  queue: Queue,
+  everyMs: number,
+  logger: Pick<Logger, 'warn'>,
+): Promise<{ stop(): void }> {
+  await scheduleReconciliation(queue, everyMs);
+  const heal = async (): Promise<void> => {
+    if (await nextRunQueued(queue)) return;
+    logger.warn({ queue: queue.name }, 'reconciler: its next run was lost; scheduling it again');
+    await scheduleReconciliation(queue, everyMs);
+  };
+  const timer = setInterval(() => {
+    heal().catch((error: unknown) =>
+      logger.warn(
+        { err: { message: (error as Error).message }, queue: queue.name },
+        'reconciler schedule not checked; trying again later',
+      ),
+    );
+  }, everyMs);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
 }
 
 /** The reconciler's queue in memory: for unit tests of the use cases, never for a deployment. */

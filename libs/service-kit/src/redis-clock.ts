@@ -1,6 +1,6 @@
 // The Redis server's clock as seen from the ingress: the offset between the two clocks, sampled
 // with TIME, so that an acknowledgement deadline can be written in the clock Redis checks it with.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.ts';
 
 /** Samples whose round trip took longer than this are not trusted: the offset error is RTT / 2. */
 export const MAX_SAMPLE_RTT_MS = 50;
@@ -10,17 +10,32 @@ export interface RedisClockOptions {
   sampleEveryMs?: number;
   /** The local wall clock. */
   now?: () => number;
+  /**
+   * On a Cluster, a key of the slot whose node checks the deadlines: TIME is read there (a keyless
+   * TIME would go to any node). Ignored on one Redis.
+   */
+  slotKey?: string;
 }
 
+/** TIME, read by a script so that a Cluster client sends it to the node of its key's slot. */
+const TIME_SCRIPT = `return redis.call('TIME')`;
+
+type TimedRedis = RedisClient & { ackTime(slotKey: string): Promise<[string, string]> };
+
 export class RedisClock {
-  readonly #redis: Redis;
+  readonly #redis: TimedRedis;
+  readonly #slotKey: string | undefined;
   readonly #now: () => number;
   readonly #timer: NodeJS.Timeout;
   #offsetMs: number | undefined;
   #sampling: Promise<void> | undefined;
 
-  constructor(redis: Redis, options: RedisClockOptions = {}) {
-    this.#redis = redis;
+  constructor(redis: RedisClient, options: RedisClockOptions = {}) {
+    const timed = redis as TimedRedis;
+    this.#slotKey = redis.isCluster ? options.slotKey : undefined;
+    if (this.#slotKey !== undefined && typeof timed.ackTime !== 'function')
+      timed.defineCommand('ackTime', { numberOfKeys: 1, lua: TIME_SCRIPT });
+    this.#redis = timed;
     this.#now = options.now ?? Date.now;
     this.#timer = setInterval(() => void this.sample(), options.sampleEveryMs ?? 10_000);
     this.#timer.unref();
@@ -41,7 +56,10 @@ export class RedisClock {
     if (this.#redis.status !== 'ready') return;
     const sentAt = this.#now();
     try {
-      const [seconds, micros] = await this.#redis.time();
+      const [seconds, micros] =
+        this.#slotKey === undefined
+          ? await this.#redis.time()
+          : await this.#redis.ackTime(this.#slotKey);
       const receivedAt = this.#now();
       if (receivedAt - sentAt > MAX_SAMPLE_RTT_MS) return;
       const serverMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);

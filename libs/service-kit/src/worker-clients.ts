@@ -1,5 +1,4 @@
 // Connects a worker process to MongoDB and Redis, the way both workers need them.
-import { Redis } from 'ioredis';
 import type { MongoClient } from 'mongodb';
 import { Queue, type Worker } from 'bullmq';
 import type { Logger } from 'pino';
@@ -7,19 +6,20 @@ import type { Registry } from 'prom-client';
 import { countMongoCommands, countRedisCommands } from './command-counting.ts';
 import type { QueueName } from '@fortellis-admin/contracts';
 import { instrumentQueue, startMonitoringServer } from './metrics.ts';
+import { createRedisConnection, type RedisClient, type RedisSettings } from './redis-connection.ts';
 
 export interface WorkerClients {
   mongo: MongoClient;
   /** BullMQ's: retries forever and never fails a blocking command, as BullMQ workers require. */
-  redis: Redis;
+  redis: RedisClient;
   /** The service's own (connection locks, the call-outcome ledger): counted on /metrics. */
-  appRedis: Redis;
+  appRedis: RedisClient;
   close(): Promise<void>;
 }
 
 /** Connects to MongoDB and Redis; with a registry, the commands the service sends are counted. */
 export async function connectWorkerClients(
-  urls: { mongoUrl: string; redisUrl: string },
+  urls: { mongoUrl: string; redis: RedisSettings },
   logger: Logger,
   registry?: Registry,
 ): Promise<WorkerClients> {
@@ -32,18 +32,15 @@ export async function connectWorkerClients(
   });
   if (registry !== undefined) countMongoCommands(mongo, registry);
   await mongo.connect();
-  const connect = async (): Promise<Redis> => {
-    const redis = new Redis(urls.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
-    redis.on('error', (error) =>
-      logger.warn({ err: { message: error.message } }, 'redis connection error'),
-    );
+  const connect = async (purpose: 'worker' | 'app'): Promise<RedisClient> => {
+    const redis = createRedisConnection(urls.redis, purpose, logger);
     await redis.connect();
     return redis;
   };
-  let redis: Redis | undefined;
+  let redis: RedisClient | undefined;
   try {
-    redis = await connect();
-    const appRedis = await connect();
+    redis = await connect('worker');
+    const appRedis = await connect('app');
     if (registry !== undefined) countRedisCommands(appRedis, registry, 'app');
     return {
       mongo,

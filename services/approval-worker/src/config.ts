@@ -4,6 +4,7 @@ import {
   loadEnv,
   MONGO_ENV_PROPERTIES,
   REDIS_ENV_PROPERTIES,
+  redisSettingsOf,
   WORKER_ENV_PROPERTIES,
   monitoringEnvProperties,
   outsideUrlProperty,
@@ -15,7 +16,6 @@ import { parseCredentialsKeys } from './domain/credential-seal.ts';
 export const approvalWorkerEnvSchema = {
   type: 'object',
   required: [
-    'REDIS_URL',
     'MONGODB_URL',
     'FORTELLIS_CALLBACK_BASE_URL',
     'FORTELLIS_TOKEN_URL',
@@ -137,7 +137,7 @@ export function loadApprovalWorkerConfig(
 ) {
   const e = loadEnv(approvalWorkerEnvSchema, env);
   return deepFreeze({
-    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
+    redis: redisSettingsOf(e),
     mongo: { url: e.MONGODB_URL, database: e.MONGODB_DATABASE },
     fortellis: {
       callbackBaseUrl: e.FORTELLIS_CALLBACK_BASE_URL.replace(/\/+$/, ''),

@@ -12,7 +12,7 @@ import {
   giveUpCounter,
   startWorkerMonitoring,
   runService,
-  scheduleReconciliation,
+  keepReconciliationScheduled,
 } from '@fortellis-admin/service-kit';
 import { loadApprovalWorkerConfig } from './config.ts';
 import { loadApprovalPolicy } from '@fortellis-admin/approval-rules';
@@ -33,7 +33,7 @@ await runService({
   start: async ({ config, policy }, logger) => {
     const registry = createMetricsRegistry('approval-worker');
     const clients = await connectWorkerClients(
-      { mongoUrl: config.mongo.url, redisUrl: config.redis.url },
+      { mongoUrl: config.mongo.url, redis: config.redis },
       logger,
       registry,
     );
@@ -67,7 +67,11 @@ await runService({
     });
     await deps.repo.ensureIndexes();
     const worker = buildWorker(deps);
-    await scheduleReconciliation(approvalQueue, config.reconcile.everyMs);
+    const reconciliation = await keepReconciliationScheduled(
+      approvalQueue,
+      config.reconcile.everyMs,
+      logger,
+    );
     const monitoring = await startWorkerMonitoring({
       clients,
       registry,
@@ -93,6 +97,7 @@ await runService({
       );
     return {
       stop: async () => {
+        reconciliation.stop();
         await closeWorker(worker, config.shutdownTimeoutMs, logger);
         await monitoring.close();
         await deprovisionQueue.close();

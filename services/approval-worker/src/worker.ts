@@ -1,7 +1,7 @@
 // Builds the approval worker: the BullMQ worker on the approval queue with its processor,
 // backoff, rate limit and concurrency. No process handling.
 import type { ConnectionOptions, Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import { JOB_NAMES, JOB_OPTIONS, QUEUE_NAMES } from '@fortellis-admin/contracts';
 import { type Logger } from '@fortellis-admin/service-kit';
@@ -63,9 +63,9 @@ export function buildWorker(deps: ApprovalWorkerDeps): Worker<unknown, ApprovalJ
 export function createApprovalDeps(
   config: ApprovalWorkerConfig,
   clients: {
-    redis: Redis;
+    redis: Redis | Cluster;
     /** The service's own Redis connection (locks, ledger); BullMQ's `redis` when not given. */
-    appRedis?: Redis;
+    appRedis?: Redis | Cluster;
     /** The connection store as `ConnectionRepository.open` made it; locked writes when not given. */
     repo?: ConnectionRepository;
     db: Db;

@@ -5,6 +5,10 @@ import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { createTestNamespace, runServiceToExit, startService } from '@fortellis-admin/test-support';
 
+/** What the refusal of a missing REDIS_URL adds: the other ways to say where Redis is. */
+const REDIS_ALTERNATIVES =
+  ' (or REDIS_SENTINELS with REDIS_SENTINEL_MASTER, or REDIS_CLUSTER_NODES)';
+
 const ns = createTestNamespace('approval-main');
 
 function validEnv(): NodeJS.ProcessEnv {
@@ -60,7 +64,7 @@ describe('approval worker main', () => {
     const result = await runServiceToExit('approval-worker', env);
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
-      `approval-worker: invalid configuration: ${variable} is required but not set\n`,
+      `approval-worker: invalid configuration: ${variable} is required but not set${variable === 'REDIS_URL' ? REDIS_ALTERNATIVES : ''}\n`,
     );
   });
 

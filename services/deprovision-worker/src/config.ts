@@ -4,6 +4,7 @@ import {
   loadEnv,
   MONGO_ENV_PROPERTIES,
   REDIS_ENV_PROPERTIES,
+  redisSettingsOf,
   WORKER_ENV_PROPERTIES,
   monitoringEnvProperties,
   outsideUrlProperty,
@@ -12,7 +13,7 @@ import {
 /** Environment variables of the deprovision worker, with their defaults. */
 export const deprovisionWorkerEnvSchema = {
   type: 'object',
-  required: ['REDIS_URL', 'MONGODB_URL', 'BACKEND_DEPROVISIONER'],
+  required: ['MONGODB_URL', 'BACKEND_DEPROVISIONER'],
   properties: {
     ...REDIS_ENV_PROPERTIES,
     ...MONGO_ENV_PROPERTIES,
@@ -144,7 +145,7 @@ export function loadDeprovisionWorkerConfig(
   const e = loadEnv(deprovisionWorkerEnvSchema, env);
   const statusBase = e.INTEGRATION_STATUS_BASE_URL;
   return deepFreeze({
-    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
+    redis: redisSettingsOf(e),
     mongo: { url: e.MONGODB_URL, database: e.MONGODB_DATABASE },
     backend:
       e.BACKEND_DEPROVISIONER === 'http' && e.BACKEND_DEPROVISION_URL !== undefined

@@ -11,7 +11,7 @@ import {
   rateLimitCounter,
   giveUpCounter,
   runService,
-  scheduleReconciliation,
+  keepReconciliationScheduled,
   startWorkerMonitoring,
 } from '@fortellis-admin/service-kit';
 import { loadDeprovisionWorkerConfig } from './config.ts';
@@ -25,7 +25,7 @@ await runService({
   start: async (config, logger) => {
     const registry = createMetricsRegistry('deprovision-worker');
     const clients = await connectWorkerClients(
-      { mongoUrl: config.mongo.url, redisUrl: config.redis.url },
+      { mongoUrl: config.mongo.url, redis: config.redis },
       logger,
       registry,
     );
@@ -53,7 +53,11 @@ await runService({
     });
     await deps.repo.ensureIndexes();
     const worker = buildWorker(deps);
-    await scheduleReconciliation(deprovisionQueue, config.reconcile.everyMs);
+    const reconciliation = await keepReconciliationScheduled(
+      deprovisionQueue,
+      config.reconcile.everyMs,
+      logger,
+    );
     const monitoring = await startWorkerMonitoring({
       clients,
       registry,
@@ -73,6 +77,7 @@ await runService({
     );
     return {
       stop: async () => {
+        reconciliation.stop();
         await closeWorker(worker, config.shutdownTimeoutMs, logger);
         await monitoring.close();
         await deprovisionQueue.close();

@@ -1,7 +1,7 @@
 // Builds the deprovision worker: the BullMQ worker on the deprovision queue with its processor,
 // backoff and concurrency. No process handling.
 import type { ConnectionOptions, Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import { QUEUE_NAMES } from '@fortellis-admin/contracts';
 import {
@@ -60,9 +60,9 @@ export function buildWorker(deps: DeprovisionWorkerDeps): Worker<unknown, Deprov
 export function createDeprovisionDeps(
   config: DeprovisionWorkerConfig,
   clients: {
-    redis: Redis;
+    redis: Redis | Cluster;
     /** The service's own Redis connection (locks, ledger); BullMQ's `redis` when not given. */
-    appRedis?: Redis;
+    appRedis?: Redis | Cluster;
     /** The connection store as `ConnectionRepository.open` made it; locked writes when not given. */
     repo?: ConnectionRepository;
     db: Db;

@@ -2,6 +2,10 @@
 import { describe, expect, inject, it } from 'vitest';
 import { createTestNamespace, runServiceToExit, startService } from '@fortellis-admin/test-support';
 
+/** What the refusal of a missing REDIS_URL adds: the other ways to say where Redis is. */
+const REDIS_ALTERNATIVES =
+  ' (or REDIS_SENTINELS with REDIS_SENTINEL_MASTER, or REDIS_CLUSTER_NODES)';
+
 const ns = createTestNamespace('deprovision-main');
 
 function validEnv(): NodeJS.ProcessEnv {
@@ -31,7 +35,7 @@ describe('deprovision worker main', () => {
       const result = await runServiceToExit('deprovision-worker', env);
       expect(result.code).toBe(1);
       expect(result.stderr).toBe(
-        `deprovision-worker: invalid configuration: ${variable} is required but not set\n`,
+        `deprovision-worker: invalid configuration: ${variable} is required but not set${variable === 'REDIS_URL' ? REDIS_ALTERNATIVES : ''}\n`,
       );
     },
   );

@@ -7,6 +7,7 @@ import {
   monitoringEnvProperties,
   outsideUrlProperty,
   REDIS_ENV_PROPERTIES,
+  redisSettingsOf,
   TRUST_PROXY_ENV_PROPERTIES,
 } from '@fortellis-admin/service-kit';
 
@@ -15,7 +16,7 @@ const MONITORING_ENV_PROPERTIES = monitoringEnvProperties(9463);
 /** Environment variables of the ingress, with their defaults. */
 export const ingressEnvSchema = {
   type: 'object',
-  required: ['REDIS_URL', 'FORTELLIS_ISSUER', 'FORTELLIS_CLIENT_ID'],
+  required: ['FORTELLIS_ISSUER', 'FORTELLIS_CLIENT_ID'],
   properties: {
     HOST: {
       description: 'Address of the Fortellis-facing listener.',
@@ -66,6 +67,14 @@ export const ingressEnvSchema = {
       maximum: 60_000,
       default: 10_000,
     },
+    ACK_REPLICAS: {
+      description:
+        'How many Redis replicas must hold a job (Redis WAIT) before the ingress answers 200, so that an acknowledged call survives the loss of the primary; 0 (the default) waits for none.',
+      type: 'integer',
+      minimum: 0,
+      maximum: 16,
+      default: 0,
+    },
     FORTELLIS_ISSUER: outsideUrlProperty(
       'Issuer (iss) of Fortellis tokens, e.g. https://identity.fortellis.io/oauth2/aus1p1ixy7YL8cMq02p7.',
     ),
@@ -111,8 +120,12 @@ export function loadIngressConfig(env: Readonly<Record<string, string | undefine
       publicBaseUrl: e.PUBLIC_BASE_URL,
       trustProxy: e.TRUST_PROXY,
     },
-    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
-    acknowledgement: { durability: e.ACK_DURABILITY, holdMs: e.PUBLISH_HOLD_MS },
+    redis: redisSettingsOf(e),
+    acknowledgement: {
+      durability: e.ACK_DURABILITY,
+      holdMs: e.PUBLISH_HOLD_MS,
+      replicas: e.ACK_REPLICAS,
+    },
     fortellis: {
       issuer: e.FORTELLIS_ISSUER,
       jwksUrl: e.FORTELLIS_JWKS_URL ?? `${e.FORTELLIS_ISSUER.replace(/\/+$/, '')}/v1/keys`,

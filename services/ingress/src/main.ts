@@ -17,7 +17,7 @@ await runService({
   createLogger: (config) => createLogger('ingress', config.logLevel),
   stopTimeoutMs: (config) => config.shutdownTimeoutMs,
   start: async (config, logger) => {
-    const redis = createProducerConnection(config.redis.url, logger);
+    const redis = createProducerConnection(config.redis, logger);
     await redis
       .connect()
       .catch((error: unknown) =>

@@ -1,8 +1,7 @@
 // Wires the ingress from its configuration: the signing keys, the token verifier, the publisher on
 // the producer connection, and the readiness checks. Shared by main.ts and the tests.
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { JobPublisher, type Logger } from '@fortellis-admin/service-kit';
+import { JobPublisher, type Logger, type RedisClient } from '@fortellis-admin/service-kit';
 import type { IngressDeps } from './app.ts';
 import type { IngressConfig } from './config.ts';
 import { JwksKeyStore } from './data-access/jwks-key-store.ts';
@@ -20,7 +19,7 @@ export interface IngressWiring {
 
 export function wireIngress(
   config: IngressConfig,
-  clients: { redis: Redis; logger: Logger; jwksCooldownMs?: number },
+  clients: { redis: RedisClient; logger: Logger; jwksCooldownMs?: number },
 ): IngressWiring {
   const { redis, logger } = clients;
   const metrics = createIngressMetrics();
@@ -42,6 +41,7 @@ export function wireIngress(
     prefix: config.redis.queuePrefix,
     holdMs: config.acknowledgement.holdMs,
     durability: config.acknowledgement.durability,
+    ackReplicas: config.acknowledgement.replicas,
     onPublished: (seconds) => metrics.enqueued(seconds),
     logger,
   });
@@ -59,14 +59,40 @@ export function wireIngress(
       verifier,
       publisher,
       readiness: {
-        // Not ready either while the connected Redis would not keep what the ingress acknowledges.
-        redis: async () =>
-          (await redis.ping()) === 'PONG' && (await publisher.checkDurability()) !== 'insufficient',
+        redis: redisReadiness(redis, publisher, config.acknowledgement.holdMs),
         jwks: async () => keys.loaded,
         accepting: async () => !lifecycle.draining,
       },
       clock: { now: () => new Date() },
       ids: { requestId: () => randomUUID() },
     },
+  };
+}
+
+/**
+ * Ready while Redis answered within the last hold window and keeps what the ingress acknowledges.
+ * A Redis away for less than that (a failover, a restart) keeps the ingress in rotation: its calls
+ * are held until Redis is back, and every replica shares that Redis, so taking them all out of
+ * the load balancer would refuse the calls that holding would answer.
+ */
+function redisReadiness(
+  redis: RedisClient,
+  publisher: JobPublisher,
+  holdMs: number,
+): () => Promise<boolean> {
+  let answeredAt = performance.now();
+  return async () => {
+    // A stalled Redis never answers: a ping unanswered within a second counts as not answered.
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      redis.ping().then(
+        (reply) => reply === 'PONG',
+        () => false,
+      ),
+      new Promise<false>((resolve) => (timer = setTimeout(resolve, 1000, false))),
+    ]).finally(() => clearTimeout(timer));
+    if (answered) answeredAt = performance.now();
+    if (!answered && performance.now() - answeredAt >= holdMs) return false;
+    return (await publisher.checkDurability()) !== 'insufficient';
   };
 }

@@ -48,7 +48,7 @@ export async function startHarness(options: {
     ...(options.holdMs === undefined ? {} : { PUBLISH_HOLD_MS: String(options.holdMs) }),
   });
   const { logger, lines: logs } = capturingLogger('ingress');
-  const redis = createProducerConnection(config.redis.url, logger);
+  const redis = createProducerConnection(config.redis, logger);
   await redis.connect();
   const { deps, keys, publisher, metrics } = wireIngress(config, {
     redis,

@@ -9,6 +9,10 @@ import {
   startService,
 } from '@fortellis-admin/test-support';
 
+/** What the refusal of a missing REDIS_URL adds: the other ways to say where Redis is. */
+const REDIS_ALTERNATIVES =
+  ' (or REDIS_SENTINELS with REDIS_SENTINEL_MASTER, or REDIS_CLUSTER_NODES)';
+
 const ns = createTestNamespace('ingress-main');
 
 function validEnv(port: number): NodeJS.ProcessEnv {
@@ -109,7 +113,7 @@ describe('ingress main', () => {
       const result = await runServiceToExit('ingress', env);
       expect(result.code).toBe(1);
       expect(result.stderr).toBe(
-        `ingress: invalid configuration: ${variable} is required but not set\n`,
+        `ingress: invalid configuration: ${variable} is required but not set${variable === 'REDIS_URL' ? REDIS_ALTERNATIVES : ''}\n`,
       );
       expect(result.stdout).toBe('');
     },

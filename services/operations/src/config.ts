@@ -7,6 +7,7 @@ import {
   runtimeEnvProperties,
   MONGO_ENV_PROPERTIES,
   REDIS_ENV_PROPERTIES,
+  redisSettingsOf,
   TRUST_PROXY_ENV_PROPERTIES,
 } from '@fortellis-admin/service-kit';
 import { OperatorTokenError, parseOperatorTokens } from './domain/operator-roles.ts';
@@ -14,7 +15,7 @@ import { OperatorTokenError, parseOperatorTokens } from './domain/operator-roles
 /** Environment variables of the operations service, with their defaults. */
 export const operationsEnvSchema = {
   type: 'object',
-  required: ['OPS_API_TOKENS', 'REDIS_URL', 'MONGODB_URL'],
+  required: ['OPS_API_TOKENS', 'MONGODB_URL'],
   properties: {
     OPS_HOST: {
       description:
@@ -61,7 +62,7 @@ export function loadOperationsConfig(
   return deepFreeze({
     http: { host: e.OPS_HOST, port: e.OPS_PORT, trustProxy: e.TRUST_PROXY },
     tokens: operatorTokensOf(e.OPS_API_TOKENS),
-    redis: { url: e.REDIS_URL, queuePrefix: e.QUEUE_PREFIX },
+    redis: redisSettingsOf(e),
     mongo: { url: e.MONGODB_URL, database: e.MONGODB_DATABASE },
     approval: { defaultAction: e.APPROVAL_DEFAULT_ACTION },
     logLevel: e.LOG_LEVEL,

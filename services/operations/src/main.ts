@@ -21,7 +21,7 @@ await runService({
   start: async (config, logger) => {
     const mongo = new MongoClient(config.mongo.url, { serverSelectionTimeoutMS: 5000 });
     await mongo.connect();
-    const redis = createProducerConnection(config.redis.url, logger);
+    const redis = createProducerConnection(config.redis, logger);
     // Without Redis the console still starts (and /ready says so) and keeps reconnecting.
     await redis
       .connect()

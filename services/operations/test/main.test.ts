@@ -10,6 +10,10 @@ import {
   startService,
 } from '@fortellis-admin/test-support';
 
+/** What the refusal of a missing REDIS_URL adds: the other ways to say where Redis is. */
+const REDIS_ALTERNATIVES =
+  ' (or REDIS_SENTINELS with REDIS_SENTINEL_MASTER, or REDIS_CLUSTER_NODES)';
+
 const ns = createTestNamespace('operations-main');
 const TOKEN = 'ops-Vb3Nm7Qw2Er6Ty0Ui4OpJk1Lz5Xc9';
 
@@ -90,7 +94,7 @@ describe('operations main', () => {
       const result = await runServiceToExit('operations', env);
       expect(result.code).toBe(1);
       expect(result.stderr).toBe(
-        `operations: invalid configuration: ${variable} is required but not set\n`,
+        `operations: invalid configuration: ${variable} is required but not set${variable === 'REDIS_URL' ? REDIS_ALTERNATIVES : ''}\n`,
       );
       expect(result.stdout).toBe('');
     },

@@ -9,3 +9,5 @@ export * from './jobs.ts';
 export * from './fixtures.ts';
 export * from './controllable-servers.ts';
 export * from './container-engine.ts';
+export * from './redis-topology.ts';
+export * from './toxiproxy.ts';

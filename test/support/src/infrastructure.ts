@@ -264,7 +264,8 @@ async function inTemporaryFolder(
   }
 }
 
-async function startListening(
+/** Starts a server on a free loopback port (a few ports tried), stopped by the returned `stop`. */
+export async function startListening(
   name: string,
   start: (port: number) => Promise<ManagedProcess>,
   urlOf: (port: number) => string,
@@ -322,6 +323,11 @@ export function findGoBinary(
 /** Finds FerretDB (see {@link findGoBinary}). */
 export function findFerretDb(env: NodeJS.ProcessEnv = process.env): string | undefined {
   return findGoBinary('ferretdb', env);
+}
+
+/** Finds Toxiproxy's server, built by scripts/install-toxiproxy.sh (see {@link findGoBinary}). */
+export function findToxiproxy(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return findGoBinary('toxiproxy-server', env);
 }
 
 function goEnv(name: string): string | undefined {

@@ -6,7 +6,7 @@
 // counters cannot be reached, logins are refused (503): the brakes never silently come off.
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
 
 export const LOGIN_ATTEMPTS_PER_MINUTE = 20;
@@ -15,7 +15,7 @@ export const LOGIN_LOCKOUT_MS = 15 * 60 * 1000;
 
 /** Where the counters live: Redis (shared by the replicas) under `<keyPrefix>:ops-login:`. */
 export interface LoginThrottleStore {
-  redis: Redis;
+  redis: Redis | Cluster;
   keyPrefix: string;
 }
 
