@@ -30,6 +30,13 @@ missing=()
 command -v podman >/dev/null 2>&1 || missing+=(podman)
 command -v runc >/dev/null 2>&1 || [ -x /usr/sbin/runc ] || missing+=(runc)
 command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+# Compose's networks resolve service names (redis, mongo, ...) through netavark's aardvark-dns,
+# which podman only recommends (deploy/podman/containers.conf asks for netavark): the CNI backend
+# leaves DNS off on an internal network, and every service then fails with ENOTFOUND redis.
+[ -x /usr/lib/podman/netavark ] || missing+=(netavark)
+[ -x /usr/lib/podman/aardvark-dns ] || missing+=(aardvark-dns)
+# `podman kube play` builds its pause image around catatonit, another of podman's recommends.
+command -v catatonit >/dev/null 2>&1 || [ -x /usr/libexec/podman/catatonit ] || missing+=(catatonit)
 # debootstrap checks Debian's signatures (an Ubuntu host lacks Debian's keys).
 [ -e /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
 if [ "${#missing[@]}" -eq 0 ]; then
