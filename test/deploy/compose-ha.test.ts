@@ -142,7 +142,7 @@ describe('deploy/compose/ha.yml, rendered by the compose CLI', () => {
       expect(() => LOADERS[name](env)).not.toThrow();
       for (const sentinel of SENTINELS)
         expect(service.depends_on?.[sentinel]?.condition, sentinel).toBe('service_healthy');
-      expect(env.ACK_REPLICAS).toBe(name === 'ingress' ? '1' : undefined);
+      expect(env.ACK_REPLICAS).toBe('1');
     },
   );
 

@@ -44,11 +44,19 @@ export class ConnectionRepository {
   static async open(
     db: Db,
     redis: Redis | Cluster,
-    options: { prefix: string; logger: { info(fields: object, message: string): void } },
+    options: {
+      prefix: string;
+      logger: { info(fields: object, message: string): void };
+      /** Replicas that must hold a connection's lock before it counts (ACK_REPLICAS). */
+      replicas?: number;
+    },
   ): Promise<ConnectionRepository> {
     const { guard, server } = await detectWriteGuard(
       db,
-      new ConnectionLocks(redis, { prefix: options.prefix }),
+      new ConnectionLocks(redis, {
+        prefix: options.prefix,
+        replicaWait: { replicas: options.replicas ?? 0 },
+      }),
     );
     options.logger.info(
       { server, writes: guard.kind },
@@ -60,10 +68,15 @@ export class ConnectionRepository {
   }
 
   /** A repository whose every write holds the connection's Redis lock: right on any server. */
-  static locked(db: Db, redis: Redis | Cluster, prefix: string): ConnectionRepository {
+  static locked(
+    db: Db,
+    redis: Redis | Cluster,
+    prefix: string,
+    replicas = 0,
+  ): ConnectionRepository {
     return new ConnectionRepository(db, {
       kind: 'locked',
-      locks: new ConnectionLocks(redis, { prefix }),
+      locks: new ConnectionLocks(redis, { prefix, replicaWait: { replicas } }),
     });
   }
 

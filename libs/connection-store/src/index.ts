@@ -5,6 +5,7 @@ export * from './connection-states.ts';
 export * from './connection-state-machine.ts';
 export * from './outside-call-lease.ts';
 export * from './attempt-history.ts';
+export * from './replica-wait.ts';
 export * from './connection-lock.ts';
 export * from './connection-collection.ts';
 export * from './connection-queries.ts';

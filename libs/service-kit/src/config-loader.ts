@@ -158,6 +158,14 @@ export const REDIS_ENV_PROPERTIES = {
     type: 'boolean',
     default: false,
   },
+  ACK_REPLICAS: {
+    description:
+      "How many Redis replicas must hold a write before it is relied on (Redis WAIT), so that it survives the loss of the primary: the ingress answers 200 only once they hold the call's job; the workers and the operations service count a connection's lock, a call's recorded end or an attempt marked abandoned only once they hold it. 0 (the default) waits for none; set the same value on every service.",
+    type: 'integer',
+    minimum: 0,
+    maximum: 16,
+    default: 0,
+  },
   QUEUE_PREFIX: {
     description: 'Key prefix of the BullMQ queues; the same on every service of one system.',
     type: 'string',

@@ -35,6 +35,11 @@ export interface RedisSettings {
    * QUEUE_PREFIX, as the hash tag `{QUEUE_PREFIX}` on a Cluster so that all of them share a slot.
    */
   queuePrefix: string;
+  /**
+   * Replicas that must hold a write before it is relied on (ACK_REPLICAS): the ingress's jobs,
+   * the workers' locks and call-outcome entries. 0 relies on the primary alone.
+   */
+  replicas?: number;
 }
 
 /** The loaded Redis variables (REDIS_ENV_PROPERTIES) of a service's environment. */
@@ -48,6 +53,7 @@ export interface RedisEnv {
   readonly REDIS_PASSWORD?: string;
   readonly REDIS_TLS: boolean;
   readonly QUEUE_PREFIX: string;
+  readonly ACK_REPLICAS: number;
 }
 
 const WHERE = ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const;
@@ -84,6 +90,7 @@ export function redisSettingsOf(env: RedisEnv): RedisSettings {
       topology: { kind: 'url', url: env.REDIS_URL ?? '' },
       tls: false,
       queuePrefix: env.QUEUE_PREFIX,
+      replicas: env.ACK_REPLICAS,
     };
   }
   if (first === 'REDIS_CLUSTER_NODES') {
@@ -94,6 +101,7 @@ export function redisSettingsOf(env: RedisEnv): RedisSettings {
       },
       ...auth,
       queuePrefix: queueKeyPrefix(env.QUEUE_PREFIX, true),
+      replicas: env.ACK_REPLICAS,
     };
   }
   if (env.REDIS_SENTINEL_MASTER === undefined) {
@@ -110,6 +118,7 @@ export function redisSettingsOf(env: RedisEnv): RedisSettings {
     },
     ...auth,
     queuePrefix: env.QUEUE_PREFIX,
+    replicas: env.ACK_REPLICAS,
   };
 }
 

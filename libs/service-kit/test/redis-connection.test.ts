@@ -45,6 +45,7 @@ describe('where Redis is', () => {
       topology: { kind: 'url', url: 'rediss://u:p@redis:6380/0' },
       tls: false,
       queuePrefix: 'fa',
+      replicas: 0,
     });
   });
 
@@ -71,6 +72,7 @@ describe('where Redis is', () => {
       password: 'node-pw',
       tls: true,
       queuePrefix: 'fortellis-admin',
+      replicas: 0,
     });
   });
 

@@ -55,6 +55,7 @@ await runService({
         {
           prefix: config.redis.queuePrefix,
           logger,
+          replicas: config.redis.replicas ?? 0,
         },
       ),
       logger,

@@ -89,6 +89,7 @@ export function createApprovalDeps(
         clients.db,
         clients.appRedis ?? clients.redis,
         config.redis.queuePrefix,
+        config.redis.replicas ?? 0,
       ),
     policy: clients.policy,
     provisioner:
@@ -120,6 +121,7 @@ export function createApprovalDeps(
     clock: clients.clock ?? { now: () => new Date() },
     ledger: new RedisCallOutcomeLedger(clients.appRedis ?? clients.redis, {
       prefix: config.redis.queuePrefix,
+      replicaWait: { replicas: config.redis.replicas ?? 0 },
     }),
     settings: {
       retryHorizonMs: config.callback.retryHorizonMs,

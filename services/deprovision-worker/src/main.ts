@@ -44,6 +44,7 @@ await runService({
         {
           prefix: config.redis.queuePrefix,
           logger,
+          replicas: config.redis.replicas ?? 0,
         },
       ),
       logger,

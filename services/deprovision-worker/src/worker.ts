@@ -82,6 +82,7 @@ export function createDeprovisionDeps(
       clients.db,
       clients.appRedis ?? clients.redis,
       config.redis.queuePrefix,
+      config.redis.replicas ?? 0,
     );
   const backend = config.backend;
   if (backend.kind === 'none')
@@ -122,6 +123,7 @@ export function createDeprovisionDeps(
     clock: clients.clock ?? { now: () => new Date() },
     ledger: new RedisCallOutcomeLedger(clients.appRedis ?? clients.redis, {
       prefix: config.redis.queuePrefix,
+      replicaWait: { replicas: config.redis.replicas ?? 0 },
     }),
     settings: {
       retryHorizonMs: config.http.retryHorizonMs,

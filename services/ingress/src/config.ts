@@ -67,14 +67,6 @@ export const ingressEnvSchema = {
       maximum: 60_000,
       default: 10_000,
     },
-    ACK_REPLICAS: {
-      description:
-        'How many Redis replicas must hold a job (Redis WAIT) before the ingress answers 200, so that an acknowledged call survives the loss of the primary; 0 (the default) waits for none.',
-      type: 'integer',
-      minimum: 0,
-      maximum: 16,
-      default: 0,
-    },
     FORTELLIS_ISSUER: outsideUrlProperty(
       'Issuer (iss) of Fortellis tokens, e.g. https://identity.fortellis.io/oauth2/aus1p1ixy7YL8cMq02p7.',
     ),

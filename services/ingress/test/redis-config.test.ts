@@ -17,6 +17,7 @@ describe('the ingress configuration of Redis', () => {
       topology: { kind: 'url', url: 'redis://r:6379' },
       tls: false,
       queuePrefix: 'fa',
+      replicas: 0,
     });
     expect(config.acknowledgement.replicas).toBe(0);
   });

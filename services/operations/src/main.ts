@@ -33,10 +33,12 @@ await runService({
       connection: redis,
       prefix: config.redis.queuePrefix,
       logger,
+      ackReplicas: config.redis.replicas ?? 0,
     });
     const repo = await ConnectionRepository.open(mongo.db(config.mongo.database), redis, {
       prefix: config.redis.queuePrefix,
       logger,
+      replicas: config.redis.replicas ?? 0,
     });
     const app = await buildApp({
       logger,
