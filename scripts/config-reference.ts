@@ -1,7 +1,7 @@
-// Generates the configuration reference from the services' config schemas: the table in the
-// README (between the config-reference markers) and .env.example; and the metrics table (between
-// the metrics-reference markers) from the metric catalog. `npm run docs:config` writes them; a
-// test fails when any is out of date.
+// Generates the configuration reference from the services' config schemas: the table in
+// docs/configuration.md (between the config-reference markers) and .env.example; and the metrics
+// table in docs/runbooks.md (between the metrics-reference markers) from the metric catalog.
+// `npm run docs:config` writes them; a test fails when any is out of date.
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ingressEnvSchema } from '../services/ingress/src/config.ts';
@@ -173,33 +173,43 @@ export function renderMetricsTable(): string {
   ].join('\n');
 }
 
-export const README_MARKERS = ['<!-- config-reference:start -->', '<!-- config-reference:end -->'];
+/** The page holding the generated configuration table, from the repository's root. */
+export const CONFIG_REFERENCE_FILE = 'docs/configuration.md';
+/** The page holding the generated metrics table, from the repository's root. */
+export const METRICS_REFERENCE_FILE = 'docs/runbooks.md';
+
+export const CONFIG_MARKERS = ['<!-- config-reference:start -->', '<!-- config-reference:end -->'];
 export const METRICS_MARKERS = [
   '<!-- metrics-reference:start -->',
   '<!-- metrics-reference:end -->',
 ];
 
-function withBlock(readme: string, markers: readonly string[], body: string): string {
+function withBlock(page: string, markers: readonly string[], body: string): string {
   const [start, end] = markers as [string, string];
-  const from = readme.indexOf(start);
-  const to = readme.indexOf(end);
-  if (from < 0 || to < from) throw new Error(`README has no ${start} … ${end} block`);
-  return `${readme.slice(0, from + start.length)}\n\n${body}\n\n${readme.slice(to)}`;
+  const from = page.indexOf(start);
+  const to = page.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`the page has no ${start} … ${end} block`);
+  return `${page.slice(0, from + start.length)}\n\n${body}\n\n${page.slice(to)}`;
 }
 
-/** The README with both generated tables as the schemas and the catalog make them. */
-export function withConfigTable(readme: string): string {
-  return withBlock(
-    withBlock(readme, README_MARKERS, renderConfigTable()),
-    METRICS_MARKERS,
-    renderMetricsTable(),
-  );
+/** The configuration page with its table as the schemas make it. */
+export function withConfigTable(page: string): string {
+  return withBlock(page, CONFIG_MARKERS, renderConfigTable());
+}
+
+/** The metrics page with its table as the catalog makes it. */
+export function withMetricsTable(page: string): string {
+  return withBlock(page, METRICS_MARKERS, renderMetricsTable());
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const root = fileURLToPath(new URL('../', import.meta.url));
-  const readme = await readFile(`${root}README.md`, 'utf8');
-  await writeFile(`${root}README.md`, withConfigTable(readme));
+  const configuration = await readFile(`${root}${CONFIG_REFERENCE_FILE}`, 'utf8');
+  await writeFile(`${root}${CONFIG_REFERENCE_FILE}`, withConfigTable(configuration));
+  const metrics = await readFile(`${root}${METRICS_REFERENCE_FILE}`, 'utf8');
+  await writeFile(`${root}${METRICS_REFERENCE_FILE}`, withMetricsTable(metrics));
   await writeFile(`${root}.env.example`, renderEnvExample());
-  process.stdout.write('README.md configuration and metrics tables and .env.example written\n');
+  process.stdout.write(
+    `${CONFIG_REFERENCE_FILE} and ${METRICS_REFERENCE_FILE} tables and .env.example written\n`,
+  );
 }

@@ -29,10 +29,13 @@ import { loadApprovalWorkerConfig } from '../../services/approval-worker/src/con
 import { loadDeprovisionWorkerConfig } from '../../services/deprovision-worker/src/config.ts';
 import {
   COMPOSE_PASSWORDS,
+  CONFIG_REFERENCE_FILE,
+  METRICS_REFERENCE_FILE,
   renderEnvExample,
   SERVICE_SCHEMAS,
   variableReference,
   withConfigTable,
+  withMetricsTable,
 } from '../../scripts/config-reference.ts';
 
 type Env = Record<string, string>;
@@ -1019,9 +1022,11 @@ describe('the probes of the manifests answer on the real services', () => {
 });
 
 describe('the configuration reference', () => {
-  it('README and .env.example are what the schemas generate (npm run docs:config)', () => {
-    const readme = read('README.md');
-    expect(withConfigTable(readme)).toBe(readme);
+  it('the configuration and metrics tables and .env.example are what the schemas generate (npm run docs:config)', () => {
+    const configuration = read(CONFIG_REFERENCE_FILE);
+    expect(withConfigTable(configuration)).toBe(configuration);
+    const metrics = read(METRICS_REFERENCE_FILE);
+    expect(withMetricsTable(metrics)).toBe(metrics);
     expect(read('.env.example')).toBe(renderEnvExample());
   });
 

@@ -1,7 +1,7 @@
 // The monitoring pack (deploy/k8s/monitoring) agrees with the code: its alert rules pass
 // `promtool test rules` on the series rules.test.yaml writes; its rules and its Grafana dashboard
-// name only series the services export (the metric catalog); each alert has a runbook in the
-// README; each PodMonitor selects a Deployment's pods on a port they have; the operations
+// name only series the services export (the metric catalog); each alert has a runbook in
+// docs/runbooks.md; each PodMonitor selects a Deployment's pods on a port they have; the operations
 // service's is scraped with a token whose role reads metrics and nothing else.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -74,7 +74,7 @@ describe('the monitoring pack', () => {
     }
   });
 
-  it('every alert the rules define is tested, and has a runbook section in the README', () => {
+  it('every alert the rules define is tested, and has a runbook section in docs/runbooks.md', () => {
     const tested = new Set(
       (
         parse(read(`${PACK}rules.test.yaml`)) as {
@@ -82,11 +82,11 @@ describe('the monitoring pack', () => {
         }
       ).tests.flatMap((test) => test.alert_rule_test.map((case_) => case_.alertname)),
     );
-    const readme = read(`${REPO_ROOT}README.md`);
+    const runbooks = read(`${REPO_ROOT}docs/runbooks.md`);
     for (const rule of rules) {
       expect(tested, rule.alert).toContain(rule.alert);
-      expect(readme, rule.alert).toContain(`#### ${rule.alert}\n`);
-      expect(rule.annotations.runbook).toBe(`README.md#${rule.alert.toLowerCase()}`);
+      expect(runbooks, rule.alert).toContain(`#### ${rule.alert}\n`);
+      expect(rule.annotations.runbook).toBe(`docs/runbooks.md#${rule.alert.toLowerCase()}`);
       expect(['page', 'warning']).toContain(rule.labels.severity);
     }
   });
