@@ -4,6 +4,7 @@
 // (atomic on MongoDB, under the connection's lock on FerretDB: connection-collection.ts), so two
 // workers or a redelivered job can never both act. Works on MongoDB and on FerretDB: no transactions, no change streams.
 import type { Db } from 'mongodb';
+import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
 import type { Cluster, Redis } from 'ioredis';
 import { ActivationStore } from './activation-store.ts';
 import { CallbackStore } from './callback-store.ts';
@@ -14,6 +15,7 @@ import {
 } from './connection-collection.ts';
 import { ConnectionLocks } from './connection-lock.ts';
 import { ConnectionQueries } from './connection-queries.ts';
+import type { ConnectionDocument } from './connection-states.ts';
 import { DeprovisionStore } from './deprovision-store.ts';
 import { ProvisioningStore } from './provisioning-store.ts';
 
@@ -141,4 +143,24 @@ export class ConnectionRepository {
     this.deprovisions.completeStepThenLease(...args);
   readonly reopenFailedSteps: DeprovisionStore['reopenFailedSteps'] = (...args) =>
     this.deprovisions.reopenFailedSteps(...args);
+}
+
+/** The error of a job naming a connection the store does not hold: it fails for good. */
+export function unknownConnection(connectionId: string): AppError {
+  return new AppError(ERROR_CODES.notFound, `connection ${connectionId} is unknown`, {
+    permanent: true,
+  });
+}
+
+/**
+ * The connection, read from `store`, or {@link unknownConnection}: the one "get or throw" of the
+ * workers.
+ */
+export async function getOrThrow(
+  store: Pick<ConnectionRepository, 'get'>,
+  connectionId: string,
+): Promise<ConnectionDocument> {
+  const connection = await store.get(connectionId);
+  if (connection === null) throw unknownConnection(connectionId);
+  return connection;
 }

@@ -7,6 +7,7 @@ export * from './url-redaction.ts';
 export * from './logger.ts';
 export * from './service-runner.ts';
 export * from './retry-policy.ts';
+export * from './leased-call.ts';
 export * from './client-credentials-token-client.ts';
 export * from './http-post.ts';
 export * from './answer-body.ts';

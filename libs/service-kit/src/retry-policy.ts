@@ -1,8 +1,8 @@
 // How the workers treat the answer of an outside party (the Fortellis callback, the provider's
 // backend, the integration platform), and how long they wait before retrying. Pure.
 
-/** What to do after one callback attempt. */
-export type CallbackVerdict =
+/** What to do after one attempt of an outside call, from its HTTP answer (or its absence). */
+export type HttpVerdict =
   | { kind: 'success' }
   /** Refresh the client-credentials token once and try again at once. */
   | { kind: 'reauthenticate' }
@@ -11,37 +11,57 @@ export type CallbackVerdict =
    * 429, so the whole queue pauses rather than every worker trying again on its own.
    */
   | { kind: 'retry'; retryAfterMs?: number; rateLimited?: true }
-  /** Retrying cannot help: the callback has failed. */
+  /** Retrying cannot help: the call has failed. */
   | { kind: 'permanent' };
 
-export interface StepClassification {
-  /** Which statuses mean done. */
-  isSuccess(status: number): boolean;
-  /** Statuses after which a fresh token may help (tried once). */
-  reauthenticateOn: readonly number[];
-  reauthenticated: boolean;
+/** How a party's answers read, where they differ from the plain rules (any 2xx is success). */
+export interface HttpAnswerRules {
+  /** Which statuses mean done; any 2xx when absent. */
+  isSuccess?: (status: number) => boolean;
+  /** Statuses after which a fresh token may help (tried once); none when absent. */
+  reauthenticateOn?: readonly number[];
+  /**
+   * Of `reauthenticateOn`, the statuses retried later when a fresh token is refused again (the
+   * identity service having a bad moment); the others are then permanent.
+   */
+  retryWhenStillRefused?: readonly number[];
 }
 
 /**
- * Classifies the answer of an HTTP step: success; a fresh token once on the listed statuses;
- * retry on no answer, 408, 429 (with its Retry-After) and 5xx; anything else is permanent.
+ * The Fortellis callback's answers: 401 and 403 ask for a fresh token; still refused with it, 401
+ * may be the identity service having a bad moment (retried), 403 is a considered refusal.
  */
-export function classifyHttpStep(
+export const CALLBACK_ANSWER_RULES: HttpAnswerRules = {
+  reauthenticateOn: [401, 403],
+  retryWhenStillRefused: [401],
+};
+
+const is2xx = (status: number) => status >= 200 && status < 300;
+
+/**
+ * Classifies the answer of an outside call (status undefined: a network error or timeout): success
+ * by `rules.isSuccess`; a fresh token once on `rules.reauthenticateOn`; retry on no answer, 408,
+ * 429 (with its Retry-After) and 5xx; anything else is permanent.
+ */
+export function classifyHttpAnswer(
   status: number | undefined,
   retryAfter: string | undefined,
-  rules: StepClassification,
-): CallbackVerdict {
+  rules: HttpAnswerRules = {},
+  reauthenticated = false,
+): HttpVerdict {
   if (status === undefined) return { kind: 'retry' };
-  if (rules.isSuccess(status)) return { kind: 'success' };
-  if (rules.reauthenticateOn.includes(status) && !rules.reauthenticated)
-    return { kind: 'reauthenticate' };
+  if ((rules.isSuccess ?? is2xx)(status)) return { kind: 'success' };
+  if (rules.reauthenticateOn?.includes(status) === true) {
+    if (!reauthenticated) return { kind: 'reauthenticate' };
+    if (rules.retryWhenStillRefused?.includes(status) === true) return { kind: 'retry' };
+  }
   if (status === 408 || status === 429 || status >= 500)
     return retryAfterAnswer(status, retryAfter);
   return { kind: 'permanent' };
 }
 
 /** The retry verdict of an answer that asks for one: its Retry-After, and whether it was a 429. */
-function retryAfterAnswer(status: number, retryAfter: string | undefined): CallbackVerdict {
+function retryAfterAnswer(status: number, retryAfter: string | undefined): HttpVerdict {
   const retryAfterMs = parseRetryAfter(retryAfter);
   return {
     kind: 'retry',
@@ -118,25 +138,6 @@ export function createBackoffStrategy(
 ) {
   return (attemptsMade: number, _type?: string, error?: Error): number =>
     backoffDelay(attemptsMade, settings, random, askedDelay(error, settings));
-}
-
-/** Classifies a Fortellis callback answer (or a network error / timeout: status undefined). */
-export function classifyCallback(
-  status: number | undefined,
-  retryAfter?: string,
-  alreadyReauthenticated = false,
-): CallbackVerdict {
-  if (status === undefined) return { kind: 'retry' };
-  if (status >= 200 && status < 300) return { kind: 'success' };
-  if (status === 401 || status === 403) {
-    if (!alreadyReauthenticated) return { kind: 'reauthenticate' };
-    // Still refused with a fresh token: 401 may be the identity service having a bad moment; 403
-    // is a considered refusal.
-    return status === 401 ? { kind: 'retry' } : { kind: 'permanent' };
-  }
-  if (status === 408 || status === 429 || status >= 500)
-    return retryAfterAnswer(status, retryAfter);
-  return { kind: 'permanent' };
 }
 
 /** `Retry-After` as delay-seconds or an HTTP date; undefined when absent or unreadable. */

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   backoffDelay,
   clampRetryAfter,
-  classifyCallback,
-  classifyHttpStep,
+  CALLBACK_ANSWER_RULES,
+  classifyHttpAnswer,
   createBackoffStrategy,
   createLogger,
   parseRetryAfter,
@@ -14,7 +14,7 @@ import {
   RetryLaterError,
 } from '@fortellis-admin/service-kit';
 
-describe('classifyCallback', () => {
+describe('classifyHttpAnswer with the callback rules', () => {
   it.each([
     [200, undefined, false, { kind: 'success' }],
     [204, undefined, false, { kind: 'success' }],
@@ -34,7 +34,9 @@ describe('classifyCallback', () => {
   ] as const)(
     'HTTP %s (Retry-After %s, reauthenticated %s) → %j',
     (status, retryAfter, reauthenticated, expected) => {
-      expect(classifyCallback(status, retryAfter, reauthenticated)).toEqual(expected);
+      expect(
+        classifyHttpAnswer(status, retryAfter, CALLBACK_ANSWER_RULES, reauthenticated),
+      ).toEqual(expected);
     },
   );
 });
@@ -46,12 +48,12 @@ describe('a 429', () => {
       reauthenticateOn: [],
       reauthenticated: false,
     };
-    expect(classifyHttpStep(429, '3', rules)).toEqual({
+    expect(classifyHttpAnswer(429, '3', rules)).toEqual({
       kind: 'retry',
       retryAfterMs: 3000,
       rateLimited: true,
     });
-    expect(classifyHttpStep(503, '3', rules)).toEqual({ kind: 'retry', retryAfterMs: 3000 });
+    expect(classifyHttpAnswer(503, '3', rules)).toEqual({ kind: 'retry', retryAfterMs: 3000 });
   });
 
   it('retries as a rate limit (the queue pauses), anything else as a plain retry', () => {

@@ -6,7 +6,11 @@ import type {
   ConnectionAcceptedJob,
   ConnectionCallbackBody,
 } from '@fortellis-admin/contracts';
-import type { ConnectionRepository, SealedCredentials } from '@fortellis-admin/connection-store';
+import type {
+  ConnectionDocument,
+  ConnectionRepository,
+  SealedCredentials,
+} from '@fortellis-admin/connection-store';
 import type {
   CallOutcomeLedger,
   ClientCredentialsTokenClient,
@@ -103,3 +107,9 @@ export interface ProcessResult {
   connectionId: string;
   state: string;
 }
+
+/**
+ * What one move of a connection gave: where it left the connection, or the connection found moved
+ * on by another run (its lease could not be taken, or its write was refused), to move on again.
+ */
+export type AdvanceStep = ProcessResult | { movedOn: ConnectionDocument };

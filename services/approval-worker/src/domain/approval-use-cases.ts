@@ -3,8 +3,6 @@
 // the reconciler's run and the stalled connections it finds. Each ends by moving the connection on
 // (advance-connection.ts), so a redelivered job resumes where the last run stopped.
 import {
-  AppError,
-  ERROR_CODES,
   jobIdFor,
   type ActivateRequest,
   type ActivationReceivedJob,
@@ -15,11 +13,12 @@ import {
 } from '@fortellis-admin/contracts';
 import {
   callbackFailedBefore,
+  getOrThrow,
   provisioningFailedBefore,
   type ConnectionDocument,
 } from '@fortellis-admin/connection-store';
 import { reconcileStalled, type JobContext, type Logger } from '@fortellis-admin/service-kit';
-import { createAdvanceConnection } from './advance-connection.ts';
+import { advanceConnection } from './advance-connection.ts';
 import type { ApprovalUseCaseDeps, ProcessResult } from './approval-ports.ts';
 import { decide } from '@fortellis-admin/approval-rules';
 
@@ -62,151 +61,188 @@ export function approvalJobIdsOf(connectionId: string): string[] {
 }
 
 export function createApprovalUseCases(deps: ApprovalUseCaseDeps): ApprovalUseCases {
-  const { repo } = deps;
-  const advance = createAdvanceConnection(deps);
-
-  async function known(connectionId: string): Promise<ConnectionDocument> {
-    const connection = await repo.get(connectionId);
-    if (connection === null)
-      throw new AppError(ERROR_CODES.notFound, `connection ${connectionId} is unknown`, {
-        permanent: true,
-      });
-    return connection;
-  }
-
-  async function current(connectionId: string): Promise<ConnectionDocument> {
-    const found = await repo.get(connectionId);
-    if (found === null) throw new Error(`connection ${connectionId} disappeared`);
-    return found;
-  }
-
-  /** Applies the rules to a connection still `received`; any other is returned as it is. */
-  async function decideByRules(
-    connection: ConnectionDocument,
-    activation: ActivateRequest,
-    log: Logger,
-  ): Promise<ConnectionDocument> {
-    if (connection.state !== 'received') return connection;
-    const decision = decide(deps.policy, activation);
-    const decided = await repo.decide(
-      connection.connectionId,
-      { ...decision, decidedBy: 'rules', decidedAt: deps.clock.now() },
-      ['received'],
-    );
-    log.info({ action: decision.action, ruleId: decision.ruleId }, 'activation decided');
-    return decided ?? (await current(connection.connectionId));
-  }
-
   return {
-    async handleActivation(data, job, log) {
-      const connectionId = data.activation.connectionId;
-      // The rules are pure: decide first, so one insert stores the activation, its decision and
-      // the callback's lease.
-      const decision = decide(deps.policy, data.activation);
-      const recorded = await repo.recordActivation(
-        {
-          activation: data.activation,
-          requestId: data.requestId,
-          receivedAt: new Date(data.receivedAt),
-        },
-        {
-          decision: { ...decision, decidedBy: 'rules', decidedAt: deps.clock.now() },
-          callbackLeaseMs: deps.settings.callbackLeaseMs,
-          ...(deps.provisioner.kind === 'http'
-            ? { provisioningLeaseMs: deps.settings.provisioningLeaseMs }
-            : {}),
-        },
+    handleActivation: (data, job, log) => handleActivation(deps, data, job, log),
+    handleReviewDecision: (data, job, log) => handleReviewDecision(deps, data, job, log),
+    handleSuspension: (data, job, log) => handleSuspension(deps, data, job, log),
+    handleCallbackRetry: (data, job, log) => handleCallbackRetry(deps, data, job, log),
+    handleStalledConnection: (data, job, log) => handleStalledConnection(deps, data, job, log),
+    handleReconciliation: (log) => handleReconciliation(deps, log),
+  };
+}
+
+/**
+ * Stores an activation once and decides it by the rules; an activation seen before is decided if
+ * it is still `received`. Either way the connection is moved on.
+ */
+export async function handleActivation(
+  deps: ApprovalUseCaseDeps,
+  data: ActivationReceivedJob,
+  job: JobContext,
+  log: Logger,
+): Promise<ProcessResult> {
+  const connectionId = data.activation.connectionId;
+  // The rules are pure: decide first, so one insert stores the activation, its decision and the
+  // callback's lease.
+  const decision = decide(deps.policy, data.activation);
+  const recorded = await deps.repo.recordActivation(
+    {
+      activation: data.activation,
+      requestId: data.requestId,
+      receivedAt: new Date(data.receivedAt),
+    },
+    {
+      decision: { ...decision, decidedBy: 'rules', decidedAt: deps.clock.now() },
+      callbackLeaseMs: deps.settings.callbackLeaseMs,
+      ...(deps.provisioner.kind === 'http'
+        ? { provisioningLeaseMs: deps.settings.provisioningLeaseMs }
+        : {}),
+    },
+  );
+  switch (recorded.kind) {
+    case 'stale':
+      log.warn('activation for a connection already deactivated: recorded, not acted on');
+      return { connectionId, state: recorded.connection.state };
+    case 'created':
+      log.info({ action: decision.action, ruleId: decision.ruleId }, 'activation decided');
+      return advanceConnection(
+        deps,
+        recorded.connection,
+        job,
+        log,
+        recorded.lease === undefined || recorded.leaseFor === undefined
+          ? undefined
+          : { lease: recorded.lease, for: recorded.leaseFor },
       );
-      switch (recorded.kind) {
-        case 'stale':
-          log.warn('activation for a connection already deactivated: recorded, not acted on');
-          return { connectionId, state: recorded.connection.state };
-        case 'created':
-          log.info({ action: decision.action, ruleId: decision.ruleId }, 'activation decided');
-          return advance(
-            recorded.connection,
-            job,
-            log,
-            recorded.lease === undefined || recorded.leaseFor === undefined
-              ? undefined
-              : { lease: recorded.lease, for: recorded.leaseFor },
-          );
-        case 'existing':
-          return advance(await decideByRules(recorded.connection, data.activation, log), job, log);
-      }
-    },
-
-    async handleReviewDecision(data, job, log) {
-      let connection = await known(data.connectionId);
-      if (connection.state === 'pending_review') {
-        connection =
-          (await repo.decide(
-            data.connectionId,
-            {
-              action: data.action,
-              ruleId: 'operator',
-              ...(data.reason === undefined ? {} : { reason: data.reason }),
-              decidedBy: data.actor,
-              decidedAt: new Date(data.decidedAt),
-            },
-            ['pending_review'],
-          )) ?? (await current(data.connectionId));
-        log.info({ action: data.action, actor: data.actor }, 'review decided');
-      }
-      return advance(connection, job, log);
-    },
-
-    async handleSuspension(data, job, log) {
-      // The operators' service recorded the suspension (accepted → suspending) before publishing
-      // this job: what is left is the `rejected` callback, sent like any other.
-      const connection = await known(data.connectionId);
-      log.info({ actor: data.actor, state: connection.state }, 'suspension requested');
-      return advance(connection, job, log);
-    },
-
-    async handleCallbackRetry(data, job, log) {
-      // The operator's request was published first; the callback is reopened here, so a failed
-      // publish leaves the connection as it was, never reopened with nothing to send it.
-      let connection = await known(data.connectionId);
-      const requestedAt = new Date(data.requestedAt);
-      if (callbackFailedBefore(connection, requestedAt)) {
-        connection =
-          (await repo.reopenCallback(data.connectionId, data.actor)) ??
-          (await current(data.connectionId));
-        log.info({ actor: data.actor }, 'callback reopened by an operator');
-      } else if (provisioningFailedBefore(connection, requestedAt)) {
-        connection =
-          (await repo.reopenProvisioning(data.connectionId, data.actor)) ??
-          (await current(data.connectionId));
-        log.info({ actor: data.actor }, 'provisioning reopened by an operator');
-      }
-      log.info({ actor: data.actor, state: connection.state }, 'retrying the callback');
-      return advance(connection, job, log);
-    },
-
-    async handleStalledConnection(data, job, log) {
-      const connection = await known(data.connectionId);
-      log.info({ state: connection.state }, 'moving a stalled connection on');
-      return advance(
-        connection.activation === undefined
-          ? connection
-          : await decideByRules(connection, connection.activation, log),
+    case 'existing':
+      return advanceConnection(
+        deps,
+        await decideByRules(deps, recorded.connection, data.activation, log),
         job,
         log,
       );
-    },
+  }
+}
 
-    handleReconciliation(log) {
-      return reconcileStalled(
+/** Applies the rules to a connection still `received`; any other is returned as it is. */
+async function decideByRules(
+  deps: ApprovalUseCaseDeps,
+  connection: ConnectionDocument,
+  activation: ActivateRequest,
+  log: Logger,
+): Promise<ConnectionDocument> {
+  if (connection.state !== 'received') return connection;
+  const decision = decide(deps.policy, activation);
+  const decided = await deps.repo.decide(
+    connection.connectionId,
+    { ...decision, decidedBy: 'rules', decidedAt: deps.clock.now() },
+    ['received'],
+  );
+  log.info({ action: decision.action, ruleId: decision.ruleId }, 'activation decided');
+  return decided ?? (await getOrThrow(deps.repo, connection.connectionId));
+}
+
+/** Records an operator's decision on a connection held for review, and moves it on. */
+export async function handleReviewDecision(
+  deps: ApprovalUseCaseDeps,
+  data: ReviewDecidedJob,
+  job: JobContext,
+  log: Logger,
+): Promise<ProcessResult> {
+  let connection = await getOrThrow(deps.repo, data.connectionId);
+  if (connection.state === 'pending_review') {
+    connection =
+      (await deps.repo.decide(
+        data.connectionId,
         {
-          findStalled: (since, limit) => repo.findStalled('approval', since, limit),
-          liveJobIdsOf: approvalJobIdsOf,
-          jobs: deps.reconcilerJobs,
-          clock: deps.clock,
-          settings: deps.settings.reconcile,
+          action: data.action,
+          ruleId: 'operator',
+          ...(data.reason === undefined ? {} : { reason: data.reason }),
+          decidedBy: data.actor,
+          decidedAt: new Date(data.decidedAt),
         },
-        log,
-      );
+        ['pending_review'],
+      )) ?? (await getOrThrow(deps.repo, data.connectionId));
+    log.info({ action: data.action, actor: data.actor }, 'review decided');
+  }
+  return advanceConnection(deps, connection, job, log);
+}
+
+/**
+ * The operators' service recorded the suspension (accepted → suspending) before publishing this
+ * job: what is left is the `rejected` callback, sent like any other.
+ */
+export async function handleSuspension(
+  deps: ApprovalUseCaseDeps,
+  data: SuspensionRequestedJob,
+  job: JobContext,
+  log: Logger,
+): Promise<ProcessResult> {
+  const connection = await getOrThrow(deps.repo, data.connectionId);
+  log.info({ actor: data.actor, state: connection.state }, 'suspension requested');
+  return advanceConnection(deps, connection, job, log);
+}
+
+/**
+ * An operator's retry: reopens a failed callback, or a failed provisioning, and moves the
+ * connection on. The operator's request was published first; the call is reopened here, so a
+ * failed publish leaves the connection as it was, never reopened with nothing to send it.
+ */
+export async function handleCallbackRetry(
+  deps: ApprovalUseCaseDeps,
+  data: RetryRequestedJob,
+  job: JobContext,
+  log: Logger,
+): Promise<ProcessResult> {
+  let connection = await getOrThrow(deps.repo, data.connectionId);
+  const requestedAt = new Date(data.requestedAt);
+  if (callbackFailedBefore(connection, requestedAt)) {
+    connection =
+      (await deps.repo.reopenCallback(data.connectionId, data.actor)) ??
+      (await getOrThrow(deps.repo, data.connectionId));
+    log.info({ actor: data.actor }, 'callback reopened by an operator');
+  } else if (provisioningFailedBefore(connection, requestedAt)) {
+    connection =
+      (await deps.repo.reopenProvisioning(data.connectionId, data.actor)) ??
+      (await getOrThrow(deps.repo, data.connectionId));
+    log.info({ actor: data.actor }, 'provisioning reopened by an operator');
+  }
+  log.info({ actor: data.actor, state: connection.state }, 'retrying the callback');
+  return advanceConnection(deps, connection, job, log);
+}
+
+/** A connection the reconciler found stalled: decided if it still waits for the rules, moved on. */
+export async function handleStalledConnection(
+  deps: ApprovalUseCaseDeps,
+  data: StalledConnectionFoundJob,
+  job: JobContext,
+  log: Logger,
+): Promise<ProcessResult> {
+  const connection = await getOrThrow(deps.repo, data.connectionId);
+  log.info({ state: connection.state }, 'moving a stalled connection on');
+  return advanceConnection(
+    deps,
+    connection.activation === undefined
+      ? connection
+      : await decideByRules(deps, connection, connection.activation, log),
+    job,
+    log,
+  );
+}
+
+/** The reconciler's run: publishes the connections that stalled. */
+export function handleReconciliation(
+  deps: ApprovalUseCaseDeps,
+  log: Logger,
+): Promise<{ found: number; published: number }> {
+  return reconcileStalled(
+    {
+      findStalled: (since, limit) => deps.repo.findStalled('approval', since, limit),
+      liveJobIdsOf: approvalJobIdsOf,
+      jobs: deps.reconcilerJobs,
+      clock: deps.clock,
+      settings: deps.settings.reconcile,
     },
-  };
+    log,
+  );
 }

@@ -1,30 +1,36 @@
-// Runs one deprovision step under its lease, so it ends once in effect: take the lease (or learn
-// the step has ended, or that another worker has it), perform the call, and record its end: done,
-// failed (a refusal, or still failing past the retry horizon) or skipped; a transient failure gives
-// the lease back and retries later, without repeating the steps that already ended. An ended call
-// is recorded in the ledger beside the jobs before the database: an attempt whose database write
-// failed is finished from there by the retry, which does not call again.
-import type { AcquiredLease, DeprovisionStep, StepEnd } from '@fortellis-admin/connection-store';
-import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
+// Runs one deprovision step under its lease, so it ends once in effect (the leased-call protocol:
+// libs/service-kit/src/leased-call.ts): take the lease (or learn the step has ended, or that another
+// worker has it), perform the call, and record its end: done, failed (a refusal, or still failing
+// past the retry horizon) or skipped; a transient failure gives the lease back and retries later,
+// without repeating the steps that already ended. An ended call is recorded in the ledger beside
+// the jobs before the database: an attempt whose database write failed is finished from there by
+// the retry, which does not call again.
 import {
-  rememberCallEnd,
-  retryLater,
+  unknownConnection,
+  type AcquiredLease,
+  type DeprovisionStep,
+  type StepEnd,
+} from '@fortellis-admin/connection-store';
+import { AppError } from '@fortellis-admin/contracts';
+import {
   RetryLaterError,
+  runLeasedCall,
   statusOf,
-  type CallbackVerdict,
-  type HttpAttempt,
+  type CallAttempt,
+  type CallEnding,
   type JobContext,
   type Logger,
 } from '@fortellis-admin/service-kit';
 import type { DeprovisionUseCaseDeps, StepOutcome } from './deprovision-ports.ts';
 
-/**
- * What performing a step gave: a reason to skip it, or an attempt and what to make of it, with
- * what may be kept of its answer should the step fail (`keptBody`: absent when the party's answer
- * may hold a secret, as the backend's may).
- */
-export type Performed =
-  { skipped: string } | { attempt: HttpAttempt; verdict: CallbackVerdict; keptBody?: string };
+/** A step's call that was made, with what may be kept of its answer should the step fail. */
+export interface StepCall extends CallAttempt {
+  /** Absent when the party's answer may hold a secret, as the backend's may. */
+  keptBody?: string;
+}
+
+/** What performing a step gave: a reason to skip it, or the call made. */
+export type Performed = { skipped: string } | StepCall;
 
 /**
  * `lease`: the step's lease, when the write before took it. `next`: the step that follows, whose
@@ -41,124 +47,124 @@ export interface StepRun {
   nextLease?: AcquiredLease | undefined;
 }
 
-export type RunStep = (
-  connectionId: string,
-  step: DeprovisionStep,
-  job: JobContext,
-  log: Logger,
+/** One step of one connection, as a job runs it. */
+export interface StepJob {
+  connectionId: string;
+  step: DeprovisionStep;
+  job: JobContext;
+  log: Logger;
+}
+
+/** Runs `step` under its lease with `perform` as its call; see the file's header. */
+export async function runStep(
+  deps: DeprovisionUseCaseDeps,
+  { connectionId, step, job, log }: StepJob,
   perform: () => Promise<Performed>,
-  chain?: StepChain,
-) => Promise<StepRun>;
-
-export function createStepRunner(deps: DeprovisionUseCaseDeps): RunStep {
-  const { repo } = deps;
-  const leaseMs = deps.settings.stepLeaseMs;
-
-  /** What an earlier attempt left in the ledger; marks it abandoned if it left nothing. */
-  function earlierOutcome(previousLeaseId: string): Promise<StepEnd | null> {
-    return deps.ledger.outcomeOf<StepEnd>(previousLeaseId, { abandon: true });
-  }
-
-  /** Takes the step's lease, or says why there is nothing to run. */
-  async function take(
-    connectionId: string,
-    step: DeprovisionStep,
-  ): Promise<AcquiredLease | { finished: StepOutcome }> {
-    const lease = await repo.acquireStepLease(connectionId, step, leaseMs);
-    switch (lease.kind) {
-      case 'unknown':
-        throw new AppError(ERROR_CODES.notFound, `connection ${connectionId} is unknown`, {
-          permanent: true,
-        });
-      case 'finished':
-        return { finished: lease.record.status ?? 'failed' };
-      case 'busy':
-        throw new RetryLaterError(`${step} is being attempted by another worker`, leaseMs);
-      case 'acquired':
-        return lease;
-    }
-  }
-
-  return async function runStep(connectionId, step, job, log, perform, chain = {}) {
-    const lease = chain.lease ?? (await take(connectionId, step));
-    if ('finished' in lease) return { outcome: lease.finished };
-    const { leaseId } = lease;
-    /** Writes the step's end, taking the next step's lease in the same write when there is one. */
-    const complete = async (result: StepEnd): Promise<StepRun> => {
-      if (result.status === 'failed') deps.recordGiveUp?.(step);
-      if (chain.next === undefined) {
-        await repo.completeStep(connectionId, step, leaseId, result);
-        return { outcome: result.status };
-      }
-      const { nextLease } = await repo.completeStepThenLease(connectionId, step, leaseId, result, {
-        step: chain.next,
-        leaseMs,
-      });
-      return { outcome: result.status, ...(nextLease === null ? {} : { nextLease }) };
-    };
-    if (lease.previousLeaseId !== undefined) {
-      const earlier = await earlierOutcome(lease.previousLeaseId);
-      if (earlier !== null) {
+  chain: StepChain = {},
+): Promise<StepRun> {
+  const lease = chain.lease ?? (await takeStepLease(deps, connectionId, step));
+  if ('finished' in lease) return { outcome: lease.finished };
+  return runLeasedCall<StepEnd, StepRun, StepCall>({
+    lease,
+    ledger: {
+      store: deps.ledger,
+      foundEarlier: (earlier) =>
         log.warn(
           { step, status: earlier.status },
           'step already attempted by an earlier attempt: recording its outcome, not calling again',
-        );
-        return complete(earlier);
+        ),
+      takenOver: async (end) => ({ outcome: end.status }),
+    },
+    horizon: { since: job.publishedAt, limitMs: deps.settings.retryHorizonMs, clock: deps.clock },
+    log,
+    perform: async () => {
+      const performed = await perform();
+      if ('skipped' in performed) {
+        log.info({ step, note: performed.skipped }, 'step skipped');
+        return { ended: { status: 'skipped', note: performed.skipped } };
       }
-    }
-    let performed: Performed;
-    try {
-      performed = await perform();
-    } catch (error) {
-      // A refusal that retrying cannot heal (the token endpoint refusing our client) ends the step
-      // failed, visibly; anything else gives the lease back for the queue to retry.
-      if (error instanceof AppError && error.permanent)
-        return complete({ status: 'failed', error: (error as Error).message });
-      await repo.releaseStepLease(connectionId, step, leaseId, {
-        error: (error as Error).message,
-      });
-      throw error;
-    }
-    if ('skipped' in performed) {
-      log.info({ step, note: performed.skipped }, 'step skipped');
-      return complete({ status: 'skipped', note: performed.skipped });
-    }
-    const { attempt, verdict, keptBody } = performed;
-    deps.recordCall?.(step === 'cleanup' ? 'backend' : 'status', verdict.kind);
-    const status = statusOf(attempt);
-    const failure = attempt.answered
-      ? { httpStatus: attempt.status, ...(keptBody === undefined ? {} : { body: keptBody }) }
-      : { error: attempt.error };
-    log.info(
-      { step, status, error: attempt.answered ? undefined : attempt.error, attempt: job.attempt },
-      'step attempt',
-    );
-    /** Records the call's end in the ledger, then in the database (unless taken over). */
-    const end = async (result: StepEnd): Promise<StepRun> => {
-      if (await rememberCallEnd(deps.ledger, leaseId, result, log)) return complete(result);
-      return { outcome: result.status };
-    };
-    switch (verdict.kind) {
-      case 'success':
-        return end({ status: 'done', ...(status === undefined ? {} : { httpStatus: status }) });
-      case 'permanent':
-      case 'reauthenticate':
-        return end({ status: 'failed', ...failure });
-      case 'retry': {
-        const elapsed = deps.clock.now().getTime() - job.publishedAt.getTime();
-        if (elapsed >= deps.settings.retryHorizonMs) {
-          return end({
-            status: 'failed',
-            ...failure,
-            note: `gave up after ${Math.round(elapsed / 1000)} s`,
-          });
-        }
-        await repo.releaseStepLease(connectionId, step, leaseId, {
-          ...(status === undefined ? {} : { status }),
-          error: attempt.answered ? `HTTP ${attempt.status}` : attempt.error,
-        });
-        throw retryLater(`${step} answered ${status ?? 'nothing'}`, verdict);
-      }
-    }
-  };
+      const { attempt, verdict } = performed;
+      deps.recordCall?.(step === 'cleanup' ? 'backend' : 'status', verdict.kind);
+      log.info(
+        {
+          step,
+          status: statusOf(attempt),
+          error: attempt.answered ? undefined : attempt.error,
+          attempt: job.attempt,
+        },
+        'step attempt',
+      );
+      return performed;
+    },
+    // A refusal that retrying cannot heal (the token endpoint refusing our client) ends the step
+    // failed, visibly; anything else gives the lease back for the queue to retry.
+    failedToCall: (error) =>
+      error instanceof AppError && error.permanent
+        ? { ended: { status: 'failed', error: error.message } }
+        : { release: (error as Error).message },
+    endOf: stepEndOf,
+    retryMessage: ({ attempt }) => `${step} answered ${statusOf(attempt) ?? 'nothing'}`,
+    release: (attempt) => deps.repo.releaseStepLease(connectionId, step, lease.leaseId, attempt),
+    complete: (end) => completeStep(deps, connectionId, step, lease.leaseId, end, chain.next),
+  });
+}
+
+/** Takes the step's lease, or says why there is nothing to run. */
+async function takeStepLease(
+  deps: DeprovisionUseCaseDeps,
+  connectionId: string,
+  step: DeprovisionStep,
+): Promise<AcquiredLease | { finished: StepOutcome }> {
+  const leaseMs = deps.settings.stepLeaseMs;
+  const lease = await deps.repo.acquireStepLease(connectionId, step, leaseMs);
+  switch (lease.kind) {
+    case 'unknown':
+      throw unknownConnection(connectionId);
+    case 'finished':
+      return { finished: lease.record.status ?? 'failed' };
+    case 'busy':
+      throw new RetryLaterError(`${step} is being attempted by another worker`, leaseMs);
+    case 'acquired':
+      return lease;
+  }
+}
+
+/** How a step's call ended: done, or failed with what may be kept of the answer. */
+function stepEndOf({ attempt, keptBody }: StepCall, ending: CallEnding): StepEnd {
+  const failure = attempt.answered
+    ? { httpStatus: attempt.status, ...(keptBody === undefined ? {} : { body: keptBody }) }
+    : { error: attempt.error };
+  switch (ending.kind) {
+    case 'success':
+      return { status: 'done', ...(attempt.answered ? { httpStatus: attempt.status } : {}) };
+    case 'refused':
+      return { status: 'failed', ...failure };
+    case 'expired':
+      return {
+        status: 'failed',
+        ...failure,
+        note: `gave up after ${Math.round(ending.elapsedMs / 1000)} s`,
+      };
+  }
+}
+
+/** Writes the step's end, taking the next step's lease in the same write when there is one. */
+async function completeStep(
+  deps: DeprovisionUseCaseDeps,
+  connectionId: string,
+  step: DeprovisionStep,
+  leaseId: string,
+  result: StepEnd,
+  next: DeprovisionStep | undefined,
+): Promise<StepRun> {
+  if (result.status === 'failed') deps.recordGiveUp?.(step);
+  if (next === undefined) {
+    await deps.repo.completeStep(connectionId, step, leaseId, result);
+    return { outcome: result.status };
+  }
+  const { nextLease } = await deps.repo.completeStepThenLease(connectionId, step, leaseId, result, {
+    step: next,
+    leaseMs: deps.settings.stepLeaseMs,
+  });
+  return { outcome: result.status, ...(nextLease === null ? {} : { nextLease }) };
 }
