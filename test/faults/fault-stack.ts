@@ -142,6 +142,9 @@ export async function startFaultStack<K extends RedisKind>(
   };
 }
 
+/** pino's levels from warn up, by name and by number. */
+const COMPLAINT_LEVELS = new Set(['warn', 'error', 'fatal', '40', '50', '60']);
+
 /** The running replicas of a scenario: the ingress's (which the front reads) and each worker's. */
 class ReplicaSet {
   readonly ingress: IngressReplica[];
@@ -252,8 +255,9 @@ class ReplicaSet {
       const lines = (partial + chunk.toString('utf8')).split('\n');
       partial = lines.pop() ?? '';
       for (const line of lines) {
-        const level = /"level":(\d+)/.exec(line)?.[1];
-        if (level === undefined || Number(level) < 40) continue;
+        // The services log the level by name ("warn"); pino's default is its number (40).
+        const level = /"level":"?(\w+)/.exec(line)?.[1];
+        if (level === undefined || !COMPLAINT_LEVELS.has(level)) continue;
         const what = `${name}: ${/"msg":"([^"]*)"/.exec(line)?.[1] ?? line.slice(0, 120)}`;
         this.complaints.set(what, (this.complaints.get(what) ?? 0) + 1);
       }

@@ -143,6 +143,31 @@ function settleConnect<C extends Cluster>(cluster: C): C {
   return cluster;
 }
 
+/**
+ * Drops a Sentinel client's failover detector when its connection closes, on the client and on its
+ * duplicates (BullMQ's blocking connection is one). ioredis keeps the detector of the last
+ * connection subscribed to +switch-master while the client reconnects; a failover announced during
+ * the reconnection (as after the primary's kill -9: the client is already trying again when the
+ * Sentinels promote a replica) makes that stale detector disconnect the connector in the middle of
+ * the new attempt, which then fails with "Connection is closed." and ends the client for good. A
+ * worker whose BullMQ connection ended so took no job again until restarted, logging nothing but
+ * that error (the fault suite's Sentinel kill -9, issue 24). The next connection makes its own
+ * detector.
+ */
+function dropStaleFailoverDetector(client: Redis): Redis {
+  type WithDetector = { connector?: { failoverDetector?: { cleanup(): void } | null } };
+  client.on('close', () => {
+    const connector = (client as unknown as WithDetector).connector;
+    if (connector?.failoverDetector == null) return;
+    connector.failoverDetector.cleanup();
+    connector.failoverDetector = null;
+  });
+  const duplicate = client.duplicate.bind(client);
+  client.duplicate = (...args: Parameters<Redis['duplicate']>) =>
+    dropStaleFailoverDetector(duplicate(...args));
+  return client;
+}
+
 function clusterOptions(
   purpose: RedisPurpose,
   base: RedisOptions,
@@ -182,11 +207,13 @@ export function createRedisConnection(
   let client: RedisClient;
   if (topology.kind === 'url') client = new Redis(topology.url, base);
   else if (topology.kind === 'sentinel')
-    client = new Redis({
-      ...base,
-      ...authOptions(settings),
-      ...sentinelOptions(topology, settings),
-    });
+    client = dropStaleFailoverDetector(
+      new Redis({
+        ...base,
+        ...authOptions(settings),
+        ...sentinelOptions(topology, settings),
+      }),
+    );
   else
     client = settleConnect(
       new Cluster(
