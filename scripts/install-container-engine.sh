@@ -35,6 +35,9 @@ command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missin
 # leaves DNS off on an internal network, and every service then fails with ENOTFOUND redis.
 [ -x /usr/lib/podman/netavark ] || missing+=(netavark)
 [ -x /usr/lib/podman/aardvark-dns ] || missing+=(aardvark-dns)
+# netavark sets up each network's firewall rules with iptables, which it does not depend on: without
+# it every container on a compose network fails to start ("netavark: No such file or directory").
+command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing+=(iptables)
 # `podman kube play` builds its pause image around catatonit, another of podman's recommends.
 command -v catatonit >/dev/null 2>&1 || [ -x /usr/libexec/podman/catatonit ] || missing+=(catatonit)
 # debootstrap checks Debian's signatures (an Ubuntu host lacks Debian's keys).
