@@ -4,11 +4,11 @@
 // replica; and follow a Cluster when the primary holding the queues' slot dies and its replica takes
 // over. Each time the publisher acknowledges again and the worker takes new jobs within seconds.
 import { setTimeout as delay } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createRedisConnection,
   parseEndpoints,
-  type RedisClient,
   type RedisSettings,
 } from '@fortellis-admin/service-kit';
 import {
@@ -147,9 +147,14 @@ describe('behind Sentinel', () => {
       queuePrefix: 'detector',
     };
     const { logger } = capturingLogger('worker');
-    const clients: RedisClient[] = [];
+    const clients: Redis[] = [];
     for (let i = 0; i < 15; i += 1) {
-      const client = createRedisConnection(settings, i % 2 === 0 ? 'worker' : 'app', logger);
+      // Behind Sentinel the connection is a Redis (a Cluster only with REDIS_CLUSTER_NODES).
+      const client = createRedisConnection(
+        settings,
+        i % 2 === 0 ? 'worker' : 'app',
+        logger,
+      ) as Redis;
       await client.connect();
       const copy = client.duplicate();
       copy.on('error', () => undefined);
