@@ -22,7 +22,8 @@ NPM_VERSION=11.21.2
 CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/fortellis-admin"
 NODE_BIN="$REPO_ROOT/node_modules/node/bin/node"
 
-log() { printf 'infra:install: %s\n' "$*"; }
+# shellcheck source=scripts/lib/log.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/log.sh"
 SUDO=''
 [ "$(id -u)" -ne 0 ] && SUDO='sudo'
 

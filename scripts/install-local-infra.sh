@@ -6,7 +6,12 @@
 # promtool (Debian's prometheus package) for the monitoring test, which runs the alert rules' unit
 # tests, podman with a local stand-in base image for the image tests, and Toxiproxy (Go module
 # proxy) for the network faults of the fault suite.
-# Idempotent: a second run does nothing.
+# The four Go builds (Docker Compose, Toxiproxy, kustomize, FerretDB) need only Go and the module
+# proxy: they start first, in the background, each with its output in a log file of its own, and
+# run while the Debian packages, debootstrap and the stand-in image are installed; the script then
+# waits for them and fails, showing the build's log, if one failed. Every log line carries the
+# seconds since the start.
+# Idempotent: a second run builds and installs nothing.
 set -euo pipefail
 
 FERRETDB_VERSION=v1.24.2
@@ -14,8 +19,89 @@ KUSTOMIZE_VERSION=v5.7.1
 # Debian bookworm's prometheus package (its promtool runs the alert rules' unit tests).
 PROMTOOL_DEBIAN_VERSION=2.42.0
 FERRETDB_MODULE=github.com/FerretDB/FerretDB
+KUSTOMIZE_MODULE=sigs.k8s.io/kustomize/kustomize/v5
 
-log() { printf 'infra:install: %s\n' "$*"; }
+SCRIPTS="$(dirname "${BASH_SOURCE[0]}")"
+# shellcheck source=scripts/lib/log.sh
+. "$SCRIPTS/lib/log.sh"
+
+# The background jobs: each in a process group of its own (set -m), so that an early exit (a
+# failed apt-get, Ctrl-C) stops the whole build, go command included, not only its shell.
+job_pids=()
+job_names=()
+start_job() {
+  local name=$1
+  shift
+  set -m
+  "$@" &
+  set +m
+  job_pids+=("$!")
+  job_names+=("$name")
+}
+# On an early exit: stops the builds still running and drops their unfinished logs.
+stop_jobs() {
+  local pid
+  [ "${#job_pids[@]}" -gt 0 ] || return 0
+  for pid in "${job_pids[@]}"; do
+    kill -- "-$pid" 2>/dev/null || true
+  done
+  rm -rf "$INFRA_LOG_DIR"
+}
+# wait_jobs: waits for every job, then prints the log of each failed build (see go_logged in
+# scripts/lib/go-build.sh) and fails with the first failing job's status.
+wait_jobs() {
+  local i rc status=0 file
+  for i in "${!job_pids[@]}"; do
+    rc=0
+    wait "${job_pids[$i]}" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+      log "${job_names[$i]} failed (exit $rc)" >&2
+      [ "$status" -ne 0 ] || status=$rc
+    fi
+  done
+  job_pids=()
+  job_names=()
+  for file in "$INFRA_LOG_DIR"/*.log; do
+    [ -e "$file" ] || continue
+    log "$file:" >&2
+    sed 's/^/  | /' "$file" >&2
+  done
+  return "$status"
+}
+
+# FerretDB: `go install module@version` is not enough (see go_tool in scripts/lib/go-build.sh), and
+# the module zip lacks the generated build/version/version.txt, without which the binary panics at
+# start: it is written into the copy of the module, as FerretDB's own build does.
+write_ferretdb_version() { echo "$FERRETDB_VERSION" >build/version/version.txt; }
+build_ferretdb() {
+  go_tool ferretdb "$FERRETDB_VERSION" "$FERRETDB_MODULE" ./cmd/ferretdb --version \
+    "version: $FERRETDB_VERSION" '' write_ferretdb_version
+}
+# kustomize (pure Go): the version stamped as its release build does, so `kustomize version`
+# names it as `go install ...@version` would.
+build_kustomize() {
+  go_tool kustomize "$KUSTOMIZE_VERSION" "$KUSTOMIZE_MODULE" . version "$KUSTOMIZE_VERSION" \
+    "-X sigs.k8s.io/kustomize/api/provenance.version=$KUSTOMIZE_VERSION"
+}
+# The compose test runs docker-compose.yml: a compose CLI (scripts/install-compose-tools.sh). The
+# fault suite puts Toxiproxy between the services and Redis, MongoDB and the outside parties
+# (scripts/install-toxiproxy.sh).
+build_compose() { bash "$SCRIPTS/install-compose-tools.sh"; }
+build_toxiproxy() { bash "$SCRIPTS/install-toxiproxy.sh"; }
+
+have_go=false
+if command -v go >/dev/null 2>&1; then
+  have_go=true
+  # shellcheck source=scripts/lib/go-build.sh
+  . "$SCRIPTS/lib/go-build.sh"
+  gobin="$(go_bin_dir)"
+  INFRA_LOG_DIR="$(mktemp -d "${TMPDIR:-/tmp}/infra-install.XXXXXX")"
+  export INFRA_LOG_DIR
+  # A failed build's log stays (its path is printed); the folder goes when it is empty.
+  trap 'stop_jobs; rmdir "$INFRA_LOG_DIR" 2>/dev/null || true' EXIT
+  start_job 'Go builds (docker-compose, toxiproxy-server)' eval 'build_compose && build_toxiproxy'
+  start_job 'Go builds (kustomize, ferretdb)' eval 'build_kustomize && build_ferretdb'
+fi
 
 if command -v redis-server >/dev/null 2>&1; then
   log "redis-server present: $(redis-server --version | head -c 60)"
@@ -38,30 +124,21 @@ else
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
   }
+  log 'chromium installed'
 fi
 
 # The image tests build deploy/Dockerfile: podman, runc, and a stand-in for node:24-slim where no
 # Docker engine answers and the real image is absent (scripts/install-container-engine.sh).
-bash "$(dirname "${BASH_SOURCE[0]}")/install-container-engine.sh"
-# The compose test runs docker-compose.yml: a compose CLI (scripts/install-compose-tools.sh).
-bash "$(dirname "${BASH_SOURCE[0]}")/install-compose-tools.sh"
-# The fault suite puts Toxiproxy between the services and Redis, MongoDB and the outside parties
-# (scripts/install-toxiproxy.sh).
-bash "$(dirname "${BASH_SOURCE[0]}")/install-toxiproxy.sh"
+bash "$SCRIPTS/install-container-engine.sh"
 
-if ! command -v go >/dev/null 2>&1; then
+if ! $have_go; then
+  # Without Go, the compose CLI and Toxiproxy are skipped (each script says so), and FerretDB and
+  # kustomize cannot be built.
+  build_compose
+  build_toxiproxy
   if command -v ferretdb >/dev/null 2>&1; then exit 0; fi
-  echo 'infra:install: Go is needed to build FerretDB (https://go.dev/dl), or set MONGODB_URL' >&2
+  log 'Go is needed to build FerretDB (https://go.dev/dl), or set MONGODB_URL' >&2
   exit 1
-fi
-
-gobin="$(go env GOBIN)"
-[ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
-if [ -x "$gobin/kustomize" ] && "$gobin/kustomize" version 2>/dev/null | grep -q "$KUSTOMIZE_VERSION"; then
-  log "kustomize $KUSTOMIZE_VERSION present: $gobin/kustomize"
-else
-  log "building kustomize $KUSTOMIZE_VERSION into $gobin"
-  GOFLAGS=-mod=mod go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 fi
 
 # promtool comes ready-made in Debian's `prometheus` package: only the promtool binary is taken out
@@ -82,30 +159,9 @@ else
   mkdir -p "$gobin"
   install -m 0755 "$scratch/x/usr/bin/promtool" "$gobin/promtool"
   rm -rf "$scratch"
-  "$gobin/promtool" --version | head -n 1
+  log "promtool ready: $("$gobin/promtool" --version | head -n 1)"
 fi
 
-target="$gobin/ferretdb"
-if [ -x "$target" ] && "$target" --version 2>/dev/null | grep -q "version: $FERRETDB_VERSION"; then
-  log "ferretdb $FERRETDB_VERSION present: $target"
-  exit 0
-fi
-
-log "building ferretdb $FERRETDB_VERSION into $target"
-# `go install module@version` is not enough: it asks the proxy for the module's version list (to
-# check deprecation), which the proxy here refuses, and the module zip lacks the generated
-# build/version/version.txt, without which the binary panics at start. So: download the exact
-# version, copy it to a scratch folder, write the version file as FerretDB's own build does, build.
-dir="$(go mod download -json "$FERRETDB_MODULE@$FERRETDB_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
-if [ -z "$dir" ] || [ ! -d "$dir" ]; then
-  echo "infra:install: could not download $FERRETDB_MODULE@$FERRETDB_VERSION" >&2
-  exit 1
-fi
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-cp -r "$dir/." "$work/"
-chmod -R u+w "$work"
-echo "$FERRETDB_VERSION" > "$work/build/version/version.txt"
-mkdir -p "$gobin"
-(cd "$work" && CGO_ENABLED=0 go build -trimpath -o "$target" ./cmd/ferretdb)
-log "ferretdb ready: $("$target" --version | head -1)"
+[ "${#job_pids[@]}" -eq 0 ] || log 'waiting for the Go builds'
+wait_jobs
+log 'done'
