@@ -20,6 +20,7 @@ const BESIDE_THE_CODE = ['libs/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts
 
 // Pure tests kept in a test/ folder: they open no socket, start no process and call no inject().
 const PURE_IN_TEST_FOLDERS = [
+  'libs/connection-store/test/memory-store-contract.test.ts',
   'libs/contracts/test/activate-request.test.ts',
   'libs/contracts/test/contracts.test.ts',
   'libs/service-kit/test/config-loader.test.ts',

@@ -1,11 +1,16 @@
 // Writes of a connection's activation and decision: storing an activation once, moving it through
 // the state machine, recording decisions, the announcement of an acceptance and operators' actions.
-import { randomUUID } from 'node:crypto';
-import type { ActivateRequest } from '@fortellis-admin/contracts';
 import { isDuplicateKey, type ConnectionCollection } from './connection-collection.ts';
 import {
+  activationFields,
+  decideBeforeInsert,
+  decisionDetail,
+  newActivationDocument,
+  type ActivationRecord,
+  type DecidedActivation,
+} from './activation-document.ts';
+import {
   allowedStarts,
-  callbackStatusFor,
   decisionEvent,
   historyEntry,
   repeatedActivation,
@@ -19,7 +24,9 @@ import {
   type Decision,
   type ReviewRequestRecord,
 } from './connection-states.ts';
-import { newLeaseRecord, type AcquiredLease } from './outside-call-lease.ts';
+import type { AcquiredLease } from './outside-call-lease.ts';
+
+export type { ActivationRecord, DecidedActivation } from './activation-document.ts';
 
 export type RecordActivationResult =
   /**
@@ -35,27 +42,6 @@ export type RecordActivationResult =
   | { kind: 'existing'; connection: ConnectionDocument }
   /** The connection was deactivated (or tombstoned) before this activation: never to be accepted. */
   | { kind: 'stale'; connection: ConnectionDocument };
-
-export interface ActivationRecord {
-  activation: ActivateRequest;
-  requestId: string;
-  receivedAt: Date;
-}
-
-/**
- * The decision on an activation, made before it is stored (the rules are pure), so that one insert
- * records the activation, its decision and, when a callback is due, the lease to send it.
- */
-export interface DecidedActivation {
-  decision: Decision;
-  /** The callback lease's length, for a decision that calls for a callback. */
-  callbackLeaseMs: number;
-  /**
-   * With a provisioner, an approval first provisions the buyer's account: the insert takes that
-   * call's lease (this long) instead of the callback's.
-   */
-  provisioningLeaseMs?: number | undefined;
-}
 
 /** A move through the state machine: its history event, and what else it sets or clears. */
 export interface TransitionChange {
@@ -92,68 +78,30 @@ export class ActivationStore {
       )
       .sort({ createdAt: 1 })
       .toArray();
-    const received = historyEntry({
-      at: now,
-      event: 'activation_received',
-      to: 'received',
-      by: 'approval-worker',
-      detail: `request ${record.requestId}`,
-    });
-    const document: ConnectionDocument = {
-      _id: key,
-      connectionId: record.activation.connectionId,
-      ...activationFields(record),
-      state: 'received',
-      version: 1,
-      previousConnectionIds: previous.map((p) => p._id),
-      history: [received],
-      createdAt: now,
-      updatedAt: now,
-    };
-    let lease: AcquiredLease | undefined;
-    let leaseFor: 'callback' | 'provisioning' | undefined;
-    if (decided !== undefined) {
-      const { decision } = decided;
-      const state = stateAfterDecision(decision.action);
-      document.state = state;
-      document.decision = decision;
-      document.history.push(
-        historyEntry({
-          at: now,
-          event: decisionEvent(decision.action),
-          from: 'received',
-          to: state,
-          by: decision.decidedBy,
-          detail: decisionDetail(decision),
-        }),
-      );
-      if (state === 'approved' && decided.provisioningLeaseMs !== undefined) {
-        lease = { leaseId: randomUUID() };
-        leaseFor = 'provisioning';
-        document.provisioning = newLeaseRecord({
-          leaseId: lease.leaseId,
-          now,
-          leaseMs: decided.provisioningLeaseMs,
-        });
-      } else if (state === 'approved' || state === 'rejected') {
-        lease = { leaseId: randomUUID() };
-        leaseFor = 'callback';
-        document.callback = {
-          status: callbackStatusFor(state),
-          ...newLeaseRecord({ leaseId: lease.leaseId, now, leaseMs: decided.callbackLeaseMs }),
-        };
-      }
-    }
+    const document = newActivationDocument(
+      record,
+      previous.map((p) => p._id),
+      now,
+    );
+    const inserted = decided === undefined ? undefined : decideBeforeInsert(document, decided, now);
     try {
       await this.#c.collection.insertOne(document);
-      return {
-        kind: 'created',
-        connection: document,
-        ...(lease === undefined || leaseFor === undefined ? {} : { lease, leaseFor }),
-      };
+      return { kind: 'created', connection: document, ...inserted };
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
     }
+    return this.#recordRepeatedActivation(record, key, now);
+  }
+
+  /**
+   * An activation whose connection is already stored: a redelivery (`existing`), or one for a
+   * connection deactivated before it (`stale`), recorded in a tombstone's history once.
+   */
+  #recordRepeatedActivation(
+    record: ActivationRecord,
+    key: string,
+    now: Date,
+  ): Promise<RecordActivationResult> {
     return this.#c.withLock(record.activation.connectionId, async () => {
       const existing = await this.#c.get(key);
       if (existing === null)
@@ -214,8 +162,11 @@ export class ActivationStore {
     });
   }
 
-  /** Records a decision: `received` (or `pending_review` for an operator) → the decided state. */
-  decide(
+  /**
+   * Records a decision made by the rules or an operator: `received` (or `pending_review` for an
+   * operator) → the decided state. Null when the connection was not in one of `from`.
+   */
+  recordDecision(
     connectionId: string,
     decision: Decision,
     from: readonly ConnectionState[],
@@ -309,21 +260,4 @@ export class ActivationStore {
       return updated === null ? null : { kind: 'recorded', connection: updated };
     });
   }
-}
-
-/** The history detail of a decision: the rule (or `operator`) and the reason. */
-function decisionDetail(decision: Decision): string {
-  return `${decision.ruleId}${decision.reason === undefined ? '' : `: ${decision.reason}`}`;
-}
-
-/** The fields of a connection that come from its activation. */
-function activationFields(record: ActivationRecord) {
-  return {
-    subscriptionId: record.activation.subscriptionId,
-    organizationId: record.activation.organizationInfo.id,
-    apiId: record.activation.apiInfo.id,
-    activation: record.activation,
-    requestId: record.requestId,
-    receivedAt: record.receivedAt,
-  };
 }

@@ -98,7 +98,8 @@ export class ConnectionRepository {
     this.activations.recordActivation(...args);
   readonly transition: ActivationStore['transition'] = (...args) =>
     this.activations.transition(...args);
-  readonly decide: ActivationStore['decide'] = (...args) => this.activations.decide(...args);
+  readonly recordDecision: ActivationStore['recordDecision'] = (...args) =>
+    this.activations.recordDecision(...args);
   readonly markAcceptanceAnnounced: ActivationStore['markAcceptanceAnnounced'] = (connectionId) =>
     this.activations.markAcceptanceAnnounced(connectionId);
   readonly recordReviewRequest: ActivationStore['recordReviewRequest'] = (...args) =>
@@ -152,15 +153,21 @@ export function unknownConnection(connectionId: string): AppError {
   });
 }
 
+/** The answer to an operator's request naming a connection the store does not hold: 404. */
+export function noSuchConnection(connectionId: string): AppError {
+  return new AppError(ERROR_CODES.notFound, `no connection ${connectionId}`, { httpStatus: 404 });
+}
+
 /**
- * The connection, read from `store`, or {@link unknownConnection}: the one "get or throw" of the
- * workers.
+ * The connection, read from `store`, or the `missing` error (by default {@link unknownConnection},
+ * a job's; {@link noSuchConnection} for an operator's request): the one "get or throw".
  */
 export async function getOrThrow(
   store: Pick<ConnectionRepository, 'get'>,
   connectionId: string,
+  missing: (connectionId: string) => AppError = unknownConnection,
 ): Promise<ConnectionDocument> {
   const connection = await store.get(connectionId);
-  if (connection === null) throw unknownConnection(connectionId);
+  if (connection === null) throw missing(connectionId);
   return connection;
 }

@@ -18,7 +18,7 @@ import {
   wasAccepted,
 } from './connection-state-machine.ts';
 import { CONNECTION_STATES, type Decision } from './connection-states.ts';
-import { tutorialCurlPayload } from '@fortellis-admin/test-support';
+import { tutorialCurlPayload } from '@fortellis-admin/test-support/doubles';
 
 const decision = (action: Decision['action']): Decision => ({
   action,

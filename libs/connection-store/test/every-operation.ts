@@ -58,13 +58,13 @@ export async function everyOperation(repo: ConnectionRepository, idPrefix: strin
   // An activation decided later (held, reviewed), a failed callback reopened, a repeat, a tombstone.
   const b = activation();
   await repo.recordActivation(received(b));
-  await repo.decide(
+  await repo.recordDecision(
     b.connectionId,
     { action: 'review', ruleId: 'r', decidedBy: 'rules', decidedAt: new Date() },
     ['received'],
   );
   await repo.recordReviewRequest(b.connectionId, { action: 'reject', by: 'op', at: new Date() });
-  await repo.decide(
+  await repo.recordDecision(
     b.connectionId,
     { action: 'reject', ruleId: 'operator', decidedBy: 'op', decidedAt: new Date() },
     ['pending_review'],

@@ -140,23 +140,3 @@ export async function rememberCallEnd(
 export function attemptLeaseMs(timeouts: { callMs: number; tokenMs: number }): number {
   return 2 * (timeouts.callMs + timeouts.tokenMs) + 5000;
 }
-
-/** The ledger in one process's memory: for unit tests of the use cases, never for a deployment. */
-export class MemoryCallOutcomeLedger implements CallOutcomeLedger {
-  readonly entries = new Map<string, object | typeof ABANDONED>();
-
-  async record(leaseId: string, outcome: object): Promise<boolean> {
-    if (this.entries.has(leaseId)) return false;
-    this.entries.set(leaseId, structuredClone(outcome));
-    return true;
-  }
-
-  async outcomeOf<T extends object>(
-    leaseId: string,
-    options: { abandon: boolean },
-  ): Promise<T | null> {
-    const entry = this.entries.get(leaseId);
-    if (entry === undefined && options.abandon) this.entries.set(leaseId, ABANDONED);
-    return entry === undefined || entry === ABANDONED ? null : (structuredClone(entry) as T);
-  }
-}

@@ -4,10 +4,10 @@
 // like a connection that broke mid-answer), never a memory spike.
 import { request } from 'undici';
 import { MAX_ANSWER_BYTES, readCappedBody, tooLargeError } from './answer-body.ts';
+import type { HttpAttempt } from './http-attempt.ts';
 
-export type HttpAttempt =
-  | { answered: true; status: number; body: string; retryAfter?: string }
-  | { answered: false; error: string };
+// What postJson returns, for the callers that import it from here.
+export type { HttpAttempt } from './http-attempt.ts';
 
 export async function postJson(
   url: string,
@@ -80,46 +80,4 @@ export class BackendEndpoint {
       this.#timeoutMs,
     );
   }
-}
-
-/** The HTTP status of an attempt, undefined when there was no answer. */
-export function statusOf(attempt: HttpAttempt): number | undefined {
-  return attempt.answered ? attempt.status : undefined;
-}
-
-/** The Retry-After of an attempt, if the answer had one. */
-export function retryAfterOf(attempt: HttpAttempt): string | undefined {
-  return attempt.answered ? attempt.retryAfter : undefined;
-}
-
-/** Anything that hands out bearer tokens and can forget a refused one. */
-export interface TokenSource {
-  token(): Promise<string>;
-  invalidate(token: string): void;
-}
-
-/**
- * Makes one authenticated attempt; when `classify` says a fresh token may help, forgets the token,
- * takes a new one and tries once more at once. Returns the last attempt and its verdict, and the
- * tokens it was sent with (to redact from anything kept of the answer).
- */
-export async function attemptWithToken<V extends { kind: string }>(
-  tokens: TokenSource,
-  send: (token: string) => Promise<HttpAttempt>,
-  classify: (attempt: HttpAttempt, reauthenticated: boolean) => V,
-): Promise<{ attempt: HttpAttempt; verdict: V; reauthenticated: boolean; sentWith: string[] }> {
-  const token = await tokens.token();
-  const attempt = await send(token);
-  const verdict = classify(attempt, false);
-  if (verdict.kind !== 'reauthenticate')
-    return { attempt, verdict, reauthenticated: false, sentWith: [token] };
-  tokens.invalidate(token);
-  const fresh = await tokens.token();
-  const retried = await send(fresh);
-  return {
-    attempt: retried,
-    verdict: classify(retried, true),
-    reauthenticated: true,
-    sentWith: [token, fresh],
-  };
 }

@@ -1,7 +1,7 @@
 // The leased-call protocol alone, with an in-memory ledger and recording writes.
 import { describe, expect, it } from 'vitest';
 import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
-import { MemoryCallOutcomeLedger } from './call-outcome-ledger.ts';
+import { MemoryCallOutcomeLedger } from '@fortellis-admin/test-support/doubles';
 import type { HttpAttempt } from './http-post.ts';
 import {
   runLeasedCall,

@@ -6,7 +6,7 @@
 // what its end records, the writes) is passed in. Loads no driver or framework.
 import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
 import { rememberCallEnd, type CallOutcomeLedger } from './call-outcome-ledger.ts';
-import type { HttpAttempt } from './http-post.ts';
+import type { HttpAttempt } from './http-attempt.ts';
 import type { Logger } from './logger.ts';
 import { retryLater, type HttpVerdict } from './retry-policy.ts';
 

@@ -37,6 +37,22 @@ export function giveUpCounter(registry: Registry): GiveUpRecorder {
 /** Records a pause of a worker's queue after a 429, and how long it is. */
 export type RateLimitRecorder = (queue: string, pauseMs: number) => void;
 
+/** A worker's metric recorders, as its wiring takes them: each left out where nothing is counted. */
+export interface WorkerRecorders {
+  recordCall?: OutsideCallRecorder;
+  recordRateLimit?: RateLimitRecorder;
+  recordGiveUp?: GiveUpRecorder;
+}
+
+/** The recorders `from` holds, and no property for one it lacks (`exactOptionalPropertyTypes`). */
+export function givenRecorders(from: WorkerRecorders): WorkerRecorders {
+  return {
+    ...(from.recordCall === undefined ? {} : { recordCall: from.recordCall }),
+    ...(from.recordGiveUp === undefined ? {} : { recordGiveUp: from.recordGiveUp }),
+    ...(from.recordRateLimit === undefined ? {} : { recordRateLimit: from.recordRateLimit }),
+  };
+}
+
 export function rateLimitCounter(registry: Registry): RateLimitRecorder {
   const pauses = createMetric(registry, 'queueRateLimited');
   const seconds = createMetric(registry, 'queueRateLimitedSeconds');

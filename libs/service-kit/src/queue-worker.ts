@@ -6,13 +6,13 @@ import {
   UnrecoverableError,
   Worker,
   type ConnectionOptions,
-  type Job,
   type Processor,
 } from 'bullmq';
 import { AppError } from '@fortellis-admin/contracts';
 import type { Logger } from 'pino';
 import type { QueueName } from '@fortellis-admin/contracts';
 import type { RateLimitRecorder } from './metrics.ts';
+export { jobContextOf, type JobContext } from './job-context.ts';
 import {
   clampRetryAfter,
   createBackoffStrategy,
@@ -40,30 +40,6 @@ export interface QueueWorkerOptions<R> {
   logger: Logger;
   /** Counts each pause of the queue after a 429, when metrics are collected. */
   recordRateLimit?: RateLimitRecorder;
-}
-
-/**
- * What a use case may know of the job that carries its work, without BullMQ's types: use cases
- * take this, and the entry point builds it with {@link jobContextOf}.
- */
-export interface JobContext {
-  id: string;
-  name: string;
-  /** When the job was first published: where a retry horizon is counted from. */
-  publishedAt: Date;
-  /** 1 on the first attempt, 2 on the first retry, and so on. */
-  attempt: number;
-}
-
-export function jobContextOf(
-  job: Pick<Job, 'id' | 'name' | 'timestamp' | 'attemptsMade'>,
-): JobContext {
-  return {
-    id: job.id ?? '',
-    name: job.name,
-    publishedAt: new Date(job.timestamp),
-    attempt: job.attemptsMade + 1,
-  };
 }
 
 /**

@@ -150,18 +150,3 @@ export async function keepReconciliationScheduled(
   timer.unref();
   return { stop: () => clearInterval(timer) };
 }
-
-/** The reconciler's queue in memory: for unit tests of the use cases, never for a deployment. */
-export class MemoryReconcilerJobs implements ReconcilerJobs {
-  /** The ids of the jobs that count as live. */
-  readonly live = new Set<string>();
-  readonly published: StalledConnectionFoundJob[] = [];
-
-  async anyLive(jobIds: readonly string[]): Promise<boolean> {
-    return jobIds.some((id) => this.live.has(id));
-  }
-
-  async publishStalled(job: StalledConnectionFoundJob): Promise<void> {
-    this.published.push(job);
-  }
-}

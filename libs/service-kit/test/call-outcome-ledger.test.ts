@@ -4,9 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { createTestNamespace } from '@fortellis-admin/test-support';
+import { MemoryCallOutcomeLedger } from '@fortellis-admin/test-support/doubles';
 import {
   attemptLeaseMs,
-  MemoryCallOutcomeLedger,
   RedisCallOutcomeLedger,
   type CallOutcomeLedger,
 } from '@fortellis-admin/service-kit';

@@ -1,4 +1,5 @@
-// Composition root of the approval worker: configuration, logger, clients, wiring, signals.
+// Composition root of the approval worker: configuration and policy, logger, connections, the deps
+// (wiring.ts) and the worker (worker.ts), reconciliation and monitoring, and how they stop.
 import { Queue } from 'bullmq';
 import { QUEUE_NAMES } from '@fortellis-admin/contracts';
 import { ConnectionRepository } from '@fortellis-admin/connection-store';
@@ -13,10 +14,12 @@ import {
   startWorkerMonitoring,
   runService,
   keepReconciliationScheduled,
+  type Logger,
 } from '@fortellis-admin/service-kit';
-import { loadApprovalWorkerConfig } from './config.ts';
-import { loadApprovalPolicy } from '@fortellis-admin/approval-rules';
-import { buildWorker, createApprovalDeps } from './worker.ts';
+import { loadApprovalPolicy, type ApprovalPolicy } from '@fortellis-admin/approval-rules';
+import { loadApprovalWorkerConfig, type ApprovalWorkerConfig } from './config.ts';
+import { wireApprovalWorker } from './wiring.ts';
+import { buildWorker } from './worker.ts';
 
 await runService({
   name: 'approval-worker',
@@ -45,7 +48,7 @@ await runService({
       connection: clients.redis,
       prefix: config.redis.queuePrefix,
     });
-    const deps = createApprovalDeps(config, {
+    const deps = wireApprovalWorker(config, {
       redis: clients.redis,
       appRedis: clients.appRedis,
       db: clients.mongo.db(config.mongo.database),
@@ -82,20 +85,7 @@ await runService({
       ...config.monitoring,
       logger,
     });
-    logger.info(
-      {
-        rules: policy.rules.length,
-        defaultAction: policy.defaultAction,
-        concurrency: config.worker.concurrency,
-      },
-      'approval policy loaded',
-    );
-    if (policy.defaultAction === 'approve' && config.approval.rulesFile === undefined)
-      // Fine for a demo against the simulator, never unnoticed in a real deployment.
-      logger.warn(
-        { defaultAction: policy.defaultAction },
-        'APPROVAL_DEFAULT_ACTION=approve and no APPROVAL_RULES_FILE: every activation is approved, none is reviewed',
-      );
+    logPolicy(config, policy, logger);
     return {
       stop: async () => {
         reconciliation.stop();
@@ -108,3 +98,21 @@ await runService({
     };
   },
 });
+
+/** Says which policy decides, and warns when every activation is approved unreviewed. */
+function logPolicy(config: ApprovalWorkerConfig, policy: ApprovalPolicy, logger: Logger): void {
+  logger.info(
+    {
+      rules: policy.rules.length,
+      defaultAction: policy.defaultAction,
+      concurrency: config.worker.concurrency,
+    },
+    'approval policy loaded',
+  );
+  if (policy.defaultAction === 'approve' && config.approval.rulesFile === undefined)
+    // Fine for a demo against the simulator, never unnoticed in a real deployment.
+    logger.warn(
+      { defaultAction: policy.defaultAction },
+      'APPROVAL_DEFAULT_ACTION=approve and no APPROVAL_RULES_FILE: every activation is approved, none is reviewed',
+    );
+}

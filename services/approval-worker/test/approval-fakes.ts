@@ -1,279 +1,35 @@
-// In-memory fakes of the approval worker's ports, for its use cases' unit tests: a connection store
-// that follows the real state machine, a scripted Fortellis callback and token endpoint.
+// In-memory fakes of the approval worker's ports, for its use cases' unit tests: the connection
+// store of test support (which passes the real store's contract suite), a scripted Fortellis
+// callback and token endpoint.
 import {
   AppError,
   ERROR_CODES,
   type ActivateRequest,
   type ConnectionAcceptedJob,
 } from '@fortellis-admin/contracts';
+import { createLogger, type HttpAttempt, type JobContext } from '@fortellis-admin/service-kit';
 import {
-  callbackStatusFor,
-  reopenedCallbackState,
-  connectionKey,
-  holdsLease,
-  acquired,
-  leaseIsLive,
-  repeatedActivation,
-  stateAfterCallback,
-  stateAfterDecision,
-  type ConnectionDocument,
-} from '@fortellis-admin/connection-store';
-import {
-  createLogger,
   MemoryCallOutcomeLedger,
+  MemoryConnectionStore,
   MemoryReconcilerJobs,
-  type HttpAttempt,
-  type JobContext,
-} from '@fortellis-admin/service-kit';
+} from '@fortellis-admin/test-support/doubles';
 import type { ApprovalStore, ApprovalUseCaseDeps } from '../src/domain/approval-ports.ts';
 import { defaultPolicy, type ApprovalPolicy } from '@fortellis-admin/approval-rules';
 import { AesGcmCredentialSealer } from '../src/domain/credential-seal.ts';
 
-export class FakeStore implements ApprovalStore {
-  readonly docs = new Map<string, ConnectionDocument>();
-  readonly released: string[] = [];
-  /** Every provisioning given up and every callback ended, as the use cases wrote them. */
-  readonly provisioningFailures: Array<Parameters<ApprovalStore['failProvisioning']>[2]> = [];
-  readonly callbackEnds: Array<Parameters<ApprovalStore['completeCallback']>[3]> = [];
-  announced = 0;
-  /** How often the callback's lease was taken on its own (not with the insert). */
-  leasesTakenAlone = 0;
-  #leases = 0;
-  readonly now: () => Date;
-  constructor(now: () => Date) {
-    this.now = now;
+/**
+ * The connection store of test support, seen as the approval worker's tests look at it: the error
+ * of each failed attempt given back, and how often the callback's lease was taken on its own.
+ */
+export class FakeStore extends MemoryConnectionStore implements ApprovalStore {
+  get released(): string[] {
+    return this.releases.map((release) => release.error);
   }
 
-  get = async (id: string) => structuredClone(this.docs.get(connectionKey(id)) ?? null);
-
-  recordActivation: ApprovalStore['recordActivation'] = async (record, decided) => {
-    const key = connectionKey(record.activation.connectionId);
-    const existing = this.docs.get(key);
-    if (existing !== undefined) {
-      const meaning = repeatedActivation(existing);
-      return {
-        kind: meaning === 'existing' ? 'existing' : 'stale',
-        connection: structuredClone(existing),
-      };
-    }
-    const doc: ConnectionDocument = {
-      _id: key,
-      connectionId: record.activation.connectionId,
-      subscriptionId: record.activation.subscriptionId,
-      state: 'received',
-      version: 1,
-      activation: record.activation,
-      requestId: record.requestId,
-      history: [],
-      createdAt: this.now(),
-      updatedAt: this.now(),
-    };
-    let lease: { leaseId: string } | undefined;
-    let leaseFor: 'callback' | 'provisioning' | undefined;
-    if (decided !== undefined) {
-      doc.state = stateAfterDecision(decided.decision.action);
-      doc.decision = decided.decision;
-      if (doc.state === 'approved' && decided.provisioningLeaseMs !== undefined) {
-        lease = { leaseId: 'provisioning-lease-1' };
-        leaseFor = 'provisioning';
-        doc.provisioning = {
-          attempts: 1,
-          leaseId: lease.leaseId,
-          leaseUntil: new Date(this.now().getTime() + decided.provisioningLeaseMs),
-        };
-      } else if (doc.state === 'approved' || doc.state === 'rejected') {
-        leaseFor = 'callback';
-        this.#leases += 1;
-        lease = { leaseId: `lease-${this.#leases}` };
-        doc.callback = {
-          status: callbackStatusFor(doc.state),
-          attempts: 1,
-          leaseId: lease.leaseId,
-          leaseUntil: new Date(this.now().getTime() + decided.callbackLeaseMs),
-        };
-      }
-    }
-    this.docs.set(key, doc);
-    return {
-      kind: 'created',
-      connection: structuredClone(doc),
-      ...(lease && leaseFor && { lease, leaseFor }),
-    };
-  };
-
-  decide: ApprovalStore['decide'] = async (id, decision, from) => {
-    const doc = this.docs.get(connectionKey(id));
-    if (doc === undefined || !from.includes(doc.state)) return null;
-    doc.state = stateAfterDecision(decision.action);
-    doc.decision = decision;
-    delete doc.callback;
-    return structuredClone(doc);
-  };
-
-  acquireCallbackLease: ApprovalStore['acquireCallbackLease'] = async (id, state, leaseMs) => {
-    this.leasesTakenAlone += 1;
-    const doc = this.docs.get(connectionKey(id));
-    if (doc === undefined || doc.state !== state || leaseIsLive(doc.callback, this.now()))
-      return null;
-    // Unique per store, as the real store's random ids are: a suspension's callback starts its
-    // attempts again, and must not reuse the accepted callback's lease id.
-    this.#leases += 1;
-    const leaseId = `lease-${this.#leases}`;
-    const previous = doc.callback;
-    doc.callback = {
-      status: callbackStatusFor(state),
-      attempts: (doc.callback?.attempts ?? 0) + 1,
-      leaseId,
-      leaseUntil: new Date(this.now().getTime() + leaseMs),
-    };
-    return acquired(leaseId, previous);
-  };
-
-  releaseCallbackLease: ApprovalStore['releaseCallbackLease'] = async (id, leaseId, attempt) => {
-    const doc = this.docs.get(connectionKey(id));
-    if (doc?.callback === undefined || !holdsLease(doc.callback, leaseId)) return;
-    this.released.push(attempt.error);
-    delete doc.callback.leaseId;
-    delete doc.callback.leaseUntil;
-  };
-
-  completeCallback: ApprovalStore['completeCallback'] = async (
-    id,
-    leaseId,
-    from,
-    result,
-    options = {},
-  ) => {
-    const doc = this.docs.get(connectionKey(id));
-    if (doc?.callback === undefined || doc.state !== from || !holdsLease(doc.callback, leaseId))
-      return null;
-    this.callbackEnds.push(result);
-    doc.state = stateAfterCallback(from, result.outcome);
-    if (doc.state === 'accepted') {
-      doc.acceptedAt = this.now();
-      delete doc.provisioning?.credentials;
-    }
-    doc.callback.outcome = result.outcome;
-    doc.callback.completedAt = this.now();
-    if (result.status !== undefined) doc.callback.lastStatus = result.status;
-    if (options.announced === true) {
-      doc.acceptanceAnnounced = true;
-      this.announced += 1;
-    }
-    delete doc.callback.leaseId;
-    delete doc.callback.leaseUntil;
-    return structuredClone(doc);
-  };
-
-  findStalled: ApprovalStore['findStalled'] = async (_work, untouchedSince, limit) =>
-    [...this.docs.values()]
-      .filter(
-        (doc) =>
-          doc.updatedAt < untouchedSince &&
-          (['received', 'approved', 'rejected', 'suspending'].includes(doc.state) ||
-            (doc.state === 'accepted' && doc.acceptanceAnnounced !== true)),
-      )
-      .slice(0, limit)
-      .map((doc) => structuredClone(doc));
-
-  reopenCallback: ApprovalStore['reopenCallback'] = async (id) => {
-    const doc = this.docs.get(connectionKey(id));
-    const back = reopenedCallbackState(doc ?? null);
-    if (doc?.callback === undefined || back === null) return null;
-    doc.state = back;
-    delete doc.callback.outcome;
-    delete doc.callback.completedAt;
-    return structuredClone(doc);
-  };
-
-  acquireProvisioningLease: ApprovalStore['acquireProvisioningLease'] = async (id, leaseMs) => {
-    const doc = this.docs.get(connectionKey(id));
-    if (
-      doc === undefined ||
-      doc.state !== 'approved' ||
-      doc.provisioning?.status === 'done' ||
-      leaseIsLive(doc.provisioning, this.now())
-    )
-      return null;
-    const previous = doc.provisioning;
-    const attempts = (previous?.attempts ?? 0) + 1;
-    const leaseId = `provisioning-lease-${attempts}`;
-    doc.provisioning = {
-      ...previous,
-      attempts,
-      leaseId,
-      leaseUntil: new Date(this.now().getTime() + leaseMs),
-    };
-    return acquired(leaseId, previous);
-  };
-
-  releaseProvisioningLease: ApprovalStore['releaseProvisioningLease'] = async (
-    id,
-    leaseId,
-    attempt,
-  ) => {
-    const doc = this.docs.get(connectionKey(id));
-    if (!holdsLease(doc?.provisioning, leaseId) || doc?.provisioning === undefined) return;
-    this.released.push(attempt.error);
-    doc.provisioning.lastError = attempt.error;
-    delete doc.provisioning.leaseId;
-    delete doc.provisioning.leaseUntil;
-  };
-
-  completeProvisioning: ApprovalStore['completeProvisioning'] = async (
-    id,
-    leaseId,
-    result,
-    callbackLeaseMs,
-  ) => {
-    const doc = this.docs.get(connectionKey(id));
-    if (doc?.state !== 'approved' || doc.provisioning === undefined) return null;
-    if (!holdsLease(doc.provisioning, leaseId)) return null;
-    doc.provisioning.status = 'done';
-    doc.provisioning.completedAt = this.now();
-    if (result.accountId !== undefined) doc.provisioning.accountId = result.accountId;
-    if (result.credentials !== undefined) {
-      doc.provisioning.credentialNames = result.credentials.names;
-      doc.provisioning.credentials = result.credentials.sealed;
-    }
-    delete doc.provisioning.leaseId;
-    delete doc.provisioning.leaseUntil;
-    const callbackLease = { leaseId: 'callback-after-provisioning' };
-    doc.callback = {
-      status: 'accepted',
-      attempts: 1,
-      leaseId: callbackLease.leaseId,
-      leaseUntil: new Date(this.now().getTime() + callbackLeaseMs),
-    };
-    return { connection: structuredClone(doc), callbackLease };
-  };
-
-  failProvisioning: ApprovalStore['failProvisioning'] = async (id, leaseId, failure) => {
-    const doc = this.docs.get(connectionKey(id));
-    if (doc?.state !== 'approved' || !holdsLease(doc.provisioning, leaseId)) return null;
-    if (doc.provisioning === undefined) return null;
-    this.provisioningFailures.push(failure);
-    doc.state = 'provisioning_failed';
-    doc.provisioning.status = 'failed';
-    if (failure.httpStatus !== undefined) doc.provisioning.lastStatus = failure.httpStatus;
-    delete doc.provisioning.leaseId;
-    delete doc.provisioning.leaseUntil;
-    return structuredClone(doc);
-  };
-
-  reopenProvisioning: ApprovalStore['reopenProvisioning'] = async (id) => {
-    const doc = this.docs.get(connectionKey(id));
-    if (doc?.state !== 'provisioning_failed' || doc.provisioning === undefined) return null;
-    doc.state = 'approved';
-    delete doc.provisioning.status;
-    return structuredClone(doc);
-  };
-
-  markAcceptanceAnnounced: ApprovalStore['markAcceptanceAnnounced'] = async (id) => {
-    const doc = this.docs.get(connectionKey(id));
-    if (doc !== undefined) doc.acceptanceAnnounced = true;
-    this.announced += 1;
-  };
+  /** How often the callback's lease was taken on its own (not with the insert). */
+  get leasesTakenAlone(): number {
+    return this.leasesTaken.filter((call) => call === 'callback').length;
+  }
 }
 
 /** The provider backend's provisioning, answering from a script (then 200 with an account). */

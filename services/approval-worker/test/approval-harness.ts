@@ -25,7 +25,8 @@ import { capturingLogger, publishActivation } from '@fortellis-admin/test-suppor
 import { loadApprovalWorkerConfig } from '../src/config.ts';
 import { defaultPolicy, type ApprovalPolicy } from '@fortellis-admin/approval-rules';
 import type { ApprovalJobResult } from '../src/entry-points/approval-processor.ts';
-import { buildWorker, createApprovalDeps } from '../src/worker.ts';
+import { wireApprovalWorker } from '../src/wiring.ts';
+import { buildWorker } from '../src/worker.ts';
 
 export interface ApprovalHarness {
   repo: ConnectionRepository;
@@ -85,7 +86,7 @@ export async function startApprovalHarness(options: {
     connection: { url: options.redisUrl },
     prefix: options.prefix,
   });
-  const deps = createApprovalDeps(config, {
+  const deps = wireApprovalWorker(config, {
     redis,
     db: mongo.db(options.dbName),
     logger,

@@ -39,7 +39,7 @@ async function storedWithoutJob(state: 'received' | 'approved') {
   const activation = generator.next();
   await h.repo.recordActivation({ activation, requestId: 'lost-job', receivedAt: new Date() });
   if (state === 'approved')
-    await h.repo.decide(
+    await h.repo.recordDecision(
       activation.connectionId,
       { action: 'approve', ruleId: 'default', decidedBy: 'rules', decidedAt: new Date() },
       ['received'],

@@ -1,4 +1,5 @@
-// Composition root of the deprovision worker: configuration, logger, clients, wiring, signals.
+// Composition root of the deprovision worker: configuration, logger, connections, the deps
+// (wiring.ts) and the worker (worker.ts), reconciliation and monitoring, and how they stop.
 import { Queue } from 'bullmq';
 import { QUEUE_NAMES } from '@fortellis-admin/contracts';
 import { ConnectionRepository } from '@fortellis-admin/connection-store';
@@ -15,7 +16,8 @@ import {
   startWorkerMonitoring,
 } from '@fortellis-admin/service-kit';
 import { loadDeprovisionWorkerConfig } from './config.ts';
-import { buildWorker, createDeprovisionDeps } from './worker.ts';
+import { wireDeprovisionWorker } from './wiring.ts';
+import { buildWorker } from './worker.ts';
 
 await runService({
   name: 'deprovision-worker',
@@ -33,7 +35,7 @@ await runService({
       connection: clients.redis,
       prefix: config.redis.queuePrefix,
     });
-    const deps = createDeprovisionDeps(config, {
+    const deps = wireDeprovisionWorker(config, {
       redis: clients.redis,
       appRedis: clients.appRedis,
       deprovisionQueue,

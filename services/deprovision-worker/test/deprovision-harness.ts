@@ -18,7 +18,8 @@ import type { Simulator } from '@fortellis-admin/simulator';
 import { capturingLogger } from '@fortellis-admin/test-support';
 import { loadDeprovisionWorkerConfig } from '../src/config.ts';
 import type { DeprovisionJobResult } from '../src/entry-points/deprovision-processor.ts';
-import { buildWorker, createDeprovisionDeps } from '../src/worker.ts';
+import { wireDeprovisionWorker } from '../src/wiring.ts';
+import { buildWorker } from '../src/worker.ts';
 
 export interface DeprovisionHarness {
   repo: ConnectionRepository;
@@ -67,7 +68,7 @@ export async function startDeprovisionHarness(options: {
     connection: { url: options.redisUrl },
     prefix: options.prefix,
   });
-  const deps = createDeprovisionDeps(config, {
+  const deps = wireDeprovisionWorker(config, {
     redis,
     db: mongo.db(options.dbName),
     logger,

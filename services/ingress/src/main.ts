@@ -1,4 +1,5 @@
-// Composition root of the ingress: configuration, logger, clients, wiring, signals.
+// Composition root of the ingress: configuration, logger, the Redis connection, the deps
+// (wiring.ts) and the app (app.ts) on its listener, the monitoring listener, and how they stop.
 import {
   checkReadiness,
   createLogger,

@@ -3,9 +3,13 @@
 // the session cookie the login form sets (browser, Bull Board), whose role must allow the route
 // (each declares the least role it needs in `config.role`; see domain/operator-roles.ts).
 import cookie from '@fastify/cookie';
-import swagger from '@fastify/swagger';
+import swagger, { type SwaggerOptions } from '@fastify/swagger';
 import type { Queue } from 'bullmq';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+} from 'fastify';
 import type { RulesCheckTimeLimit } from '@fortellis-admin/approval-rules';
 import type { DecisionAction } from '@fortellis-admin/connection-store';
 import {
@@ -16,7 +20,11 @@ import {
   type Logger,
   type ReadinessCheck,
 } from '@fortellis-admin/service-kit';
-import { createOperatorAuthenticator, type OperatorToken } from './domain/operator-tokens.ts';
+import {
+  createOperatorAuthenticator,
+  type OperatorAuthenticator,
+  type OperatorToken,
+} from './domain/operator-tokens.ts';
 import { attentionRoutes } from './entry-points/attention-routes.ts';
 import type { JobPublishing, OperationsRepository } from './domain/ports.ts';
 import { QUEUE_BOARD_PATH } from './domain/queue-board-actions.ts';
@@ -84,6 +92,7 @@ export const SECURITY_HEADERS = Object.freeze({
   ].join('; '),
 });
 
+/** The operations application: every route, hook and parser, ready for `listen` or `inject`. */
 export async function buildApp(deps: OperationsDeps): Promise<FastifyInstance> {
   // pino's Logger and Fastify's logger type differ only in generics; the instance is the same.
   const loggerInstance: FastifyBaseLogger = deps.logger;
@@ -105,6 +114,21 @@ export async function buildApp(deps: OperationsDeps): Promise<FastifyInstance> {
   app.addHook('onSend', async (_request, reply) => {
     void reply.headers(SECURITY_HEADERS);
   });
+  parseBodies(app);
+  await app.register(cookie);
+  const auth = createOperatorAuthenticator(deps.tokens, () => deps.clock.now());
+  await app.register(swagger, API_DOCUMENT);
+  await app.register(healthRoutes, { checks: deps.readiness });
+  await registerLoginThrottle(app, deps.loginThrottleStore);
+  await app.register(loginRoutes, { auth, now: () => deps.clock.now() });
+  app.decorateRequest('operator', null);
+  app.decorateRequest('operatorRole', null);
+  await app.register(operatorRoutes(deps, auth));
+  return app;
+}
+
+/** The JSON bodies of the API, where an empty one is no body, and the login form's fields. */
+function parseBodies(app: FastifyInstance): void {
   // An action without a body (approve) may still be sent as JSON: an empty body is no body.
   const defaultJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
@@ -118,32 +142,34 @@ export async function buildApp(deps: OperationsDeps): Promise<FastifyInstance> {
     { parseAs: 'string' },
     (_request, raw, done) => done(null, Object.fromEntries(new URLSearchParams(raw as string))),
   );
-  await app.register(cookie);
-  const auth = createOperatorAuthenticator(deps.tokens, () => deps.clock.now());
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'Fortellis Admin API: operations',
-        version: '1.0.0',
-        description:
-          'Connections and their timelines, review decisions, suspensions, retries and the dry run of approval rules. Every route needs an operator bearer token whose role allows it: viewer reads, operator acts on connections, admin runs the dry run (and Bull Board actions), metrics reads /metrics only; 403 FORBIDDEN_ROLE names the role needed.',
-      },
-      components: { securitySchemes: { operatorToken: { type: 'http', scheme: 'bearer' } } },
-      security: [{ operatorToken: [] }],
+}
+
+/** The OpenAPI document of the operators' API (served by docs-routes). */
+const API_DOCUMENT: SwaggerOptions = {
+  openapi: {
+    openapi: '3.1.0',
+    info: {
+      title: 'Fortellis Admin API: operations',
+      version: '1.0.0',
+      description:
+        'Connections and their timelines, review decisions, suspensions, retries and the dry run of approval rules. Every route needs an operator bearer token whose role allows it: viewer reads, operator acts on connections, admin runs the dry run (and Bull Board actions), metrics reads /metrics only; 403 FORBIDDEN_ROLE names the role needed.',
     },
-    // Bull Board's own routes are its UI's business, not part of the documented API.
-    transform: ({ schema, url }) => ({
-      schema: url.startsWith(QUEUE_BOARD_PATH) ? { ...schema, hide: true } : schema,
-      url,
-    }),
-  });
-  await app.register(healthRoutes, { checks: deps.readiness });
-  await registerLoginThrottle(app, deps.loginThrottleStore);
-  await app.register(loginRoutes, { auth, now: () => deps.clock.now() });
-  app.decorateRequest('operator', null);
-  app.decorateRequest('operatorRole', null);
-  await app.register(async (protectedScope) => {
+    components: { securitySchemes: { operatorToken: { type: 'http', scheme: 'bearer' } } },
+    security: [{ operatorToken: [] }],
+  },
+  // Bull Board's own routes are its UI's business, not part of the documented API.
+  transform: ({ schema, url }) => ({
+    schema: url.startsWith(QUEUE_BOARD_PATH) ? { ...schema, hide: true } : schema,
+    url,
+  }),
+};
+
+/**
+ * Every route that needs an operator (the API, the console, /metrics and Bull Board), behind the
+ * hook that authenticates them.
+ */
+function operatorRoutes(deps: OperationsDeps, auth: OperatorAuthenticator): FastifyPluginAsync {
+  return async (protectedScope) => {
     protectedScope.addHook('onRequest', operatorAuthHook(auth));
     await protectedScope.register(async (api) => {
       api.setSchemaErrorFormatter(contractViolationFormatter);
@@ -170,6 +196,5 @@ export async function buildApp(deps: OperationsDeps): Promise<FastifyInstance> {
       queues: deps.queues,
       retry: { repo: deps.repo, publisher: deps.publisher, now: () => deps.clock.now() },
     });
-  });
-  return app;
+  };
 }

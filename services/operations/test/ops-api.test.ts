@@ -402,7 +402,7 @@ describe('suspending an accepted connection (stop traffic)', () => {
 
   /** Takes a received connection through the rules' approval and an acknowledged callback. */
   async function accept(id: string): Promise<void> {
-    await repo.decide(
+    await repo.recordDecision(
       id,
       { action: 'approve', ruleId: 'default', decidedBy: 'rules', decidedAt: new Date() },
       ['received'],
@@ -504,7 +504,7 @@ describe("a connection's story and finding it", () => {
       requestId: 'req-story',
       receivedAt: new Date('2026-10-31T23:59:59Z'),
     });
-    await repo.decide(
+    await repo.recordDecision(
       id,
       { action: 'approve', ruleId: 'big-dealers', decidedBy: 'rules', decidedAt: new Date() },
       ['received'],

@@ -41,7 +41,7 @@ const decision = (action: 'approve' | 'reject' | 'review') => ({
 });
 
 async function callback(id: string, outcome: 'failed' | 'acknowledged'): Promise<void> {
-  await repo.decide(id, decision('approve'), ['received']);
+  await repo.recordDecision(id, decision('approve'), ['received']);
   const lease = await repo.acquireCallbackLease(id, 'approved', 10_000);
   await repo.completeCallback(id, lease!.leaseId, 'approved', {
     outcome,
@@ -75,10 +75,10 @@ beforeAll(async () => {
   publisher = new JobPublisher({ connection: redis, prefix: ns.queuePrefix });
   // What needs an operator, two held for review (the first waits longest).
   for (let i = 0; i < 2; i += 1)
-    await repo.decide(await received('pending_review'), decision('review'), ['received']);
+    await repo.recordDecision(await received('pending_review'), decision('review'), ['received']);
   await callback(await received('callback_failed'), 'failed');
   const provisioning = await received('provisioning_failed');
-  await repo.decide(provisioning, decision('approve'), ['received']);
+  await repo.recordDecision(provisioning, decision('approve'), ['received']);
   const lease = await repo.acquireProvisioningLease(provisioning, 10_000);
   await repo.failProvisioning(provisioning, lease!.leaseId, { httpStatus: 422, error: 'refused' });
   await deactivatedWith(await received('steps_failed'), 'failed');

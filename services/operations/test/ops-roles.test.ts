@@ -61,9 +61,9 @@ beforeAll(async () => {
     await repo.recordActivation({ activation, requestId: 'r', receivedAt: new Date() });
   const review = { action: 'review', ruleId: 'r', decidedBy: 'rules', decidedAt: new Date() };
   for (const { connectionId } of [held, toReject, dismissed])
-    await repo.decide(connectionId, { ...review, action: 'review' }, ['received']);
+    await repo.recordDecision(connectionId, { ...review, action: 'review' }, ['received']);
   for (const { connectionId } of [accepted, failed]) {
-    await repo.decide(connectionId, { ...review, action: 'approve' }, ['received']);
+    await repo.recordDecision(connectionId, { ...review, action: 'approve' }, ['received']);
     const lease = await repo.acquireCallbackLease(connectionId, 'approved', 10_000);
     await repo.completeCallback(
       connectionId,

@@ -355,7 +355,7 @@ describe('Bull Board actions', () => {
     const repo = ConnectionRepository.locked(mongo.db(ns.dbName), redis, ns.queuePrefix);
     const activation = new ActivationGenerator(808).next();
     await repo.recordActivation({ activation, requestId: 'r', receivedAt: new Date() });
-    await repo.decide(
+    await repo.recordDecision(
       activation.connectionId,
       { action: 'approve', ruleId: 'default', decidedBy: 'rules', decidedAt: new Date() },
       ['received'],

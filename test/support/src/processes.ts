@@ -16,16 +16,37 @@ function installExitHook(): void {
   });
 }
 
-/** Asks the kernel for a free TCP port on 127.0.0.1. */
+// Ports are drawn below Linux's ephemeral range (32768–60999 by default), which the kernel hands
+// out both for `listen(0)` and as the source port of every outgoing connection: a port asked of
+// the kernel could be taken by some process's outgoing connection between this check and the
+// server's bind ("Address already in use"). Below the range only another listener can take it.
+const PORT_RANGE = { low: 20_000, high: 32_767 };
+
+/** A free TCP port on 127.0.0.1, outside the kernel's ephemeral range where one is free. */
 export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < 50; tries += 1) {
+    const port =
+      PORT_RANGE.low + Math.floor(Math.random() * (PORT_RANGE.high - PORT_RANGE.low + 1));
+    if ((await listenOnce(port)) !== undefined) return port;
+  }
+  const port = await listenOnce(0);
+  if (port === undefined) throw new Error('no TCP port assigned');
+  return port;
+}
+
+/** Listens on 127.0.0.1:port (0: any), closes again, and says which port it had, if any. */
+async function listenOnce(port: number): Promise<number | undefined> {
   const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const listening = new Promise<boolean>((resolve) => {
+    server.once('listening', () => resolve(true));
+    server.once('error', () => resolve(false));
+  });
+  server.listen(port, '127.0.0.1');
+  if (!(await listening)) return undefined;
   const address = server.address();
   server.close();
   await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no TCP port assigned');
-  return address.port;
+  return address === null || typeof address === 'string' ? undefined : address.port;
 }
 
 /** Resolves when something accepts TCP connections on 127.0.0.1:port, or throws after `timeoutMs`. */

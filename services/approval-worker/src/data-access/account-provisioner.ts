@@ -18,10 +18,20 @@ export class HttpAccountProvisioner implements AccountProvisioner {
   }
 }
 
+/**
+ * BACKEND_PROVISIONER=none: there is no account to create, and the use cases never call
+ * `provision` (a connection needs provisioning only with kind `http`: domain/provision.ts,
+ * needsProvisioning). Were it called all the same, it keeps the port's promise and throws nothing:
+ * it answers as a backend that cannot be reached, which the leased-call protocol retries and, past
+ * the horizon, gives up visibly (`provisioning_failed`).
+ */
 export class NoAccountProvisioner implements AccountProvisioner {
   readonly kind = 'none';
 
   provision(): Promise<HttpAttempt> {
-    return Promise.reject(new Error('BACKEND_PROVISIONER is none: there is nothing to call'));
+    return Promise.resolve({
+      answered: false,
+      error: 'BACKEND_PROVISIONER is none: there is nothing to call',
+    });
   }
 }

@@ -3,7 +3,7 @@
 // (send-callback.ts), announces an acceptance to the deprovision worker
 // (announce-acceptance.ts), or leaves it as it is.
 import type { AcquiredLease, ConnectionDocument } from '@fortellis-admin/connection-store';
-import type { JobContext, Logger } from '@fortellis-admin/service-kit';
+import type { JobContext, Logger } from '@fortellis-admin/service-kit/pure';
 import { announceAcceptance } from './announce-acceptance.ts';
 import type { AdvanceStep, ApprovalUseCaseDeps, ProcessResult } from './approval-ports.ts';
 import { needsProvisioning, provision } from './provision.ts';

@@ -2,7 +2,7 @@
 // announced: the deprovision worker's reports must know the buyer had the API.
 import { jobIdFor, type ConnectionAcceptedJob } from '@fortellis-admin/contracts';
 import type { ConnectionDocument } from '@fortellis-admin/connection-store';
-import type { Logger } from '@fortellis-admin/service-kit';
+import type { Logger } from '@fortellis-admin/service-kit/pure';
 import type { ApprovalUseCaseDeps } from './approval-ports.ts';
 
 /** Publishes ConnectionAccepted (one job per connection, whatever the repeats). */

@@ -28,7 +28,7 @@ export type ApprovalStore = Pick<
   ConnectionRepository,
   | 'get'
   | 'recordActivation'
-  | 'decide'
+  | 'recordDecision'
   | 'acquireCallbackLease'
   | 'releaseCallbackLease'
   | 'completeCallback'

@@ -2,8 +2,8 @@
 // HTTP. The same stories the component tests tell, fast and one decision at a time.
 import { describe, expect, it } from 'vitest';
 import { AppError, type ActivateRequest } from '@fortellis-admin/contracts';
-import { RetryLaterError } from '@fortellis-admin/service-kit';
-import { tutorialCurlPayload } from '@fortellis-admin/test-support';
+import { RetryLaterError } from '@fortellis-admin/service-kit/pure';
+import { tutorialCurlPayload } from '@fortellis-admin/test-support/doubles';
 import { activationJob, answered, fixture } from '../../test/approval-fakes.ts';
 import { createApprovalUseCases } from './approval-use-cases.ts';
 import { defaultPolicy } from '@fortellis-admin/approval-rules';
@@ -195,7 +195,7 @@ describe('the callback', () => {
   it('when another run holds a live lease, it looks again later without calling', async () => {
     const { activate, store, callbacks, deps } = setUp();
     await store.recordActivation({ activation, requestId: 'r', receivedAt: new Date() });
-    await store.decide(
+    await store.recordDecision(
       id,
       { action: 'approve', ruleId: 'default', decidedBy: 'rules', decidedAt: new Date() },
       ['received'],
@@ -211,7 +211,7 @@ describe('the callback', () => {
 describe('a callback whose end was not written (the database failed after the call)', () => {
   async function approvedWithEarlierAttempt(f: ReturnType<typeof setUp>) {
     await f.store.recordActivation({ activation, requestId: 'r', receivedAt: new Date() });
-    await f.store.decide(
+    await f.store.recordDecision(
       id,
       { action: 'approve', ruleId: 'default', decidedBy: 'rules', decidedAt: new Date() },
       ['received'],
@@ -286,7 +286,7 @@ describe('the reconciler', () => {
   async function stalled(f: ReturnType<typeof setUp>, state: 'received' | 'approved') {
     await f.store.recordActivation({ activation, requestId: 'r', receivedAt: new Date() });
     if (state === 'approved')
-      await f.store.decide(
+      await f.store.recordDecision(
         id,
         { action: 'approve', ruleId: 'default', decidedBy: 'rules', decidedAt: new Date() },
         ['received'],
@@ -387,7 +387,7 @@ describe('operators', () => {
     callbacks.answer(answered(404));
     await rejection(activate());
     expect((await store.get(id))?.state).toBe('callback_failed');
-    const result = await useCases.handleCallbackRetry(
+    const result = await useCases.handleRetryRequested(
       { connectionId: id, actor: 'ops:a', requestedAt: now.toISOString(), requestId: 'r' },
       job({ name: 'CallbackRetryRequested' }),
       deps.logger,
@@ -400,7 +400,7 @@ describe('operators', () => {
     const { activate, useCases, callbacks, store, job, deps, now } = setUp();
     callbacks.answer(answered(404));
     await rejection(activate());
-    const result = await useCases.handleCallbackRetry(
+    const result = await useCases.handleRetryRequested(
       {
         connectionId: id,
         actor: 'ops:a',
@@ -464,7 +464,7 @@ describe('a suspension (an operator stops traffic for an accepted connection)', 
     f.callbacks.answer(answered(404));
     await rejection(f.useCases.handleSuspension(...input));
     expect((await f.store.get(id))?.state).toBe('callback_failed');
-    const retried = await f.useCases.handleCallbackRetry(
+    const retried = await f.useCases.handleRetryRequested(
       { connectionId: id, actor: 'ops:bob', requestedAt: f.now.toISOString(), requestId: 'r' },
       f.job({ name: 'CallbackRetryRequested' }),
       f.deps.logger,
@@ -570,7 +570,7 @@ describe('provisioning the buyer’s account before the accepted callback', () =
     expect((await store.get(id))?.state).toBe('provisioning_failed');
     expect(callbacks.sent).toEqual([]);
     expect(givenUp).toEqual(['provisioning']);
-    const retried = await useCases.handleCallbackRetry(
+    const retried = await useCases.handleRetryRequested(
       {
         connectionId: id,
         actor: 'ops:alice',

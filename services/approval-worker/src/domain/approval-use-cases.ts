@@ -17,7 +17,8 @@ import {
   provisioningFailedBefore,
   type ConnectionDocument,
 } from '@fortellis-admin/connection-store';
-import { reconcileStalled, type JobContext, type Logger } from '@fortellis-admin/service-kit';
+import { reconcileStalled, type Logger } from '@fortellis-admin/service-kit/pure';
+import type { JobContext } from '@fortellis-admin/service-kit/pure';
 import { advanceConnection } from './advance-connection.ts';
 import type { ApprovalUseCaseDeps, ProcessResult } from './approval-ports.ts';
 import { decide } from '@fortellis-admin/approval-rules';
@@ -38,7 +39,7 @@ export interface ApprovalUseCases {
     job: JobContext,
     log: Logger,
   ): Promise<ProcessResult>;
-  handleCallbackRetry(
+  handleRetryRequested(
     data: RetryRequestedJob,
     job: JobContext,
     log: Logger,
@@ -65,7 +66,7 @@ export function createApprovalUseCases(deps: ApprovalUseCaseDeps): ApprovalUseCa
     handleActivation: (data, job, log) => handleActivation(deps, data, job, log),
     handleReviewDecision: (data, job, log) => handleReviewDecision(deps, data, job, log),
     handleSuspension: (data, job, log) => handleSuspension(deps, data, job, log),
-    handleCallbackRetry: (data, job, log) => handleCallbackRetry(deps, data, job, log),
+    handleRetryRequested: (data, job, log) => handleRetryRequested(deps, data, job, log),
     handleStalledConnection: (data, job, log) => handleStalledConnection(deps, data, job, log),
     handleReconciliation: (log) => handleReconciliation(deps, log),
   };
@@ -133,7 +134,7 @@ async function decideByRules(
 ): Promise<ConnectionDocument> {
   if (connection.state !== 'received') return connection;
   const decision = decide(deps.policy, activation);
-  const decided = await deps.repo.decide(
+  const decided = await deps.repo.recordDecision(
     connection.connectionId,
     { ...decision, decidedBy: 'rules', decidedAt: deps.clock.now() },
     ['received'],
@@ -152,7 +153,7 @@ export async function handleReviewDecision(
   let connection = await getOrThrow(deps.repo, data.connectionId);
   if (connection.state === 'pending_review') {
     connection =
-      (await deps.repo.decide(
+      (await deps.repo.recordDecision(
         data.connectionId,
         {
           action: data.action,
@@ -188,7 +189,7 @@ export async function handleSuspension(
  * connection on. The operator's request was published first; the call is reopened here, so a
  * failed publish leaves the connection as it was, never reopened with nothing to send it.
  */
-export async function handleCallbackRetry(
+export async function handleRetryRequested(
   deps: ApprovalUseCaseDeps,
   data: RetryRequestedJob,
   job: JobContext,

@@ -2,7 +2,7 @@
 // seal), or the suspension's reason; and what may be kept of Fortellis' answer to a failed one.
 import { AppError, ERROR_CODES, type ConnectionCallbackBody } from '@fortellis-admin/contracts';
 import type { CallbackDueState, ConnectionDocument } from '@fortellis-admin/connection-store';
-import { redactedBody } from '@fortellis-admin/service-kit';
+import { redactedBody } from '@fortellis-admin/service-kit/pure';
 import { DEFAULT_REJECTION_REASON } from '@fortellis-admin/approval-rules';
 import type { ApprovalUseCaseDeps } from './approval-ports.ts';
 

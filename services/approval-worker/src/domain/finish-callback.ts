@@ -7,7 +7,7 @@ import type {
   ConnectionDocument,
 } from '@fortellis-admin/connection-store';
 import { getOrThrow } from '@fortellis-admin/connection-store';
-import { permanentFailure, type Logger } from '@fortellis-admin/service-kit';
+import { permanentFailure, type Logger } from '@fortellis-admin/service-kit/pure';
 import { announceAcceptance, publishAcceptance } from './announce-acceptance.ts';
 import type { ApprovalUseCaseDeps, ProcessResult } from './approval-ports.ts';
 

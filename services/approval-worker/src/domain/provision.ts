@@ -21,9 +21,9 @@ import {
   statusOf,
   type CallAttempt,
   type CallEnding,
-  type JobContext,
   type Logger,
-} from '@fortellis-admin/service-kit';
+} from '@fortellis-admin/service-kit/pure';
+import type { JobContext } from '@fortellis-admin/service-kit/pure';
 import type { AdvanceStep, ApprovalUseCaseDeps } from './approval-ports.ts';
 import { provisionRequest, readProvisionAnswer } from './provisioning-plan.ts';
 import { sendCallback } from './send-callback.ts';

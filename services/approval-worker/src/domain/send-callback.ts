@@ -20,10 +20,10 @@ import {
   type CallAttempt,
   type CallEnding,
   type EndedWithoutCall,
-  type JobContext,
   type Logger,
   type RetryHorizon,
-} from '@fortellis-admin/service-kit';
+} from '@fortellis-admin/service-kit/pure';
+import type { JobContext } from '@fortellis-admin/service-kit/pure';
 import type { AdvanceStep, ApprovalUseCaseDeps, ProcessResult } from './approval-ports.ts';
 import { callbackBody, keptCallbackAnswer } from './callback-body.ts';
 import { finishCallback, type CallbackEnd } from './finish-callback.ts';

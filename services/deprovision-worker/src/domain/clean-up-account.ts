@@ -11,7 +11,7 @@ import {
   retryAfterOf,
   RetryLaterError,
   statusOf,
-} from '@fortellis-admin/service-kit';
+} from '@fortellis-admin/service-kit/pure';
 import { backendRequest, neverActivated } from './deprovision-plan.ts';
 import type { DeprovisionUseCaseDeps } from './deprovision-ports.ts';
 import type { Performed } from './run-step.ts';

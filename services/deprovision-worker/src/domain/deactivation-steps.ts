@@ -5,9 +5,9 @@ import {
   earlierEnd,
   permanentFailure,
   RetryLaterError,
-  type JobContext,
   type Logger,
-} from '@fortellis-admin/service-kit';
+} from '@fortellis-admin/service-kit/pure';
+import type { JobContext } from '@fortellis-admin/service-kit/pure';
 import { cleanUpAccount } from './clean-up-account.ts';
 import type { DeprovisionResult, DeprovisionUseCaseDeps } from './deprovision-ports.ts';
 import { reportStatus } from './report-status.ts';

@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import type { AppError } from '@fortellis-admin/contracts';
 import { type ActivateRequest } from '@fortellis-admin/contracts';
-import { RetryLaterError } from '@fortellis-admin/service-kit';
-import { tutorialCurlPayload } from '@fortellis-admin/test-support';
+import { RetryLaterError } from '@fortellis-admin/service-kit/pure';
+import { tutorialCurlPayload } from '@fortellis-admin/test-support/doubles';
 import { answered, fixture } from '../../test/deprovision-fakes.ts';
 import { createDeprovisionUseCases } from './deprovision-use-cases.ts';
 

@@ -13,9 +13,9 @@ import {
   permanentFailure,
   reconcileStalled,
   RetryLaterError,
-  type JobContext,
   type Logger,
-} from '@fortellis-admin/service-kit';
+} from '@fortellis-admin/service-kit/pure';
+import type { JobContext } from '@fortellis-admin/service-kit/pure';
 import { runDeactivationSteps } from './deactivation-steps.ts';
 import type { DeprovisionResult, DeprovisionUseCaseDeps } from './deprovision-ports.ts';
 import { reportStatus } from './report-status.ts';

@@ -9,7 +9,7 @@ import {
   retryAfterOf,
   statusOf,
   type HttpAnswerRules,
-} from '@fortellis-admin/service-kit';
+} from '@fortellis-admin/service-kit/pure';
 import { neverActivated, statusReport } from './deprovision-plan.ts';
 import type { DeprovisionUseCaseDeps } from './deprovision-ports.ts';
 import type { Performed } from './run-step.ts';

@@ -18,9 +18,9 @@ import {
   statusOf,
   type CallAttempt,
   type CallEnding,
-  type JobContext,
   type Logger,
-} from '@fortellis-admin/service-kit';
+} from '@fortellis-admin/service-kit/pure';
+import type { JobContext } from '@fortellis-admin/service-kit/pure';
 import type { DeprovisionUseCaseDeps, StepOutcome } from './deprovision-ports.ts';
 
 /** A step's call that was made, with what may be kept of its answer should the step fail. */

@@ -10,7 +10,8 @@ import {
   jobIdFor,
   type SuspensionRequestedJob,
 } from '@fortellis-admin/contracts';
-import type { Logger } from '@fortellis-admin/service-kit';
+import type { Logger } from '@fortellis-admin/service-kit/pure';
+import { noSuchConnection } from '@fortellis-admin/connection-store';
 import type { JobPublishing, OperationsRepository } from './ports.ts';
 import { operatorActor } from './review-decision.ts';
 
@@ -58,10 +59,7 @@ export async function suspendConnection(
     by: actor,
     at: ports.now(),
   });
-  if (recorded === null)
-    throw new AppError(ERROR_CODES.notFound, `no connection ${connectionId}`, {
-      httpStatus: 404,
-    });
+  if (recorded === null) throw noSuchConnection(connectionId);
   if (recorded.kind === 'conflict') {
     const taken = recorded.taken;
     throw new AppError(

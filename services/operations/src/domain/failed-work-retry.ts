@@ -9,7 +9,12 @@ import {
   jobIdFor,
   type RetryRequestedJob,
 } from '@fortellis-admin/contracts';
-import { failedSteps, type ConnectionDocument } from '@fortellis-admin/connection-store';
+import {
+  failedSteps,
+  getOrThrow,
+  noSuchConnection,
+  type ConnectionDocument,
+} from '@fortellis-admin/connection-store';
 import type { JobPublishing, OperationsRepository } from './ports.ts';
 import { operatorActor } from './review-decision.ts';
 
@@ -46,11 +51,7 @@ export async function retryFailedWork(
 ): Promise<RetryQueued> {
   const { connectionId } = request;
   const actor = operatorActor(request.operator);
-  const connection = await ports.repo.get(connectionId);
-  if (connection === null)
-    throw new AppError(ERROR_CODES.notFound, `no connection ${connectionId}`, {
-      httpStatus: 404,
-    });
+  const connection = await getOrThrow(ports.repo, connectionId, noSuchConnection);
   const work = failedWorkOf(connection);
   if (work === null)
     throw new AppError(

@@ -7,6 +7,7 @@ import {
   jobIdFor,
   type ReviewDecidedJob,
 } from '@fortellis-admin/contracts';
+import { noSuchConnection } from '@fortellis-admin/connection-store';
 import type { JobPublishing, OperationsRepository } from './ports.ts';
 
 export interface ReviewDecisionPorts {
@@ -50,10 +51,7 @@ export async function decideHeldConnection(
     at: ports.now(),
     ...(reason === undefined ? {} : { reason }),
   });
-  if (recorded === null)
-    throw new AppError(ERROR_CODES.notFound, `no connection ${connectionId}`, {
-      httpStatus: 404,
-    });
+  if (recorded === null) throw noSuchConnection(connectionId);
   if (recorded.kind === 'conflict') {
     const taken =
       recorded.taken === undefined ? '' : `; already decided: ${describeTaken(recorded.taken)}`;

@@ -2,6 +2,7 @@
 // a dismissal that tells Fortellis (a rejected callback) instead of silently dropping the request.
 import type { FastifyPluginAsync } from 'fastify';
 import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
+import type { ConnectionDocument } from '@fortellis-admin/connection-store';
 import { MAX_PAGE_SIZE } from '../domain/connection-pages.ts';
 import type { OperationsRepository } from '../domain/ports.ts';
 import { decideHeldConnection, type ReviewDecisionPorts } from '../domain/review-decision.ts';
@@ -11,6 +12,32 @@ export type ConnectionRequestPorts = ReviewDecisionPorts & {
 };
 
 const DEFAULT_DISMISS_REASON = 'The provider declined this subscription.';
+
+const dismissBodySchema = {
+  type: 'object',
+  required: ['subscriptionId'],
+  properties: {
+    subscriptionId: { type: 'string', minLength: 1 },
+    reason: { type: 'string', minLength: 1, maxLength: 500 },
+  },
+  additionalProperties: false,
+} as const;
+
+/** A deactivation as listed: the connection, when it came, and how far each of its steps got. */
+function deactivationRequest(connection: ConnectionDocument) {
+  return {
+    connectionId: connection.connectionId,
+    subscriptionId: connection.subscriptionId ?? null,
+    receivedAt: connection.deactivation?.receivedAt.toISOString() ?? null,
+    neverActivated: connection.activation === undefined,
+    steps: Object.fromEntries(
+      Object.entries(connection.steps ?? {}).map(([step, record]) => [
+        step,
+        record.status ?? 'pending',
+      ]),
+    ),
+  };
+}
 
 export const connectionRequestRoutes: FastifyPluginAsync<ConnectionRequestPorts> = async (
   app,
@@ -37,18 +64,7 @@ export const connectionRequestRoutes: FastifyPluginAsync<ConnectionRequestPorts>
     async () => {
       const gone = await repo.list({ state: 'deactivated' }, MAX_PAGE_SIZE);
       return {
-        deactivationRequests: gone.slice(0, MAX_PAGE_SIZE).map((c) => ({
-          connectionId: c.connectionId,
-          subscriptionId: c.subscriptionId ?? null,
-          receivedAt: c.deactivation?.receivedAt.toISOString() ?? null,
-          neverActivated: c.activation === undefined,
-          steps: Object.fromEntries(
-            Object.entries(c.steps ?? {}).map(([step, record]) => [
-              step,
-              record.status ?? 'pending',
-            ]),
-          ),
-        })),
+        deactivationRequests: gone.slice(0, MAX_PAGE_SIZE).map(deactivationRequest),
       };
     },
   );
@@ -59,15 +75,7 @@ export const connectionRequestRoutes: FastifyPluginAsync<ConnectionRequestPorts>
       config: { role: 'operator' },
       schema: {
         summary: 'Dismiss the waiting requests of a subscription (sends rejected)',
-        body: {
-          type: 'object',
-          required: ['subscriptionId'],
-          properties: {
-            subscriptionId: { type: 'string', minLength: 1 },
-            reason: { type: 'string', minLength: 1, maxLength: 500 },
-          },
-          additionalProperties: false,
-        },
+        body: dismissBodySchema,
       },
     },
     async (request, reply) => {

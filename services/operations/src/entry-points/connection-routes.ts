@@ -2,9 +2,10 @@
 // connection with its decision, callback, deprovision steps and history, tell its whole story as a
 // timeline (with what an operator may do now), and find connections by any id.
 import type { FastifyPluginAsync } from 'fastify';
-import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
 import {
   CONNECTION_STATES,
+  getOrThrow,
+  noSuchConnection,
   type ConnectionDocument,
   type ConnectionFilter,
 } from '@fortellis-admin/connection-store';
@@ -100,7 +101,8 @@ export const connectionRoutes: FastifyPluginAsync<{
         params: connectionParamsSchema,
       },
     },
-    async (request) => connectionDetail(await known(request.params.connectionId)),
+    async (request) =>
+      connectionDetail(await getOrThrow(repo, request.params.connectionId, noSuchConnection)),
   );
 
   app.get<{ Params: { connectionId: string } }>(
@@ -113,7 +115,8 @@ export const connectionRoutes: FastifyPluginAsync<{
         params: connectionParamsSchema,
       },
     },
-    async (request) => connectionTimeline(await known(request.params.connectionId)),
+    async (request) =>
+      connectionTimeline(await getOrThrow(repo, request.params.connectionId, noSuchConnection)),
   );
 
   app.get<{ Querystring: { q: string } }>(
@@ -137,13 +140,4 @@ export const connectionRoutes: FastifyPluginAsync<{
       ),
     }),
   );
-
-  async function known(connectionId: string): Promise<ConnectionDocument> {
-    const connection = await repo.get(connectionId);
-    if (connection === null)
-      throw new AppError(ERROR_CODES.notFound, `no connection ${connectionId}`, {
-        httpStatus: 404,
-      });
-    return connection;
-  }
 };
