@@ -1,12 +1,10 @@
-// Writes of the Fortellis callback: the lease that lets one worker send it, a failed attempt, its
+// Writes of the Fortellis callback (its lease is taken and given back in call-lease-store.ts): its
 // end (acknowledged or failed, which moves the connection on), an operator's reopening, and an
 // operator's suspension (which makes a `rejected` callback due for an accepted connection).
-import { randomUUID } from 'node:crypto';
 import type { ActivationStore } from './activation-store.ts';
 import type { ConnectionCollection } from './connection-collection.ts';
 import {
   callbackEvent,
-  callbackStatusFor,
   historyEntry,
   reopenedCallbackState,
   stateAfterCallback,
@@ -14,14 +12,7 @@ import {
   type CallbackDueState,
 } from './connection-state-machine.ts';
 import type { ConnectionDocument, ConnectionState, SuspensionRecord } from './connection-states.ts';
-import {
-  acquired,
-  acquireLease,
-  completeLease,
-  type AcquiredLease,
-  leaseIsLive,
-  reopenedFields,
-} from './outside-call-lease.ts';
+import { completeLease, reopenedFields } from './outside-call-lease.ts';
 
 const PATH = 'callback';
 
@@ -40,50 +31,6 @@ export class CallbackStore {
   constructor(connections: ConnectionCollection, activations: ActivationStore) {
     this.#c = connections;
     this.#activations = activations;
-  }
-
-  /**
-   * Takes the exclusive right to send the callback for `state` for `leaseMs`. Returns the lease
-   * (and the expired lease of an earlier attempt that never ended, whose outcome the caller must
-   * look up before calling again), or null when the connection left that state or another worker
-   * holds a live lease.
-   */
-  acquireCallbackLease(
-    connectionId: string,
-    state: CallbackDueState,
-    leaseMs: number,
-  ): Promise<AcquiredLease | null> {
-    return this.#c.withLock(connectionId, async () => {
-      const now = this.#c.now();
-      const current = await this.#c.get(connectionId);
-      if (current === null || current.state !== state) return null;
-      if (leaseIsLive(current.callback, now)) return null;
-      const leaseId = randomUUID();
-      const updated = await this.#c.apply(
-        current,
-        acquireLease(
-          PATH,
-          { leaseId, now, leaseMs },
-          { [`${PATH}.status`]: callbackStatusFor(state) },
-        ),
-      );
-      return updated === null ? null : acquired(leaseId, current.callback);
-    });
-  }
-
-  /**
-   * Records a failed attempt (in the record and the history) and gives the lease back. One write,
-   * conditional on the lease.
-   */
-  async releaseCallbackLease(
-    connectionId: string,
-    leaseId: string,
-    attempt: { status?: number; error: string },
-  ): Promise<void> {
-    await this.#c.releaseCallLease(connectionId, PATH, leaseId, attempt, {
-      event: 'callback_attempt_failed',
-      by: 'approval-worker',
-    });
   }
 
   /**

@@ -10,7 +10,6 @@
 import type { Collection, CollectionOptions, Db, Filter, UpdateFilter } from 'mongodb';
 import type { ConnectionLocks } from './connection-lock.ts';
 import { connectionKey, type ConnectionDocument } from './connection-states.ts';
-import { holdsLease, releaseLease, type LeasedRecord } from './outside-call-lease.ts';
 
 export const CONNECTIONS_COLLECTION = 'connections';
 
@@ -148,33 +147,4 @@ export class ConnectionCollection {
       this.collection.findOneAndUpdate(filter, update, { returnDocument: 'after' }),
     );
   }
-
-  /**
-   * Gives back the lease of the call recorded at `path` after a failed attempt, recording what went
-   * wrong (the record and the history's `failed.event`, counted into an earlier entry when it
-   * repeats one). A read and a write under the connection's lock, only while the lease is held.
-   */
-  async releaseCallLease(
-    connectionId: string,
-    path: string,
-    leaseId: string,
-    attempt: { status?: number; error: string },
-    failed: { event: string; by: string },
-  ): Promise<void> {
-    await this.withLock(connectionId, async () => {
-      const current = await this.get(connectionId);
-      if (current === null || !holdsLease(recordAt(current, path), leaseId)) return;
-      await this.apply(current, releaseLease(path, attempt, this.now(), failed, current.history));
-    });
-  }
-}
-
-/** The record at a dotted path of the document (`callback`, `steps.cleanup`), if there is one. */
-function recordAt(document: ConnectionDocument, path: string): LeasedRecord | undefined {
-  let value: unknown = document;
-  for (const key of path.split('.')) {
-    if (typeof value !== 'object' || value === null) return undefined;
-    value = (value as Record<string, unknown>)[key];
-  }
-  return typeof value === 'object' && value !== null ? value : undefined;
 }

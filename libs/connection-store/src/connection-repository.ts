@@ -1,12 +1,14 @@
 // The connections collection as the services see it: one object over the stores split by concern
-// (queries, activations and decisions, the callback, the backend account, deactivations and their
-// steps). Every change is one single-document update whose condition holds when it is written
-// (atomic on MongoDB, under the connection's lock on FerretDB: connection-collection.ts), so two
-// workers or a redelivered job can never both act. Works on MongoDB and on FerretDB: no transactions, no change streams.
+// (queries, activations and decisions, the lease of every outside call, the callback, the backend
+// account, deactivations and their steps). Every change is one single-document update whose
+// condition holds when it is written (atomic on MongoDB, under the connection's lock on FerretDB:
+// connection-collection.ts), so two workers or a redelivered job can never both act. Works on
+// MongoDB and on FerretDB: no transactions, no change streams.
 import type { Db } from 'mongodb';
 import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
 import type { Cluster, Redis } from 'ioredis';
 import { ActivationStore } from './activation-store.ts';
+import { CallLeaseStore } from './call-lease-store.ts';
 import { CallbackStore } from './callback-store.ts';
 import {
   ConnectionCollection,
@@ -22,6 +24,7 @@ import { ProvisioningStore } from './provisioning-store.ts';
 export class ConnectionRepository {
   readonly queries: ConnectionQueries;
   readonly activations: ActivationStore;
+  readonly leases: CallLeaseStore;
   readonly callbacks: CallbackStore;
   readonly provisioning: ProvisioningStore;
   readonly deprovisions: DeprovisionStore;
@@ -34,6 +37,7 @@ export class ConnectionRepository {
     const connections = new ConnectionCollection(db, guard, now);
     this.queries = new ConnectionQueries(connections);
     this.activations = new ActivationStore(connections);
+    this.leases = new CallLeaseStore(connections);
     this.callbacks = new CallbackStore(connections, this.activations);
     this.provisioning = new ProvisioningStore(connections, this.activations);
     this.deprovisions = new DeprovisionStore(connections);
@@ -107,11 +111,13 @@ export class ConnectionRepository {
   readonly recordOperatorAction: ActivationStore['recordOperatorAction'] = (...args) =>
     this.activations.recordOperatorAction(...args);
 
+  // The lease of every outside call: the callback, the provisioning, each deprovision step.
+  readonly acquireCallLease: CallLeaseStore['acquireCallLease'] = (...args) =>
+    this.leases.acquireCallLease(...args);
+  readonly releaseCallLease: CallLeaseStore['releaseCallLease'] = (...args) =>
+    this.leases.releaseCallLease(...args);
+
   // The Fortellis callback.
-  readonly acquireCallbackLease: CallbackStore['acquireCallbackLease'] = (...args) =>
-    this.callbacks.acquireCallbackLease(...args);
-  readonly releaseCallbackLease: CallbackStore['releaseCallbackLease'] = (...args) =>
-    this.callbacks.releaseCallbackLease(...args);
   readonly completeCallback: CallbackStore['completeCallback'] = (...args) =>
     this.callbacks.completeCallback(...args);
   readonly reopenCallback: CallbackStore['reopenCallback'] = (...args) =>
@@ -120,10 +126,6 @@ export class ConnectionRepository {
     this.callbacks.requestSuspension(...args);
 
   // The buyer's backend account.
-  readonly acquireProvisioningLease: ProvisioningStore['acquireProvisioningLease'] = (...args) =>
-    this.provisioning.acquireProvisioningLease(...args);
-  readonly releaseProvisioningLease: ProvisioningStore['releaseProvisioningLease'] = (...args) =>
-    this.provisioning.releaseProvisioningLease(...args);
   readonly completeProvisioning: ProvisioningStore['completeProvisioning'] = (...args) =>
     this.provisioning.completeProvisioning(...args);
   readonly failProvisioning: ProvisioningStore['failProvisioning'] = (...args) =>
@@ -134,10 +136,6 @@ export class ConnectionRepository {
   // Deactivations and their steps.
   readonly recordDeactivation: DeprovisionStore['recordDeactivation'] = (...args) =>
     this.deprovisions.recordDeactivation(...args);
-  readonly acquireStepLease: DeprovisionStore['acquireStepLease'] = (...args) =>
-    this.deprovisions.acquireStepLease(...args);
-  readonly releaseStepLease: DeprovisionStore['releaseStepLease'] = (...args) =>
-    this.deprovisions.releaseStepLease(...args);
   readonly completeStep: DeprovisionStore['completeStep'] = (...args) =>
     this.deprovisions.completeStep(...args);
   readonly completeStepThenLease: DeprovisionStore['completeStepThenLease'] = (...args) =>

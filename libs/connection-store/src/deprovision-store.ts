@@ -1,5 +1,6 @@
 // Writes of a deactivation: recording it from any state (a tombstone for a connection never seen),
-// and each deprovision step's lease, failed attempts, end, and an operator's reopening.
+// and each deprovision step's end (with the next step's lease) and an operator's reopening; a step's
+// lease is taken and given back in call-lease-store.ts.
 import { randomUUID } from 'node:crypto';
 import type { Filter, UpdateFilter } from 'mongodb';
 import { isDuplicateKey, type ConnectionCollection } from './connection-collection.ts';
@@ -13,25 +14,14 @@ import {
   connectionKey,
   type ConnectionDocument,
   type DeprovisionStep,
-  type StepRecord,
 } from './connection-states.ts';
 import {
-  acquired,
   acquireLease,
   completeLease,
   mergeUpdates,
   type AcquiredLease,
-  leaseIsLive,
   reopenedFields,
 } from './outside-call-lease.ts';
-
-export type StepLease =
-  | ({ kind: 'acquired'; connection: ConnectionDocument } & AcquiredLease)
-  /** The step has already ended (done, failed or skipped): nothing to do. */
-  | { kind: 'finished'; record: StepRecord }
-  /** Another worker holds a live lease on the step. */
-  | { kind: 'busy' }
-  | { kind: 'unknown' };
 
 /** How a step ended, and what the party answered or why it was skipped. */
 export interface StepEnd {
@@ -174,43 +164,6 @@ export class DeprovisionStore {
     });
   }
 
-  /** Takes the right to attempt a step, unless it has ended or another worker holds it. */
-  acquireStepLease(
-    connectionId: string,
-    step: DeprovisionStep,
-    leaseMs: number,
-  ): Promise<StepLease> {
-    return this.#c.withLock(connectionId, async () => {
-      const current = await this.#c.get(connectionId);
-      if (current === null) return { kind: 'unknown' };
-      const record = current.steps?.[step];
-      if (record?.status !== undefined) return { kind: 'finished', record };
-      const now = this.#c.now();
-      if (leaseIsLive(record, now)) return { kind: 'busy' };
-      const leaseId = randomUUID();
-      const updated = await this.#c.apply(
-        current,
-        acquireLease(pathOf(step), { leaseId, now, leaseMs }),
-      );
-      return updated === null
-        ? { kind: 'busy' }
-        : { kind: 'acquired', connection: updated, ...acquired(leaseId, record) };
-    });
-  }
-
-  /** Records a failed attempt of a step and gives its lease back. One write, on the lease. */
-  async releaseStepLease(
-    connectionId: string,
-    step: DeprovisionStep,
-    leaseId: string,
-    attempt: { status?: number; error: string },
-  ): Promise<void> {
-    await this.#c.releaseCallLease(connectionId, pathOf(step), leaseId, attempt, {
-      event: `${step}_attempt_failed`,
-      by: 'deprovision-worker',
-    });
-  }
-
   /**
    * Ends a step: done, failed (with what the party answered) or skipped (with why). Under a lease,
    * only its holder may end it; `leaseId` null ends a step that needed no attempt (skipped). One
@@ -232,7 +185,7 @@ export class DeprovisionStore {
 
   /**
    * Ends a step and, in the same write, takes the lease of the step that follows it, when that one
-   * was never attempted. Otherwise it only ends the step, and `next` is left to `acquireStepLease`.
+   * was never attempted. Otherwise it only ends the step, and `next` is left to `acquireCallLease`.
    */
   async completeStepThenLease(
     connectionId: string,

@@ -1,6 +1,6 @@
-// Writes of the buyer's account in the provider's backend, made before the `accepted` callback:
-// the lease that lets one worker call the backend, a failed attempt, its end (which takes the
-// callback's lease in the same write), a give-up, and an operator's reopening.
+// Writes of the buyer's account in the provider's backend, made before the `accepted` callback
+// (its lease is taken and given back in call-lease-store.ts): its end (which takes the callback's
+// lease in the same write), a give-up, and an operator's reopening.
 import { randomUUID } from 'node:crypto';
 import type { ContractIssue } from '@fortellis-admin/contracts';
 import type { ActivationStore } from './activation-store.ts';
@@ -8,10 +8,8 @@ import type { ConnectionCollection } from './connection-collection.ts';
 import { callbackStatusFor, historyEntry, outcomeDetail } from './connection-state-machine.ts';
 import type { ConnectionDocument, SealedCredentials } from './connection-states.ts';
 import {
-  acquired,
   acquireLease,
   completeLease,
-  leaseIsLive,
   mergeUpdates,
   reopenedFields,
   type AcquiredLease,
@@ -44,36 +42,6 @@ export class ProvisioningStore {
   constructor(connections: ConnectionCollection, activations: ActivationStore) {
     this.#c = connections;
     this.#activations = activations;
-  }
-
-  /**
-   * Takes the exclusive right to provision an `approved` connection's account for `leaseMs`. Null
-   * when the connection left `approved`, its account is provisioned already, or another worker
-   * holds a live lease.
-   */
-  acquireProvisioningLease(connectionId: string, leaseMs: number): Promise<AcquiredLease | null> {
-    return this.#c.withLock(connectionId, async () => {
-      const now = this.#c.now();
-      const current = await this.#c.get(connectionId);
-      if (current === null || current.state !== 'approved') return null;
-      if (current.provisioning?.status === 'done') return null;
-      if (leaseIsLive(current.provisioning, now)) return null;
-      const leaseId = randomUUID();
-      const updated = await this.#c.apply(current, acquireLease(PATH, { leaseId, now, leaseMs }));
-      return updated === null ? null : acquired(leaseId, current.provisioning);
-    });
-  }
-
-  /** Records a failed attempt (in the record and the history) and gives the lease back. */
-  async releaseProvisioningLease(
-    connectionId: string,
-    leaseId: string,
-    attempt: { status?: number; error: string },
-  ): Promise<void> {
-    await this.#c.releaseCallLease(connectionId, PATH, leaseId, attempt, {
-      event: 'provisioning_attempt_failed',
-      by: 'approval-worker',
-    });
   }
 
   /**

@@ -18,6 +18,9 @@ beforeAll(async () => {
 });
 afterAll(() => store.close());
 
+const approvedCallback = { call: 'callback', state: 'approved' } as const;
+const cleanup = { call: 'step', step: 'cleanup' } as const;
+
 const record = (a: ActivateRequest, decided?: typeof approve) =>
   repo.recordActivation(
     { activation: a, requestId: 'r', receivedAt: new Date() },
@@ -77,17 +80,20 @@ describe('ConnectionRepository', () => {
     });
     const leases = await Promise.all(
       Array.from({ length: 6 }, () =>
-        repo.acquireCallbackLease(a.connectionId, 'approved', 10_000),
+        repo.acquireCallLease(a.connectionId, approvedCallback, 10_000),
       ),
     );
-    const held = leases.flatMap((lease) => (lease === null ? [] : [lease.leaseId]));
+    const held = leases.flatMap((lease) => (lease.kind === 'acquired' ? [lease.leaseId] : []));
     expect(held).toHaveLength(1);
-    await repo.releaseCallbackLease(a.connectionId, held[0]!, { status: 503, error: 'HTTP 503' });
-    const next = await repo.acquireCallbackLease(a.connectionId, 'approved', 10_000);
-    expect(next).not.toBeNull();
+    await repo.releaseCallLease(a.connectionId, approvedCallback, held[0]!, {
+      status: 503,
+      error: 'HTTP 503',
+    });
+    const next = await repo.acquireCallLease(a.connectionId, approvedCallback, 10_000);
+    if (next.kind !== 'acquired') throw new Error(`no lease: ${next.why}`);
     expect(
       (
-        await repo.completeCallback(a.connectionId, next!.leaseId, 'approved', {
+        await repo.completeCallback(a.connectionId, next.leaseId, 'approved', {
           outcome: 'acknowledged',
           status: 200,
         })
@@ -104,13 +110,13 @@ describe('ConnectionRepository', () => {
     await record(a);
     await repo.recordDeactivation(a.connectionId, { requestId: 'd', receivedAt: new Date() });
     for (let n = 0; n < 12; n += 1) {
-      const lease = await repo.acquireStepLease(a.connectionId, 'cleanup', 10_000);
-      if (lease.kind !== 'acquired') throw new Error(`no lease: ${lease.kind}`);
+      const lease = await repo.acquireCallLease(a.connectionId, cleanup, 10_000);
+      if (lease.kind !== 'acquired') throw new Error(`no lease: ${lease.why}`);
       const attempt =
         n === 5 ? { status: 503, error: 'HTTP 503' } : { status: 429, error: 'HTTP 429' };
-      await repo.releaseStepLease(a.connectionId, 'cleanup', lease.leaseId, attempt);
+      await repo.releaseCallLease(a.connectionId, cleanup, lease.leaseId, attempt);
       // A release by a holder whose lease has gone writes nothing.
-      await repo.releaseStepLease(a.connectionId, 'cleanup', lease.leaseId, attempt);
+      await repo.releaseCallLease(a.connectionId, cleanup, lease.leaseId, attempt);
     }
     const stored = await repo.get(a.connectionId);
     expect(
@@ -127,8 +133,9 @@ describe('ConnectionRepository', () => {
   it('a provisioning given up on a broken answer keeps its problems and no body', async () => {
     const a = activation();
     await record(a, approve);
-    const lease = await repo.acquireProvisioningLease(a.connectionId, 10_000);
-    const failed = await repo.failProvisioning(a.connectionId, lease!.leaseId, {
+    const lease = await repo.acquireCallLease(a.connectionId, { call: 'provisioning' }, 10_000);
+    if (lease.kind !== 'acquired') throw new Error(`no lease: ${lease.why}`);
+    const failed = await repo.failProvisioning(a.connectionId, lease.leaseId, {
       httpStatus: 200,
       problems: [{ pointer: '/credentials', message: 'must NOT have more than 20 properties' }],
       note: 'broken',
@@ -192,7 +199,10 @@ describe('ConnectionRepository', () => {
       'decided_approve',
     ]);
     // Nobody else gets the lease while it is live; its holder ends the callback in one write.
-    expect(await repo.acquireCallbackLease(a.connectionId, 'approved', 10_000)).toBeNull();
+    expect(await repo.acquireCallLease(a.connectionId, approvedCallback, 10_000)).toMatchObject({
+      kind: 'unavailable',
+      why: 'busy',
+    });
     const done = await repo.completeCallback(
       a.connectionId,
       created.lease!.leaseId,
@@ -268,8 +278,10 @@ describe('ConnectionRepository', () => {
     expect(ends.filter((end) => end.completed)).toHaveLength(1);
     const nextLease = ends.find((end) => end.completed)?.nextLease;
     expect(nextLease).not.toBeNull();
-    expect(await repo.acquireStepLease(a.connectionId, 'deactivationReport', 10_000)).toEqual({
-      kind: 'busy',
+    const report = { call: 'step', step: 'deactivationReport' } as const;
+    expect(await repo.acquireCallLease(a.connectionId, report, 10_000)).toMatchObject({
+      kind: 'unavailable',
+      why: 'busy',
     });
     expect(
       await repo.completeStep(a.connectionId, 'deactivationReport', nextLease!.leaseId, {

@@ -29,9 +29,13 @@ export async function everyOperation(repo: ConnectionRepository, idPrefix: strin
   const a = activation();
   const created = await repo.recordActivation(received(a), approve);
   if (created.kind !== 'created' || created.lease === undefined) throw new Error('not created');
-  await repo.releaseCallbackLease(a.connectionId, created.lease.leaseId, { error: 'HTTP 503' });
-  const lease = await repo.acquireCallbackLease(a.connectionId, 'approved', 10_000);
-  await repo.completeCallback(a.connectionId, lease!.leaseId, 'approved', {
+  const approvedCallback = { call: 'callback', state: 'approved' } as const;
+  await repo.releaseCallLease(a.connectionId, approvedCallback, created.lease.leaseId, {
+    error: 'HTTP 503',
+  });
+  const lease = await repo.acquireCallLease(a.connectionId, approvedCallback, 10_000);
+  if (lease.kind !== 'acquired') throw new Error(`no callback lease: ${lease.why}`);
+  await repo.completeCallback(a.connectionId, lease.leaseId, 'approved', {
     outcome: 'acknowledged',
   });
   await repo.markAcceptanceAnnounced(a.connectionId);
@@ -47,11 +51,14 @@ export async function everyOperation(repo: ConnectionRepository, idPrefix: strin
     { status: 'failed', httpStatus: 500 },
     { step: 'deactivationReport', leaseMs: 10_000 },
   );
-  await repo.releaseStepLease(a.connectionId, 'deactivationReport', nextLease!.leaseId, {
-    error: 'HTTP 503',
-  });
+  const report = { call: 'step', step: 'deactivationReport' } as const;
+  await repo.releaseCallLease(a.connectionId, report, nextLease!.leaseId, { error: 'HTTP 503' });
   await repo.reopenFailedSteps(a.connectionId, 'operator');
-  const step = await repo.acquireStepLease(a.connectionId, 'cleanup', 10_000);
+  const step = await repo.acquireCallLease(
+    a.connectionId,
+    { call: 'step', step: 'cleanup' },
+    10_000,
+  );
   if (step.kind === 'acquired')
     await repo.completeStep(a.connectionId, 'cleanup', step.leaseId, { status: 'done' });
   await repo.completeStep(a.connectionId, 'activationReport', null, { status: 'skipped' });
@@ -69,8 +76,10 @@ export async function everyOperation(repo: ConnectionRepository, idPrefix: strin
     { action: 'reject', ruleId: 'operator', decidedBy: 'op', decidedAt: new Date() },
     ['pending_review'],
   );
-  const rejectLease = await repo.acquireCallbackLease(b.connectionId, 'rejected', 10_000);
-  await repo.completeCallback(b.connectionId, rejectLease!.leaseId, 'rejected', {
+  const rejectedCallback = { call: 'callback', state: 'rejected' } as const;
+  const rejectLease = await repo.acquireCallLease(b.connectionId, rejectedCallback, 10_000);
+  if (rejectLease.kind !== 'acquired') throw new Error(`no callback lease: ${rejectLease.why}`);
+  await repo.completeCallback(b.connectionId, rejectLease.leaseId, 'rejected', {
     outcome: 'failed',
     status: 400,
   });

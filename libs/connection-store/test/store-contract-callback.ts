@@ -1,7 +1,14 @@
 // The connection store's contract, its Fortellis callback: one lease at a time, a failed attempt
 // given back, the end written only under the lease, an operator's reopening.
 import { describe, expect, it } from 'vitest';
-import { anyLeaseId, decided, received, type ContractContext } from './store-contract-context.ts';
+import {
+  anyLeaseId,
+  callbackSlot,
+  decided,
+  held,
+  received,
+  type ContractContext,
+} from './store-contract-context.ts';
 
 export function callbackContract(context: ContractContext): void {
   const store = () => context.store();
@@ -19,8 +26,15 @@ export function callbackContract(context: ContractContext): void {
   describe('the callback', () => {
     it('one lease at a time: a live one refuses, a released one is taken again', async () => {
       const { id, leaseId } = await approved();
-      expect(await store().acquireCallbackLease(id, 'approved', 10_000)).toBeNull();
-      await store().releaseCallbackLease(id, leaseId, { status: 503, error: 'HTTP 503' });
+      expect(await store().acquireCallLease(id, callbackSlot('approved'), 10_000)).toMatchObject({
+        kind: 'unavailable',
+        why: 'busy',
+        connection: { version: 1, callback: { leaseId } },
+      });
+      await store().releaseCallLease(id, callbackSlot('approved'), leaseId, {
+        status: 503,
+        error: 'HTTP 503',
+      });
       const released = await store().get(id);
       expect(released).toMatchObject({
         state: 'approved',
@@ -29,15 +43,19 @@ export function callbackContract(context: ContractContext): void {
       });
       expect(released?.callback?.leaseId).toBeUndefined();
       expect(released?.callback?.leaseUntil).toBeUndefined();
-      const again = await store().acquireCallbackLease(id, 'approved', 10_000);
-      expect(again).toEqual({ leaseId: anyLeaseId });
-      expect(again?.leaseId).not.toBe(leaseId);
+      const again = await store().acquireCallLease(id, callbackSlot('approved'), 10_000);
+      expect(again).toEqual({
+        kind: 'acquired',
+        leaseId: anyLeaseId,
+        connection: await store().get(id),
+      });
+      expect(held(again).leaseId).not.toBe(leaseId);
       expect(await store().get(id)).toMatchObject({
         version: 3,
         callback: {
           status: 'accepted',
           attempts: 2,
-          leaseId: again?.leaseId,
+          leaseId: held(again).leaseId,
           lastError: 'HTTP 503',
         },
       });
@@ -45,22 +63,37 @@ export function callbackContract(context: ContractContext): void {
 
     it('an expired lease is taken over, naming the earlier attempt’s lease', async () => {
       const { id, leaseId } = await approved(-1);
-      const taken = await store().acquireCallbackLease(id, 'approved', 10_000);
-      expect(taken).toEqual({ leaseId: anyLeaseId, previousLeaseId: leaseId });
+      const taken = await store().acquireCallLease(id, callbackSlot('approved'), 10_000);
+      expect(taken).toEqual({
+        kind: 'acquired',
+        leaseId: anyLeaseId,
+        previousLeaseId: leaseId,
+        connection: await store().get(id),
+      });
       expect((await store().get(id))?.callback?.attempts).toBe(2);
     });
 
     it('no lease for another state than the connection’s, nor for a connection never stored', async () => {
       const { id } = await approved(-1);
-      expect(await store().acquireCallbackLease(id, 'rejected', 10_000)).toBeNull();
-      expect(await store().acquireCallbackLease(id, 'suspending', 10_000)).toBeNull();
+      for (const state of ['rejected', 'suspending'] as const)
+        expect(await store().acquireCallLease(id, callbackSlot(state), 10_000)).toMatchObject({
+          kind: 'unavailable',
+          why: 'moved-on',
+          connection: { state: 'approved', version: 1 },
+        });
       const unknown = 'c0a7ac70-5707-4e00-8000-fffffffffffc';
-      expect(await store().acquireCallbackLease(unknown, 'approved', 10_000)).toBeNull();
+      expect(await store().acquireCallLease(unknown, callbackSlot('approved'), 10_000)).toEqual({
+        kind: 'unavailable',
+        why: 'unknown',
+      });
+      expect((await store().get(id))?.version).toBe(1);
     });
 
     it('a release without the lease changes nothing', async () => {
       const { id, leaseId } = await approved();
-      await store().releaseCallbackLease(id, 'not-the-lease', { error: 'HTTP 503' });
+      await store().releaseCallLease(id, callbackSlot('approved'), 'not-the-lease', {
+        error: 'HTTP 503',
+      });
       expect(await store().get(id)).toMatchObject({ version: 1, callback: { leaseId } });
     });
 
@@ -122,7 +155,10 @@ export function callbackContract(context: ContractContext): void {
       expect(reopened?.callback?.completedAt).toBeUndefined();
       expect(reopened?.callback?.response).toBeUndefined();
       expect(await store().reopenCallback(id, 'ops:bob')).toBeNull();
-      expect(await store().acquireCallbackLease(id, 'rejected', 10_000)).not.toBeNull();
+      expect(await store().acquireCallLease(id, callbackSlot('rejected'), 10_000)).toMatchObject({
+        kind: 'acquired',
+        connection: { state: 'rejected', callback: { status: 'rejected', attempts: 2 } },
+      });
       expect((await store().get(id))?.callback?.attempts).toBe(2);
     });
 
@@ -137,8 +173,10 @@ export function callbackContract(context: ContractContext): void {
     it('lease ids are never reused, across connections or attempts', async () => {
       const first = await approved(-1);
       const second = await approved(-1);
-      const third = await store().acquireCallbackLease(first.id, 'approved', 10_000);
-      const ids = [first.leaseId, second.leaseId, third?.leaseId];
+      const third = held(
+        await store().acquireCallLease(first.id, callbackSlot('approved'), 10_000),
+      );
+      const ids = [first.leaseId, second.leaseId, third.leaseId];
       expect(new Set(ids).size).toBe(3);
     });
   });

@@ -2,7 +2,14 @@
 // connections, and the connections most cases start from.
 import { expect } from 'vitest';
 import type { ActivateRequest } from '@fortellis-admin/contracts';
-import type { Decision } from '@fortellis-admin/connection-store';
+import type {
+  AcquiredCallLease,
+  CallbackDueState,
+  CallLeaseAcquisition,
+  CallSlot,
+  Decision,
+  DeprovisionStep,
+} from '@fortellis-admin/connection-store';
 import type { WorkerConnectionStore } from '@fortellis-admin/test-support/doubles';
 
 /** What each part of the suite is given: the store (once opened) and fresh connections. */
@@ -49,3 +56,14 @@ export async function acceptedConnection(context: ContractContext): Promise<stri
 
 /** Any lease id (the real store's are random), typed for the objects it stands in. */
 export const anyLeaseId = expect.any(String) as unknown as string;
+
+/** The lease `taken` holds: the case fails when none was taken. */
+export function held(taken: CallLeaseAcquisition): AcquiredCallLease {
+  if (taken.kind !== 'acquired') throw new Error(`no lease: ${taken.why}`);
+  return taken;
+}
+
+/** The slots of the three calls a lease guards. */
+export const callbackSlot = (state: CallbackDueState): CallSlot => ({ call: 'callback', state });
+export const provisioningSlot: CallSlot = { call: 'provisioning' };
+export const stepSlot = (step: DeprovisionStep): CallSlot => ({ call: 'step', step });

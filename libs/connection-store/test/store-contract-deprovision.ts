@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import {
   acceptedConnection,
   anyLeaseId,
+  held,
   received,
+  stepSlot,
   type ContractContext,
 } from './store-contract-context.ts';
 
@@ -66,47 +68,57 @@ export function deprovisionContract(context: ContractContext): void {
   describe('deprovision steps', () => {
     it('a step’s lease: taken once, busy while live, finished once ended, unknown for no connection', async () => {
       const id = await deactivatedWithoutLease();
-      const lease = await store().acquireStepLease(id, 'cleanup', 10_000);
-      if (lease.kind !== 'acquired') throw new Error(`not acquired: ${lease.kind}`);
+      const lease = held(await store().acquireCallLease(id, stepSlot('cleanup'), 10_000));
       expect(lease.previousLeaseId).toBeUndefined();
       expect(lease.connection).toMatchObject({
         version: 3,
         steps: { cleanup: { attempts: 1, leaseId: lease.leaseId } },
       });
-      expect(await store().acquireStepLease(id, 'cleanup', 10_000)).toEqual({ kind: 'busy' });
+      expect(lease.connection).toEqual(await store().get(id));
+      expect(await store().acquireCallLease(id, stepSlot('cleanup'), 10_000)).toMatchObject({
+        kind: 'unavailable',
+        why: 'busy',
+        connection: { version: 3, steps: { cleanup: { leaseId: lease.leaseId } } },
+      });
       expect(await store().completeStep(id, 'cleanup', lease.leaseId, { status: 'done' })).toBe(
         true,
       );
-      expect(await store().acquireStepLease(id, 'cleanup', 10_000)).toMatchObject({
-        kind: 'finished',
-        record: { status: 'done', attempts: 1 },
+      expect(await store().acquireCallLease(id, stepSlot('cleanup'), 10_000)).toMatchObject({
+        kind: 'unavailable',
+        why: 'finished',
+        connection: { steps: { cleanup: { status: 'done', attempts: 1 } } },
       });
       const unknown = 'c0a7ac70-5707-4e00-8000-fffffffffff9';
-      expect(await store().acquireStepLease(unknown, 'cleanup', 10_000)).toEqual({
-        kind: 'unknown',
+      expect(await store().acquireCallLease(unknown, stepSlot('cleanup'), 10_000)).toEqual({
+        kind: 'unavailable',
+        why: 'unknown',
       });
     });
 
     it('an expired step lease is taken over, naming the earlier attempt’s lease', async () => {
       const id = await deactivatedWithoutLease();
-      const earlier = await store().acquireStepLease(id, 'deactivationReport', -1);
-      if (earlier.kind !== 'acquired') throw new Error('not acquired');
-      const taken = await store().acquireStepLease(id, 'deactivationReport', 10_000);
+      const earlier = held(await store().acquireCallLease(id, stepSlot('deactivationReport'), -1));
+      const taken = await store().acquireCallLease(id, stepSlot('deactivationReport'), 10_000);
       expect(taken).toMatchObject({ kind: 'acquired', previousLeaseId: earlier.leaseId });
-      if (taken.kind === 'acquired') expect(taken.leaseId).not.toBe(earlier.leaseId);
+      expect(held(taken).leaseId).not.toBe(earlier.leaseId);
     });
 
     it('a released step keeps what failed and is taken again', async () => {
       const { id, leaseId, version } = await deactivated();
-      await store().releaseStepLease(id, 'cleanup', leaseId, { status: 503, error: 'HTTP 503' });
-      await store().releaseStepLease(id, 'cleanup', 'not-the-lease', { error: 'ignored' });
+      await store().releaseCallLease(id, stepSlot('cleanup'), leaseId, {
+        status: 503,
+        error: 'HTTP 503',
+      });
+      await store().releaseCallLease(id, stepSlot('cleanup'), 'not-the-lease', {
+        error: 'ignored',
+      });
       const released = await store().get(id);
       expect(released).toMatchObject({
         version: version + 1,
         steps: { cleanup: { attempts: 1, lastError: 'HTTP 503', lastStatus: 503 } },
       });
       expect(released?.steps?.cleanup?.leaseId).toBeUndefined();
-      const again = await store().acquireStepLease(id, 'cleanup', 10_000);
+      const again = await store().acquireCallLease(id, stepSlot('cleanup'), 10_000);
       expect(again).toMatchObject({
         kind: 'acquired',
         connection: { steps: { cleanup: { attempts: 2 } } },
@@ -175,8 +187,9 @@ export function deprovisionContract(context: ContractContext): void {
 
     it('a step’s end leaves a next step already attempted to its own lease', async () => {
       const { id, leaseId } = await deactivated();
-      const report = await store().acquireStepLease(id, 'deactivationReport', 10_000);
-      if (report.kind !== 'acquired') throw new Error('not acquired');
+      const report = held(
+        await store().acquireCallLease(id, stepSlot('deactivationReport'), 10_000),
+      );
       const next = { step: 'deactivationReport', leaseMs: 10_000 } as const;
       const ended = await store().completeStepThenLease(
         id,
@@ -202,7 +215,7 @@ export function deprovisionContract(context: ContractContext): void {
       expect(reopened?.steps?.cleanup?.response).toBeUndefined();
       expect(reopened?.steps?.activationReport?.status).toBe('skipped');
       expect(await store().reopenFailedSteps(id, 'ops:bob')).toEqual([]);
-      expect(await store().acquireStepLease(id, 'cleanup', 10_000)).toMatchObject({
+      expect(await store().acquireCallLease(id, stepSlot('cleanup'), 10_000)).toMatchObject({
         kind: 'acquired',
       });
     });

@@ -2,7 +2,15 @@
 // the approval, one at a time, its end taking the callback's lease in the same write, a give-up
 // and an operator's reopening.
 import { describe, expect, it } from 'vitest';
-import { anyLeaseId, decided, received, type ContractContext } from './store-contract-context.ts';
+import {
+  anyLeaseId,
+  callbackSlot,
+  decided,
+  held,
+  provisioningSlot,
+  received,
+  type ContractContext,
+} from './store-contract-context.ts';
 
 const sealed = { keyId: 'k1', version: 2 as const, iv: 'iv', tag: 'tag', data: 'data' };
 
@@ -30,25 +38,54 @@ export function provisioningContract(context: ContractContext): void {
   describe('the provisioning', () => {
     it('one lease at a time; a released one is taken again, keeping what failed', async () => {
       const { id, leaseId } = await approved();
-      expect(await store().acquireProvisioningLease(id, 10_000)).toBeNull();
-      await store().releaseProvisioningLease(id, leaseId, { status: 503, error: 'HTTP 503' });
+      expect(await store().acquireCallLease(id, provisioningSlot, 10_000)).toMatchObject({
+        kind: 'unavailable',
+        why: 'busy',
+        connection: { version: 1, provisioning: { leaseId } },
+      });
+      await store().releaseCallLease(id, provisioningSlot, leaseId, {
+        status: 503,
+        error: 'HTTP 503',
+      });
       expect(await store().get(id)).toMatchObject({
         version: 2,
         provisioning: { attempts: 1, lastError: 'HTTP 503', lastStatus: 503 },
       });
-      const again = await store().acquireProvisioningLease(id, 10_000);
-      expect(again).toEqual({ leaseId: anyLeaseId });
+      const again = await store().acquireCallLease(id, provisioningSlot, 10_000);
+      expect(again).toEqual({
+        kind: 'acquired',
+        leaseId: anyLeaseId,
+        connection: await store().get(id),
+      });
       expect(await store().get(id)).toMatchObject({
         version: 3,
-        provisioning: { attempts: 2, leaseId: again?.leaseId, lastError: 'HTTP 503' },
+        provisioning: { attempts: 2, leaseId: held(again).leaseId, lastError: 'HTTP 503' },
       });
+    });
+
+    it('a lease is given back only under its own call: another call’s slot writes nothing', async () => {
+      const { id, leaseId } = await approved();
+      await store().releaseCallLease(id, callbackSlot('approved'), leaseId, { error: 'HTTP 503' });
+      await store().releaseCallLease(id, { call: 'step', step: 'cleanup' }, leaseId, {
+        error: 'HTTP 503',
+      });
+      const stored = await store().get(id);
+      expect(stored).toMatchObject({ version: 1, provisioning: { attempts: 1, leaseId } });
+      expect(stored?.provisioning?.lastError).toBeUndefined();
+      expect(stored?.callback).toBeUndefined();
+      expect(stored?.steps).toBeUndefined();
     });
 
     it('an expired lease is taken over, naming the earlier attempt’s lease', async () => {
       const { id, leaseId } = await approved(-1);
-      const taken = await store().acquireProvisioningLease(id, 10_000);
-      expect(taken).toEqual({ leaseId: anyLeaseId, previousLeaseId: leaseId });
-      expect(taken?.leaseId).not.toBe(leaseId);
+      const taken = await store().acquireCallLease(id, provisioningSlot, 10_000);
+      expect(taken).toEqual({
+        kind: 'acquired',
+        leaseId: anyLeaseId,
+        previousLeaseId: leaseId,
+        connection: await store().get(id),
+      });
+      expect(held(taken).leaseId).not.toBe(leaseId);
     });
 
     it('its end records the account and takes the callback’s lease in the same write', async () => {
@@ -77,7 +114,11 @@ export function provisioningContract(context: ContractContext): void {
       expect(done.callbackLease.leaseId).not.toBe(leaseId);
       expect(await store().get(id)).toEqual(done.connection);
       // Provisioned: no lease again, and no second end.
-      expect(await store().acquireProvisioningLease(id, 10_000)).toBeNull();
+      expect(await store().acquireCallLease(id, provisioningSlot, 10_000)).toMatchObject({
+        kind: 'unavailable',
+        why: 'finished',
+        connection: { state: 'approved', provisioning: { status: 'done' } },
+      });
       expect(await store().completeProvisioning(id, leaseId, result, 10_000)).toBeNull();
       // The acknowledged callback drops the sealed credentials; their names stay.
       const accepted = await store().completeCallback(id, done.callbackLease.leaseId, 'approved', {
@@ -110,9 +151,19 @@ export function provisioningContract(context: ContractContext): void {
     it('no lease for a connection not approved', async () => {
       const a = context.activation();
       await store().recordActivation(received(a));
-      expect(await store().acquireProvisioningLease(a.connectionId, 10_000)).toBeNull();
+      expect(
+        await store().acquireCallLease(a.connectionId, provisioningSlot, 10_000),
+      ).toMatchObject({
+        kind: 'unavailable',
+        why: 'moved-on',
+        connection: { state: 'received', version: 1 },
+      });
       const unknown = 'c0a7ac70-5707-4e00-8000-fffffffffffa';
-      expect(await store().acquireProvisioningLease(unknown, 10_000)).toBeNull();
+      expect(await store().acquireCallLease(unknown, provisioningSlot, 10_000)).toEqual({
+        kind: 'unavailable',
+        why: 'unknown',
+      });
+      expect((await store().get(a.connectionId))?.provisioning).toBeUndefined();
     });
 
     it('a give-up ends provisioning_failed with the answer kept; an operator reopens it', async () => {
@@ -140,7 +191,9 @@ export function provisioningContract(context: ContractContext): void {
       expect(reopened?.provisioning?.completedAt).toBeUndefined();
       expect(reopened?.provisioning?.response).toBeUndefined();
       expect(await store().reopenProvisioning(id, 'ops:bob')).toBeNull();
-      expect(await store().acquireProvisioningLease(id, 10_000)).not.toBeNull();
+      expect(await store().acquireCallLease(id, provisioningSlot, 10_000)).toMatchObject({
+        kind: 'acquired',
+      });
       expect((await store().get(id))?.provisioning?.attempts).toBe(2);
     });
   });

@@ -93,8 +93,10 @@ export async function startDeprovisionHarness(options: {
         event: 'decided_approve',
         by: 'rules',
       });
-      const lease = await repo.acquireCallbackLease(activation.connectionId, 'approved', 10_000);
-      await repo.completeCallback(activation.connectionId, lease!.leaseId, 'approved', {
+      const approvedCallback = { call: 'callback', state: 'approved' } as const;
+      const lease = await repo.acquireCallLease(activation.connectionId, approvedCallback, 10_000);
+      if (lease.kind !== 'acquired') throw new Error(`no lease: ${lease.why}`);
+      await repo.completeCallback(activation.connectionId, lease.leaseId, 'approved', {
         outcome: 'acknowledged',
         status: 200,
       });

@@ -26,6 +26,7 @@ let app: FastifyInstance;
 let publisher: JobPublisher;
 let approvalQueue: Queue;
 const generator = new ActivationGenerator(91);
+const approvedCallback = { call: 'callback', state: 'approved' } as const;
 const seeded: ActivateRequest[] = [];
 
 beforeAll(async () => {
@@ -327,8 +328,9 @@ describe('retrying failed work', () => {
         },
       },
     });
-    const lease = await repo.acquireCallbackLease(failed.connectionId, 'approved', 10_000);
-    await repo.completeCallback(failed.connectionId, lease!.leaseId, 'approved', {
+    const lease = await repo.acquireCallLease(failed.connectionId, approvedCallback, 10_000);
+    if (lease.kind !== 'acquired') throw new Error(`no lease: ${lease.why}`);
+    await repo.completeCallback(failed.connectionId, lease.leaseId, 'approved', {
       outcome: 'failed',
       status: 400,
       body: 'bad',
@@ -356,15 +358,18 @@ describe('retrying failed work', () => {
 
   it('queues a retry job on the deprovision queue for failed deprovision steps', async () => {
     const gone = seeded[2]!;
-    await repo.acquireStepLease(gone.connectionId, 'cleanup', 10_000).then((lease) =>
-      lease.kind === 'acquired'
-        ? repo.completeStep(gone.connectionId, 'cleanup', lease.leaseId, {
-            status: 'done',
-            httpStatus: 200,
-          })
-        : undefined,
-    );
-    await repo.acquireStepLease(gone.connectionId, 'deactivationReport', 10_000).then((lease) =>
+    await repo
+      .acquireCallLease(gone.connectionId, { call: 'step', step: 'cleanup' }, 10_000)
+      .then((lease) =>
+        lease.kind === 'acquired'
+          ? repo.completeStep(gone.connectionId, 'cleanup', lease.leaseId, {
+              status: 'done',
+              httpStatus: 200,
+            })
+          : undefined,
+      );
+    const report = { call: 'step', step: 'deactivationReport' } as const;
+    await repo.acquireCallLease(gone.connectionId, report, 10_000).then((lease) =>
       lease.kind === 'acquired'
         ? repo.completeStep(gone.connectionId, 'deactivationReport', lease.leaseId, {
             status: 'failed',
@@ -407,8 +412,9 @@ describe('suspending an accepted connection (stop traffic)', () => {
       { action: 'approve', ruleId: 'default', decidedBy: 'rules', decidedAt: new Date() },
       ['received'],
     );
-    const lease = await repo.acquireCallbackLease(id, 'approved', 10_000);
-    await repo.completeCallback(id, lease!.leaseId, 'approved', {
+    const lease = await repo.acquireCallLease(id, approvedCallback, 10_000);
+    if (lease.kind !== 'acquired') throw new Error(`no lease: ${lease.why}`);
+    await repo.completeCallback(id, lease.leaseId, 'approved', {
       outcome: 'acknowledged',
       status: 200,
     });
@@ -509,10 +515,15 @@ describe("a connection's story and finding it", () => {
       { action: 'approve', ruleId: 'big-dealers', decidedBy: 'rules', decidedAt: new Date() },
       ['received'],
     );
-    const first = await repo.acquireCallbackLease(id, 'approved', 10_000);
-    await repo.releaseCallbackLease(id, first!.leaseId, { status: 503, error: 'HTTP 503' });
-    const second = await repo.acquireCallbackLease(id, 'approved', 10_000);
-    await repo.completeCallback(id, second!.leaseId, 'approved', {
+    const first = await repo.acquireCallLease(id, approvedCallback, 10_000);
+    if (first.kind !== 'acquired') throw new Error(`no lease: ${first.why}`);
+    await repo.releaseCallLease(id, approvedCallback, first.leaseId, {
+      status: 503,
+      error: 'HTTP 503',
+    });
+    const second = await repo.acquireCallLease(id, approvedCallback, 10_000);
+    if (second.kind !== 'acquired') throw new Error(`no lease: ${second.why}`);
+    await repo.completeCallback(id, second.leaseId, 'approved', {
       outcome: 'acknowledged',
       status: 200,
     });

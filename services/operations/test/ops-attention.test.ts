@@ -42,8 +42,9 @@ const decision = (action: 'approve' | 'reject' | 'review') => ({
 
 async function callback(id: string, outcome: 'failed' | 'acknowledged'): Promise<void> {
   await repo.recordDecision(id, decision('approve'), ['received']);
-  const lease = await repo.acquireCallbackLease(id, 'approved', 10_000);
-  await repo.completeCallback(id, lease!.leaseId, 'approved', {
+  const lease = await repo.acquireCallLease(id, { call: 'callback', state: 'approved' }, 10_000);
+  if (lease.kind !== 'acquired') throw new Error(`no lease: ${lease.why}`);
+  await repo.completeCallback(id, lease.leaseId, 'approved', {
     outcome,
     status: outcome === 'failed' ? 400 : 200,
   });
@@ -52,7 +53,7 @@ async function callback(id: string, outcome: 'failed' | 'acknowledged'): Promise
 async function deactivatedWith(id: string, cleanup: 'done' | 'failed'): Promise<void> {
   await repo.recordDeactivation(id, { requestId: 'd', receivedAt: new Date() });
   for (const step of ['cleanup', 'deactivationReport', 'activationReport'] as const) {
-    const lease = await repo.acquireStepLease(id, step, 10_000);
+    const lease = await repo.acquireCallLease(id, { call: 'step', step }, 10_000);
     if (lease.kind === 'acquired')
       await repo.completeStep(id, step, lease.leaseId, {
         status: step === 'cleanup' ? cleanup : 'done',
@@ -79,8 +80,9 @@ beforeAll(async () => {
   await callback(await received('callback_failed'), 'failed');
   const provisioning = await received('provisioning_failed');
   await repo.recordDecision(provisioning, decision('approve'), ['received']);
-  const lease = await repo.acquireProvisioningLease(provisioning, 10_000);
-  await repo.failProvisioning(provisioning, lease!.leaseId, { httpStatus: 422, error: 'refused' });
+  const lease = await repo.acquireCallLease(provisioning, { call: 'provisioning' }, 10_000);
+  if (lease.kind !== 'acquired') throw new Error(`no lease: ${lease.why}`);
+  await repo.failProvisioning(provisioning, lease.leaseId, { httpStatus: 422, error: 'refused' });
   await deactivatedWith(await received('steps_failed'), 'failed');
   const suspending = await received('suspending');
   await callback(suspending, 'acknowledged');

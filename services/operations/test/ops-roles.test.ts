@@ -64,10 +64,15 @@ beforeAll(async () => {
     await repo.recordDecision(connectionId, { ...review, action: 'review' }, ['received']);
   for (const { connectionId } of [accepted, failed]) {
     await repo.recordDecision(connectionId, { ...review, action: 'approve' }, ['received']);
-    const lease = await repo.acquireCallbackLease(connectionId, 'approved', 10_000);
+    const lease = await repo.acquireCallLease(
+      connectionId,
+      { call: 'callback', state: 'approved' },
+      10_000,
+    );
+    if (lease.kind !== 'acquired') throw new Error(`no lease: ${lease.why}`);
     await repo.completeCallback(
       connectionId,
-      lease!.leaseId,
+      lease.leaseId,
       'approved',
       connectionId === failed.connectionId
         ? { outcome: 'failed', status: 400 }

@@ -360,8 +360,10 @@ describe('Bull Board actions', () => {
       { action: 'approve', ruleId: 'default', decidedBy: 'rules', decidedAt: new Date() },
       ['received'],
     );
-    const lease = await repo.acquireCallbackLease(activation.connectionId, 'approved', 10_000);
-    await repo.completeCallback(activation.connectionId, lease!.leaseId, 'approved', {
+    const approvedCallback = { call: 'callback', state: 'approved' } as const;
+    const lease = await repo.acquireCallLease(activation.connectionId, approvedCallback, 10_000);
+    if (lease.kind !== 'acquired') throw new Error(`no lease: ${lease.why}`);
+    await repo.completeCallback(activation.connectionId, lease.leaseId, 'approved', {
       outcome: 'failed',
       status: 400,
     });

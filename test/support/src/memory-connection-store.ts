@@ -2,12 +2,10 @@
 // workers' use cases make, with the real store's conditions and fields (no history). It passes the
 // same contract suite as the MongoDB repository (libs/connection-store/test/store-contract.ts).
 import {
-  acquired,
   allowedStarts,
   callbackStatusFor,
   connectionKey,
   holdsLease,
-  leaseIsLive,
   reopenedCallbackState,
   repeatedActivation,
   stateAfterCallback,
@@ -29,18 +27,14 @@ export type WorkerConnectionStore = Pick<
   | 'recordDecision'
   | 'markAcceptanceAnnounced'
   | 'findStalled'
-  | 'acquireCallbackLease'
-  | 'releaseCallbackLease'
+  | 'acquireCallLease'
+  | 'releaseCallLease'
   | 'completeCallback'
   | 'reopenCallback'
-  | 'acquireProvisioningLease'
-  | 'releaseProvisioningLease'
   | 'completeProvisioning'
   | 'failProvisioning'
   | 'reopenProvisioning'
   | 'recordDeactivation'
-  | 'acquireStepLease'
-  | 'releaseStepLease'
   | 'completeStep'
   | 'completeStepThenLease'
   | 'reopenFailedSteps'
@@ -130,27 +124,6 @@ export class MemoryConnectionStore
     this.announced += 1;
   };
 
-  acquireCallbackLease: ConnectionRepository['acquireCallbackLease'] = async (
-    id,
-    state,
-    leaseMs,
-  ) => {
-    this.leasesTaken.push('callback');
-    const doc = this.docs.get(connectionKey(id));
-    if (doc === undefined || doc.state !== state || leaseIsLive(doc.callback, this.now()))
-      return null;
-    const previous = doc.callback;
-    const { leaseId } = this.takeLease(doc, 'callback', leaseMs, callbackStatusFor(state));
-    this.changed(doc);
-    return acquired(leaseId, previous);
-  };
-
-  releaseCallbackLease: ConnectionRepository['releaseCallbackLease'] = async (
-    id,
-    leaseId,
-    attempt,
-  ) => this.release(id, 'callback', leaseId, attempt);
-
   completeCallback: ConnectionRepository['completeCallback'] = async (
     id,
     leaseId,
@@ -189,30 +162,6 @@ export class MemoryConnectionStore
     if (doc.callback !== undefined) reopenCall(doc.callback, 'outcome');
     return this.changed(doc);
   };
-
-  acquireProvisioningLease: ConnectionRepository['acquireProvisioningLease'] = async (
-    id,
-    leaseMs,
-  ) => {
-    this.leasesTaken.push('provisioning');
-    const doc = this.docs.get(connectionKey(id));
-    if (
-      doc?.state !== 'approved' ||
-      doc.provisioning?.status === 'done' ||
-      leaseIsLive(doc.provisioning, this.now())
-    )
-      return null;
-    const previous = doc.provisioning;
-    const { leaseId } = this.takeLease(doc, 'provisioning', leaseMs);
-    this.changed(doc);
-    return acquired(leaseId, previous);
-  };
-
-  releaseProvisioningLease: ConnectionRepository['releaseProvisioningLease'] = async (
-    id,
-    leaseId,
-    attempt,
-  ) => this.release(id, 'provisioning', leaseId, attempt);
 
   completeProvisioning: ConnectionRepository['completeProvisioning'] = async (
     id,

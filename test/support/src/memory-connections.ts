@@ -2,11 +2,17 @@
 // in-memory store (memory-connection-store.ts) shares: the documents, a clock, what the use cases
 // wrote, and the one lease (taken, given back, ended) with the real store's fields.
 import {
+  acquired,
+  callbackStatusFor,
   connectionKey,
   holdsLease,
   keptProblems,
   KEPT_RESPONSE_CHARS,
+  leaseIsLive,
+  leaseRefusal,
+  slotRecord,
   type CallEnd,
+  type CallSlot,
   type ConnectionDocument,
   type ConnectionRepository,
   type DeprovisionStep,
@@ -17,6 +23,9 @@ import {
 
 /** The outside call a lease guards: the callback, the provisioning, or a deprovision step. */
 export type LeasedCall = 'callback' | 'provisioning' | DeprovisionStep;
+
+/** The call a slot's lease guards, as the tests name it. */
+const leasedCall = (slot: CallSlot): LeasedCall => (slot.call === 'step' ? slot.step : slot.call);
 
 /** Whether a connection in this state needs `work` from a worker (as `stalledQueries`). */
 function needsWork(work: StalledWork, doc: ConnectionDocument): boolean {
@@ -63,6 +72,28 @@ export class MemoryConnections {
       .sort((a, b) => a.updatedAt.getTime() - b.updatedAt.getTime())
       .slice(0, limit)
       .map((doc) => structuredClone(doc));
+
+  /**
+   * Takes the lease of the slot's call, with the real store's conditions (call-slot.ts): none for
+   * a connection never stored, one refused by its state, or a live lease of another holder.
+   */
+  acquireCallLease: ConnectionRepository['acquireCallLease'] = async (id, slot, leaseMs) => {
+    this.leasesTaken.push(leasedCall(slot));
+    const doc = this.docs.get(connectionKey(id));
+    if (doc === undefined) return { kind: 'unavailable', why: 'unknown' };
+    const refusal = leaseRefusal(doc, slot);
+    if (refusal !== null)
+      return { kind: 'unavailable', why: refusal, connection: structuredClone(doc) };
+    const previous = slotRecord(doc, slot);
+    if (leaseIsLive(previous, this.now()))
+      return { kind: 'unavailable', why: 'busy', connection: structuredClone(doc) };
+    const status = slot.call === 'callback' ? callbackStatusFor(slot.state) : undefined;
+    const { leaseId } = this.takeLease(doc, leasedCall(slot), leaseMs, status);
+    return { kind: 'acquired', connection: this.changed(doc), ...acquired(leaseId, previous) };
+  };
+
+  releaseCallLease: ConnectionRepository['releaseCallLease'] = async (id, slot, leaseId, attempt) =>
+    this.release(id, leasedCall(slot), leaseId, attempt);
 
   /** Moves the connection's version on, stamps the change, and answers a copy. */
   protected changed(doc: ConnectionDocument): ConnectionDocument {

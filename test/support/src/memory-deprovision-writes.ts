@@ -1,12 +1,10 @@
-// The in-memory store's writes of a deactivation and its deprovision steps, with the real
+// The in-memory store's writes of a deactivation and its deprovision steps' ends, with the real
 // store's conditions (libs/connection-store/src/deprovision-store.ts).
 import {
-  acquired,
   connectionKey,
   deactivationChanges,
   failedSteps,
   holdsLease,
-  leaseIsLive,
   type ConnectionDocument,
   type ConnectionRepository,
   type DeprovisionStep,
@@ -57,20 +55,6 @@ export class MemoryDeprovisionWrites extends MemoryConnections {
       ? { connection, changed: true }
       : { connection, changed: true, cleanupLease };
   };
-
-  acquireStepLease: ConnectionRepository['acquireStepLease'] = async (id, step, leaseMs) => {
-    this.leasesTaken.push(step);
-    const doc = this.docs.get(connectionKey(id));
-    if (doc === undefined) return { kind: 'unknown' };
-    const record = doc.steps?.[step];
-    if (record?.status !== undefined) return { kind: 'finished', record: structuredClone(record) };
-    if (leaseIsLive(record, this.now())) return { kind: 'busy' };
-    const { leaseId } = this.takeLease(doc, step, leaseMs);
-    return { kind: 'acquired', connection: this.changed(doc), ...acquired(leaseId, record) };
-  };
-
-  releaseStepLease: ConnectionRepository['releaseStepLease'] = async (id, step, leaseId, attempt) =>
-    this.release(id, step, leaseId, attempt);
 
   completeStep: ConnectionRepository['completeStep'] = async (id, step, leaseId, result) => {
     const doc = this.docs.get(connectionKey(id));

@@ -200,7 +200,7 @@ describe('the callback', () => {
       { action: 'approve', ruleId: 'default', decidedBy: 'rules', decidedAt: new Date() },
       ['received'],
     );
-    await store.acquireCallbackLease(id, 'approved', 10_000);
+    await store.acquireCallLease(id, { call: 'callback', state: 'approved' }, 10_000);
     const error = await rejection(activate(2));
     expect(error).toBeInstanceOf(RetryLaterError);
     expect((error as RetryLaterError).retryAfterMs).toBe(deps.settings.callbackLeaseMs);
@@ -217,8 +217,8 @@ describe('a callback whose end was not written (the database failed after the ca
       ['received'],
     );
     // The earlier attempt's lease has lapsed, its end never written.
-    const earlier = await f.store.acquireCallbackLease(id, 'approved', -1);
-    if (earlier === null) throw new Error('no lease');
+    const earlier = await f.store.acquireCallLease(id, { call: 'callback', state: 'approved' }, -1);
+    if (earlier.kind !== 'acquired') throw new Error('no lease');
     return earlier.leaseId;
   }
 

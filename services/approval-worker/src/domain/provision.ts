@@ -7,7 +7,10 @@
 import { formatIssues, type ContractIssue } from '@fortellis-admin/contracts';
 import {
   getOrThrow,
+  isLeaseUnavailable,
+  unknownConnection,
   type AcquiredLease,
+  type CallSlot,
   type ConnectionDocument,
   type ProvisioningFailure,
   type ProvisioningResult,
@@ -51,8 +54,12 @@ export async function provision(
 ): Promise<AdvanceStep> {
   const { connectionId } = connection;
   const leaseMs = deps.settings.provisioningLeaseMs;
-  const lease = taken ?? (await deps.repo.acquireProvisioningLease(connectionId, leaseMs));
-  if (lease === null) return provisioningElsewhere(deps, connectionId);
+  const slot: CallSlot = { call: 'provisioning' };
+  const lease = taken ?? (await deps.repo.acquireCallLease(connectionId, slot, leaseMs));
+  if (isLeaseUnavailable(lease)) {
+    if (lease.why === 'unknown') throw unknownConnection(connectionId);
+    return provisioningElsewhere(deps, lease.connection);
+  }
   return runLeasedCall<ProvisioningEnd, AdvanceStep, CallAttempt>({
     lease,
     horizon: { since: job.publishedAt, limitMs: deps.settings.retryHorizonMs, clock: deps.clock },
@@ -69,20 +76,17 @@ export async function provision(
     endOf: (made, ending) => provisioningEnd(deps, connectionId, made, ending),
     retryMessage: ({ attempt }) =>
       `provisioning answered ${attempt.answered ? attempt.status : attempt.error}`,
-    release: (attempt) => deps.repo.releaseProvisioningLease(connectionId, lease.leaseId, attempt),
+    release: (attempt) => deps.repo.releaseCallLease(connectionId, slot, lease.leaseId, attempt),
     complete: (end) => recordProvisioning(deps, connection, lease.leaseId, end, job, log),
   });
 }
 
 /**
- * The lease could not be taken: a connection moved on goes back to the dispatch; one another run
- * is provisioning is looked at again when that run's lease ends at the latest.
+ * The lease could not be taken (`now`: the connection as the store found it): a connection moved on
+ * or provisioned goes back to the dispatch; one another run is provisioning is looked at again when
+ * that run's lease ends at the latest.
  */
-async function provisioningElsewhere(
-  deps: ApprovalUseCaseDeps,
-  connectionId: string,
-): Promise<AdvanceStep> {
-  const now = await getOrThrow(deps.repo, connectionId);
+function provisioningElsewhere(deps: ApprovalUseCaseDeps, now: ConnectionDocument): AdvanceStep {
   if (now.state !== 'approved' || !needsProvisioning(deps, now)) return { movedOn: now };
   const leaseMs = deps.settings.provisioningLeaseMs;
   const until = now.provisioning?.leaseUntil?.getTime() ?? deps.clock.now().getTime() + leaseMs;

@@ -4,8 +4,11 @@
 import { AppError, type ConnectionCallbackBody } from '@fortellis-admin/contracts';
 import {
   getOrThrow,
+  isLeaseUnavailable,
+  unknownConnection,
   type AcquiredLease,
   type CallbackDueState,
+  type CallSlot,
   type ConnectionDocument,
 } from '@fortellis-admin/connection-store';
 import {
@@ -49,10 +52,11 @@ export async function sendCallback(
 ): Promise<AdvanceStep> {
   const { connectionId } = connection;
   const leaseMs = deps.settings.callbackLeaseMs;
-  const lease = taken ?? (await deps.repo.acquireCallbackLease(connectionId, from, leaseMs));
-  if (lease === null) {
-    const now = await getOrThrow(deps.repo, connectionId);
-    if (now.state !== from) return { movedOn: now };
+  const slot: CallSlot = { call: 'callback', state: from };
+  const lease = taken ?? (await deps.repo.acquireCallLease(connectionId, slot, leaseMs));
+  if (isLeaseUnavailable(lease)) {
+    if (lease.why === 'unknown') throw unknownConnection(connectionId);
+    if (lease.why !== 'busy') return { movedOn: lease.connection };
     // Another run holds a live lease on this callback: let it finish, look again later.
     throw new RetryLaterError('another worker is sending this callback', leaseMs);
   }
@@ -82,7 +86,7 @@ export async function sendCallback(
     endOf: callbackEndOf,
     retryMessage: ({ attempt }) =>
       `callback answered ${attempt.answered ? attempt.status : attempt.error}`,
-    release: (attempt) => deps.repo.releaseCallbackLease(connectionId, lease.leaseId, attempt),
+    release: (attempt) => deps.repo.releaseCallLease(connectionId, slot, lease.leaseId, attempt),
     complete: (end) => finishCallback(deps, connection, lease.leaseId, from, end, log),
   });
 }

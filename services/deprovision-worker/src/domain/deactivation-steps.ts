@@ -60,8 +60,9 @@ async function settleActivationReport(
   connectionId: string,
 ): Promise<void> {
   const leaseMs = deps.settings.stepLeaseMs;
-  const lease = await deps.repo.acquireStepLease(connectionId, 'activationReport', leaseMs);
-  if (lease.kind === 'busy')
+  const slot = { call: 'step', step: 'activationReport' } as const;
+  const lease = await deps.repo.acquireCallLease(connectionId, slot, leaseMs);
+  if (lease.kind === 'unavailable' && lease.why === 'busy')
     throw new RetryLaterError(
       'the activation report is being sent: report the deactivation after it',
       leaseMs,

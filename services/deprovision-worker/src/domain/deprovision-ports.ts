@@ -19,8 +19,8 @@ export type DeprovisionStore = Pick<
   ConnectionRepository,
   | 'get'
   | 'recordDeactivation'
-  | 'acquireStepLease'
-  | 'releaseStepLease'
+  | 'acquireCallLease'
+  | 'releaseCallLease'
   | 'completeStep'
   | 'completeStepThenLease'
   | 'findStalled'

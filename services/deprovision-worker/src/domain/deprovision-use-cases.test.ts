@@ -173,7 +173,7 @@ describe('what a deactivation owes', () => {
   it('with an activation report being sent, the deactivation report waits for it', async () => {
     const { store, statusApi, deactivate } = setUp({ reportActivations: true });
     store.accepted(activation);
-    await store.acquireStepLease(id, 'activationReport', 10_000);
+    await store.acquireCallLease(id, { call: 'step', step: 'activationReport' }, 10_000);
     expect(await rejection(deactivate())).toBeInstanceOf(RetryLaterError);
     expect(statusApi.reports).toEqual([]);
   });
@@ -292,7 +292,7 @@ describe('a step that fails', () => {
     const { store, backend, deactivate, deps } = setUp();
     store.accepted(activation);
     await store.recordDeactivation(id, { requestId: 'r', receivedAt: new Date() });
-    await store.acquireStepLease(id, 'cleanup', 10_000);
+    await store.acquireCallLease(id, { call: 'step', step: 'cleanup' }, 10_000);
     const error = await rejection(deactivate());
     expect((error as RetryLaterError).retryAfterMs).toBe(deps.settings.stepLeaseMs);
     expect(backend.calls).toEqual([]);
@@ -304,7 +304,7 @@ describe('a step whose end was not written (the database failed after the call)'
     const { store, backend, statusApi, ledger, deactivate } = setUp();
     store.accepted(activation);
     await store.recordDeactivation(id, { requestId: 'r', receivedAt: new Date() });
-    const earlier = await store.acquireStepLease(id, 'cleanup', -1);
+    const earlier = await store.acquireCallLease(id, { call: 'step', step: 'cleanup' }, -1);
     if (earlier.kind !== 'acquired') throw new Error('no lease');
     await ledger.record(earlier.leaseId, { status: 'done', httpStatus: 200 });
     await deactivate({ attempt: 2 });
@@ -317,7 +317,7 @@ describe('a step whose end was not written (the database failed after the call)'
     const { store, backend, ledger, deactivate } = setUp();
     store.accepted(activation);
     await store.recordDeactivation(id, { requestId: 'r', receivedAt: new Date() });
-    const earlier = await store.acquireStepLease(id, 'cleanup', -1);
+    const earlier = await store.acquireCallLease(id, { call: 'step', step: 'cleanup' }, -1);
     if (earlier.kind !== 'acquired') throw new Error('no lease');
     await deactivate({ attempt: 2 });
     expect(backend.calls).toHaveLength(1);

@@ -8,6 +8,7 @@
 import {
   unknownConnection,
   type AcquiredLease,
+  type CallSlot,
   type DeprovisionStep,
   type StepEnd,
 } from '@fortellis-admin/connection-store';
@@ -62,7 +63,8 @@ export async function runStep(
   perform: () => Promise<Performed>,
   chain: StepChain = {},
 ): Promise<StepRun> {
-  const lease = chain.lease ?? (await takeStepLease(deps, connectionId, step));
+  const slot: CallSlot = { call: 'step', step };
+  const lease = chain.lease ?? (await takeStepLease(deps, connectionId, slot));
   if ('finished' in lease) return { outcome: lease.finished };
   return runLeasedCall<StepEnd, StepRun, StepCall>({
     lease,
@@ -104,7 +106,7 @@ export async function runStep(
         : { release: (error as Error).message },
     endOf: stepEndOf,
     retryMessage: ({ attempt }) => `${step} answered ${statusOf(attempt) ?? 'nothing'}`,
-    release: (attempt) => deps.repo.releaseStepLease(connectionId, step, lease.leaseId, attempt),
+    release: (attempt) => deps.repo.releaseCallLease(connectionId, slot, lease.leaseId, attempt),
     complete: (end) => completeStep(deps, connectionId, step, lease.leaseId, end, chain.next),
   });
 }
@@ -113,19 +115,21 @@ export async function runStep(
 async function takeStepLease(
   deps: DeprovisionUseCaseDeps,
   connectionId: string,
-  step: DeprovisionStep,
+  slot: CallSlot & { call: 'step' },
 ): Promise<AcquiredLease | { finished: StepOutcome }> {
   const leaseMs = deps.settings.stepLeaseMs;
-  const lease = await deps.repo.acquireStepLease(connectionId, step, leaseMs);
-  switch (lease.kind) {
+  const lease = await deps.repo.acquireCallLease(connectionId, slot, leaseMs);
+  if (lease.kind === 'acquired') return lease;
+  switch (lease.why) {
     case 'unknown':
       throw unknownConnection(connectionId);
     case 'finished':
-      return { finished: lease.record.status ?? 'failed' };
+      return { finished: lease.connection.steps?.[slot.step]?.status ?? 'failed' };
+    // A step's lease is never refused for a state (a deactivation is final): were it, the retry
+    // looks again, as it does after another worker's lease.
+    case 'moved-on':
     case 'busy':
-      throw new RetryLaterError(`${step} is being attempted by another worker`, leaseMs);
-    case 'acquired':
-      return lease;
+      throw new RetryLaterError(`${slot.step} is being attempted by another worker`, leaseMs);
   }
 }
 
