@@ -1,9 +1,15 @@
-// One vitest set-up for every workspace, in two projects that together run every test file once:
+// One vitest set-up for every workspace, in three projects that together run every test file once:
 // - `unit`: tests that need no server (`npm run test:unit`, seconds): every test beside the code
 //   (`src/`), and the pure tests listed below. No global set-up; `inject()` throws there.
-// - `integration`: every other test file: component tests per service, end-to-end tests in
-//   test/. Real Redis and a MongoDB-wire server come from the global set-up.
-// `npm test` runs both. The options outside `projects` apply to both.
+// - `integration`: the component tests of each package and service (`libs/*/test`,
+//   `services/*/test`, `test/support/test`). Real Redis and a MongoDB-wire server come from the
+//   global set-up.
+// - `system`: the end-to-end, deployment and fault tests (`test/e2e`, `test/deploy`, `test/faults`),
+//   which start every service, build images or stall and kill servers, with the same global set-up.
+// `npm test` runs all three: first `unit` and `integration` side by side, two files at a time
+// (they wait on sockets and timers more than they compute), then `system`, one file at a time
+// (each takes the machine: its judgements of stalls and hold windows assume it has the cores).
+// The options outside `projects` apply to all three.
 import { existsSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
 
@@ -37,6 +43,7 @@ if (missing.length > 0) {
 }
 
 const UNIT = [...BESIDE_THE_CODE, ...PURE_IN_TEST_FOLDERS];
+const SYSTEM = ['test/e2e/**/*.test.ts', 'test/deploy/**/*.test.ts', 'test/faults/**/*.test.ts'];
 const EXCLUDE = ['**/node_modules/**'];
 
 export default defineConfig({
@@ -56,6 +63,8 @@ export default defineConfig({
           include: UNIT,
           exclude: EXCLUDE,
           setupFiles: ['test/support/src/unit-setup.ts'],
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -63,8 +72,21 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: EVERY_TEST,
-          exclude: [...EXCLUDE, ...UNIT],
+          exclude: [...EXCLUDE, ...UNIT, ...SYSTEM],
           globalSetup: ['test/support/src/global-setup.ts'],
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'system',
+          include: SYSTEM,
+          exclude: EXCLUDE,
+          globalSetup: ['test/support/src/global-setup.ts'],
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
