@@ -5,15 +5,37 @@ import {
   AppError,
   ERROR_CODES,
   type ActivateRequest,
+  type ActivationReceivedJob,
   type ConnectionAcceptedJob,
+  type RetryRequestedJob,
+  type ReviewDecidedJob,
+  type StalledConnectionFoundJob,
+  type SuspensionRequestedJob,
 } from '@fortellis-admin/contracts';
-import { createLogger, type HttpAttempt, type JobContext } from '@fortellis-admin/service-kit';
+import {
+  createLogger,
+  type HttpAttempt,
+  type JobContext,
+  type Logger,
+} from '@fortellis-admin/service-kit';
 import {
   MemoryCallOutcomeLedger,
   MemoryConnectionStore,
   MemoryReconcilerJobs,
 } from '@fortellis-admin/test-support/doubles';
-import type { ApprovalStore, ApprovalUseCaseDeps } from '../src/domain/approval-ports.ts';
+import type {
+  ApprovalStore,
+  ApprovalUseCaseDeps,
+  ProcessResult,
+} from '../src/domain/approval-ports.ts';
+import {
+  handleActivation,
+  handleReconciliation,
+  handleRetryRequested,
+  handleReviewDecision,
+  handleStalledConnection,
+  handleSuspension,
+} from '../src/domain/approval-use-cases.ts';
 import { defaultPolicy, type ApprovalPolicy } from '@fortellis-admin/approval-rules';
 import { AesGcmCredentialSealer } from '../src/domain/credential-seal.ts';
 
@@ -168,5 +190,46 @@ export function activationJob(activation: ActivateRequest) {
     requestId: 'req-1',
     receivedAt: '2026-11-25T09:59:59.000Z',
     token: { jti: 'j', sub: 's' },
+  };
+}
+
+/** The use cases, each with the fixture's deps bound, as the unit tests call them. */
+export interface ApprovalUseCases {
+  handleActivation(
+    data: ActivationReceivedJob,
+    job: JobContext,
+    log: Logger,
+  ): Promise<ProcessResult>;
+  handleReviewDecision(
+    data: ReviewDecidedJob,
+    job: JobContext,
+    log: Logger,
+  ): Promise<ProcessResult>;
+  handleSuspension(
+    data: SuspensionRequestedJob,
+    job: JobContext,
+    log: Logger,
+  ): Promise<ProcessResult>;
+  handleRetryRequested(
+    data: RetryRequestedJob,
+    job: JobContext,
+    log: Logger,
+  ): Promise<ProcessResult>;
+  handleStalledConnection(
+    data: StalledConnectionFoundJob,
+    job: JobContext,
+    log: Logger,
+  ): Promise<ProcessResult>;
+  handleReconciliation(log: Logger): Promise<{ found: number; published: number }>;
+}
+
+export function createApprovalUseCases(deps: ApprovalUseCaseDeps): ApprovalUseCases {
+  return {
+    handleActivation: (data, job, log) => handleActivation(deps, data, job, log),
+    handleReviewDecision: (data, job, log) => handleReviewDecision(deps, data, job, log),
+    handleSuspension: (data, job, log) => handleSuspension(deps, data, job, log),
+    handleRetryRequested: (data, job, log) => handleRetryRequested(deps, data, job, log),
+    handleStalledConnection: (data, job, log) => handleStalledConnection(deps, data, job, log),
+    handleReconciliation: (log) => handleReconciliation(deps, log),
   };
 }

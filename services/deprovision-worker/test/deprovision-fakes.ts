@@ -5,10 +5,19 @@ import {
   AppError,
   ERROR_CODES,
   type ActivateRequest,
+  type ConnectionAcceptedJob,
+  type DeactivationReceivedJob,
   type IntegrationStatusBody,
+  type RetryRequestedJob,
+  type StalledConnectionFoundJob,
 } from '@fortellis-admin/contracts';
 import { connectionKey, type DeprovisionStep } from '@fortellis-admin/connection-store';
-import { createLogger, type HttpAttempt, type JobContext } from '@fortellis-admin/service-kit';
+import {
+  createLogger,
+  type HttpAttempt,
+  type JobContext,
+  type Logger,
+} from '@fortellis-admin/service-kit';
 import {
   MemoryCallOutcomeLedger,
   MemoryConnectionStore,
@@ -17,10 +26,18 @@ import {
 } from '@fortellis-admin/test-support/doubles';
 import type {
   AccountDeprovisioner,
+  DeprovisionResult,
   DeprovisionStore,
   DeprovisionUseCaseDeps,
   StatusReporter,
 } from '../src/domain/deprovision-ports.ts';
+import {
+  handleAccepted,
+  handleDeactivation,
+  handleReconciliation,
+  handleRetry,
+  handleStalledConnection,
+} from '../src/domain/deprovision-use-cases.ts';
 import type { BackendDeprovisionRequest } from '../src/domain/deprovision-plan.ts';
 
 /**
@@ -166,5 +183,36 @@ export function fixture(options: { status?: boolean; reportActivations?: boolean
     job,
     now,
     givenUp,
+  };
+}
+
+/** The use cases, each with the fixture's deps bound, as the unit tests call them. */
+export interface DeprovisionUseCases {
+  handleDeactivation(
+    data: DeactivationReceivedJob,
+    job: JobContext,
+    log: Logger,
+  ): Promise<DeprovisionResult>;
+  handleAccepted(
+    data: ConnectionAcceptedJob,
+    job: JobContext,
+    log: Logger,
+  ): Promise<DeprovisionResult>;
+  handleRetry(data: RetryRequestedJob, job: JobContext, log: Logger): Promise<DeprovisionResult>;
+  handleStalledConnection(
+    data: StalledConnectionFoundJob,
+    job: JobContext,
+    log: Logger,
+  ): Promise<DeprovisionResult>;
+  handleReconciliation(log: Logger): Promise<{ found: number; published: number }>;
+}
+
+export function createDeprovisionUseCases(deps: DeprovisionUseCaseDeps): DeprovisionUseCases {
+  return {
+    handleDeactivation: (data, job, log) => handleDeactivation(deps, data, job, log),
+    handleAccepted: (data, job, log) => handleAccepted(deps, data, job, log),
+    handleRetry: (data, job, log) => handleRetry(deps, data, job, log),
+    handleStalledConnection: (data, job, log) => handleStalledConnection(deps, data, job, log),
+    handleReconciliation: (log) => handleReconciliation(deps, log),
   };
 }

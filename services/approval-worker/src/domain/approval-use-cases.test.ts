@@ -4,8 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { AppError, type ActivateRequest } from '@fortellis-admin/contracts';
 import { RetryLaterError } from '@fortellis-admin/service-kit/pure';
 import { tutorialCurlPayload } from '@fortellis-admin/test-support/doubles';
-import { activationJob, answered, fixture } from '../../test/approval-fakes.ts';
-import { createApprovalUseCases } from './approval-use-cases.ts';
+import {
+  activationJob,
+  answered,
+  createApprovalUseCases,
+  fixture,
+} from '../../test/approval-fakes.ts';
 import { defaultPolicy } from '@fortellis-admin/approval-rules';
 
 const activation: ActivateRequest = structuredClone(tutorialCurlPayload);

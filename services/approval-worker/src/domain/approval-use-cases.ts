@@ -23,35 +23,6 @@ import { advanceConnection } from './advance-connection.ts';
 import type { ApprovalUseCaseDeps, ProcessResult } from './approval-ports.ts';
 import { decide } from '@fortellis-admin/approval-rules';
 
-export interface ApprovalUseCases {
-  handleActivation(
-    data: ActivationReceivedJob,
-    job: JobContext,
-    log: Logger,
-  ): Promise<ProcessResult>;
-  handleReviewDecision(
-    data: ReviewDecidedJob,
-    job: JobContext,
-    log: Logger,
-  ): Promise<ProcessResult>;
-  handleSuspension(
-    data: SuspensionRequestedJob,
-    job: JobContext,
-    log: Logger,
-  ): Promise<ProcessResult>;
-  handleRetryRequested(
-    data: RetryRequestedJob,
-    job: JobContext,
-    log: Logger,
-  ): Promise<ProcessResult>;
-  handleStalledConnection(
-    data: StalledConnectionFoundJob,
-    job: JobContext,
-    log: Logger,
-  ): Promise<ProcessResult>;
-  handleReconciliation(log: Logger): Promise<{ found: number; published: number }>;
-}
-
 /** The jobs that move a connection on in the approval queue, when live. */
 export function approvalJobIdsOf(connectionId: string): string[] {
   return [
@@ -59,17 +30,6 @@ export function approvalJobIdsOf(connectionId: string): string[] {
     jobIdFor.reviewDecided({ connectionId }),
     jobIdFor.suspensionRequested({ connectionId }),
   ];
-}
-
-export function createApprovalUseCases(deps: ApprovalUseCaseDeps): ApprovalUseCases {
-  return {
-    handleActivation: (data, job, log) => handleActivation(deps, data, job, log),
-    handleReviewDecision: (data, job, log) => handleReviewDecision(deps, data, job, log),
-    handleSuspension: (data, job, log) => handleSuspension(deps, data, job, log),
-    handleRetryRequested: (data, job, log) => handleRetryRequested(deps, data, job, log),
-    handleStalledConnection: (data, job, log) => handleStalledConnection(deps, data, job, log),
-    handleReconciliation: (log) => handleReconciliation(deps, log),
-  };
 }
 
 /**

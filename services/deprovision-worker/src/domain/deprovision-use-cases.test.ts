@@ -5,8 +5,7 @@ import type { AppError } from '@fortellis-admin/contracts';
 import { type ActivateRequest } from '@fortellis-admin/contracts';
 import { RetryLaterError } from '@fortellis-admin/service-kit/pure';
 import { tutorialCurlPayload } from '@fortellis-admin/test-support/doubles';
-import { answered, fixture } from '../../test/deprovision-fakes.ts';
-import { createDeprovisionUseCases } from './deprovision-use-cases.ts';
+import { answered, createDeprovisionUseCases, fixture } from '../../test/deprovision-fakes.ts';
 
 const activation: ActivateRequest = structuredClone(tutorialCurlPayload);
 const id = activation.connectionId;

@@ -21,39 +21,9 @@ import type { DeprovisionResult, DeprovisionUseCaseDeps } from './deprovision-po
 import { reportStatus } from './report-status.ts';
 import { runStep } from './run-step.ts';
 
-export interface DeprovisionUseCases {
-  handleDeactivation(
-    data: DeactivationReceivedJob,
-    job: JobContext,
-    log: Logger,
-  ): Promise<DeprovisionResult>;
-  handleAccepted(
-    data: ConnectionAcceptedJob,
-    job: JobContext,
-    log: Logger,
-  ): Promise<DeprovisionResult>;
-  handleRetry(data: RetryRequestedJob, job: JobContext, log: Logger): Promise<DeprovisionResult>;
-  handleStalledConnection(
-    data: StalledConnectionFoundJob,
-    job: JobContext,
-    log: Logger,
-  ): Promise<DeprovisionResult>;
-  handleReconciliation(log: Logger): Promise<{ found: number; published: number }>;
-}
-
 /** The jobs that move a deactivated connection on in the deprovision queue, when live. */
 export function deprovisionJobIdsOf(connectionId: string): string[] {
   return [jobIdFor.deactivationReceived({ connectionId })];
-}
-
-export function createDeprovisionUseCases(deps: DeprovisionUseCaseDeps): DeprovisionUseCases {
-  return {
-    handleDeactivation: (data, job, log) => handleDeactivation(deps, data, job, log),
-    handleAccepted: (data, job, log) => handleAccepted(deps, data, job, log),
-    handleRetry: (data, job, log) => handleRetry(deps, data, job, log),
-    handleStalledConnection: (data, job, log) => handleStalledConnection(deps, data, job, log),
-    handleReconciliation: (log) => handleReconciliation(deps, log),
-  };
 }
 
 /** Records the deactivation (taking the clean-up's lease in the same write), then runs the steps. */
