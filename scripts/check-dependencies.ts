@@ -2,10 +2,11 @@
 // declares in `dependencies`. A package imported but not declared works only by hoisting; one
 // declared but never imported is dead weight in the images. Reads the code as text: each
 // `from '<pkg>'`, `import('<pkg>')` and `require('<pkg>')` of a bare package name.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { typeScriptFilesBelow } from './lib/source-files.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const rootManifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
@@ -13,22 +14,7 @@ const rootManifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')
 };
 
 /** Every .ts file below `dir`, node_modules aside. */
-function sources(dir: string): string[] {
-  let found: string[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  for (const entry of entries) {
-    if (entry === 'node_modules') continue;
-    const path = join(dir, entry);
-    if (statSync(path).isDirectory()) found = found.concat(sources(path));
-    else if (path.endsWith('.ts')) found.push(path);
-  }
-  return found;
-}
+const sources = typeScriptFilesBelow;
 
 const IMPORT = /(?:from\s+|import\s*\(\s*|require\s*\(\s*)'([^'./][^']*)'/g;
 

@@ -3,9 +3,10 @@
 // a `// size: <reason>` comment before its first statement; a function with one in the comments
 // just above it (above its statement, declaration, property or method). Test files (`*.test.ts`)
 // are not checked. Uses the TypeScript parser to find every function, method and arrow function.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { typeScriptFilesBelow } from './lib/source-files.ts';
 import ts from 'typescript';
 
 const MAX_FUNCTION_LINES = 80;
@@ -16,22 +17,9 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Every production .ts file below `dir`, node_modules and tests aside. */
 function sources(dir: string): string[] {
-  let found: string[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  for (const entry of entries) {
-    if (entry === 'node_modules') continue;
-    const path = join(dir, entry);
-    if (statSync(path).isDirectory()) found = found.concat(sources(path));
-    else if (path.endsWith('.ts') && !path.endsWith('.test.ts') && !path.endsWith('.d.ts')) {
-      found.push(path);
-    }
-  }
-  return found;
+  return typeScriptFilesBelow(dir).filter(
+    (path) => !path.endsWith('.test.ts') && !path.endsWith('.d.ts'),
+  );
 }
 
 function sourceRoots(): string[] {

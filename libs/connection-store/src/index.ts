@@ -11,6 +11,8 @@ export * from './connection-lock.ts';
 export * from './connection-collection.ts';
 export * from './connection-queries.ts';
 export * from './activation-store.ts';
+// The fields an activation brings, for the in-memory store of test support to set them as the real one.
+export { activationFields } from './activation-document.ts';
 export * from './call-lease-store.ts';
 export * from './callback-store.ts';
 export * from './provisioning-store.ts';

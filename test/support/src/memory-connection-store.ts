@@ -2,6 +2,7 @@
 // workers' use cases make, with the real store's conditions and fields (no history). It passes the
 // same contract suite as the MongoDB repository (libs/connection-store/test/store-contract.ts).
 import {
+  activationFields,
   allowedStarts,
   callbackStatusFor,
   connectionKey,
@@ -10,7 +11,6 @@ import {
   repeatedActivation,
   stateAfterCallback,
   stateAfterDecision,
-  type ActivationRecord,
   type ConnectionDocument,
   type ConnectionRepository,
 } from '@fortellis-admin/connection-store';
@@ -39,16 +39,6 @@ export type WorkerConnectionStore = Pick<
   | 'completeStepThenLease'
   | 'reopenFailedSteps'
 >;
-
-/** The fields of a connection that come from its activation (as the real store sets them). */
-const activationFields = (record: ActivationRecord) => ({
-  subscriptionId: record.activation.subscriptionId,
-  organizationId: record.activation.organizationInfo.id,
-  apiId: record.activation.apiInfo.id,
-  activation: record.activation,
-  requestId: record.requestId,
-  receivedAt: record.receivedAt,
-});
 
 /**
  * The store's writes over a Map (see `MemoryConnections` for what it keeps for the tests): the
