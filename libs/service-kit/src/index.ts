@@ -17,6 +17,7 @@ export * from './worker-shutdown.ts';
 export * from './queue-worker.ts';
 export * from './queue-worker-declaration.ts';
 export * from './worker-clients.ts';
+export * from './queue-worker-service.ts';
 export * from './metrics.ts';
 export * from './http-error-handler.ts';
 export * from './health-routes.ts';

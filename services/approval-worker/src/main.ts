@@ -1,19 +1,12 @@
-// Composition root of the approval worker: configuration and policy, logger, connections, the deps
-// (wiring.ts) and the worker (worker.ts), reconciliation and monitoring, and how they stop.
-import { Queue } from 'bullmq';
+// Composition root of the approval worker: configuration and policy, logger, then the worker's
+// process as every queue worker runs it (startQueueWorkerService: connections, the store, the deps
+// of wiring.ts, the worker of worker.ts, reconciliation and monitoring, and how they stop).
 import { QUEUE_NAMES } from '@fortellis-admin/contracts';
-import { ConnectionRepository } from '@fortellis-admin/connection-store';
 import {
-  closeWorker,
-  connectWorkerClients,
   createLogger,
-  createMetricsRegistry,
-  outsideCallCounter,
-  rateLimitCounter,
-  giveUpCounter,
-  startWorkerMonitoring,
+  queueOf,
   runService,
-  keepReconciliationScheduled,
+  startQueueWorkerService,
   type Logger,
 } from '@fortellis-admin/service-kit';
 import { loadApprovalPolicy, type ApprovalPolicy } from '@fortellis-admin/approval-rules';
@@ -34,68 +27,29 @@ await runService({
   createLogger: ({ config }) => createLogger('approval-worker', config.logLevel),
   stopTimeoutMs: ({ config }) => config.shutdownTimeoutMs,
   start: async ({ config, policy }, logger) => {
-    const registry = createMetricsRegistry('approval-worker');
-    const clients = await connectWorkerClients(
-      { mongoUrl: config.mongo.url, redis: config.redis },
+    const service = await startQueueWorkerService({
+      service: 'approval-worker',
+      queue: QUEUE_NAMES.approval,
+      // Accepted connections are announced to the deprovision worker.
+      publishesTo: [QUEUE_NAMES.deprovision],
+      config,
       logger,
-      registry,
-    );
-    const deprovisionQueue = new Queue(QUEUE_NAMES.deprovision, {
-      connection: clients.redis,
-      prefix: config.redis.queuePrefix,
-    });
-    const approvalQueue = new Queue(QUEUE_NAMES.approval, {
-      connection: clients.redis,
-      prefix: config.redis.queuePrefix,
-    });
-    const deps = wireApprovalWorker(config, {
-      redis: clients.redis,
-      appRedis: clients.appRedis,
-      db: clients.mongo.db(config.mongo.database),
-      repo: await ConnectionRepository.open(
-        clients.mongo.db(config.mongo.database),
-        clients.appRedis,
-        {
-          prefix: config.redis.queuePrefix,
+      wire: ({ clients, db, repo, queues, ...recorders }) =>
+        wireApprovalWorker(config, {
+          redis: clients.redis,
+          appRedis: clients.appRedis,
+          db,
+          repo,
           logger,
-          replicas: config.redis.replicas ?? 0,
-        },
-      ),
-      logger,
-      policy,
-      deprovisionQueue,
-      approvalQueue,
-      recordCall: outsideCallCounter(registry),
-      recordRateLimit: rateLimitCounter(registry),
-      recordGiveUp: giveUpCounter(registry),
-    });
-    await deps.repo.ensureIndexes();
-    const worker = buildWorker(deps);
-    const reconciliation = await keepReconciliationScheduled(
-      approvalQueue,
-      config.reconcile.everyMs,
-      logger,
-    );
-    const monitoring = await startWorkerMonitoring({
-      clients,
-      registry,
-      worker,
-      queueName: QUEUE_NAMES.approval,
-      prefix: config.redis.queuePrefix,
-      ...config.monitoring,
-      logger,
+          policy,
+          deprovisionQueue: queueOf(queues, QUEUE_NAMES.deprovision),
+          approvalQueue: queueOf(queues, QUEUE_NAMES.approval),
+          ...recorders,
+        }),
+      build: buildWorker,
     });
     logPolicy(config, policy, logger);
-    return {
-      stop: async () => {
-        reconciliation.stop();
-        await closeWorker(worker, config.shutdownTimeoutMs, logger);
-        await monitoring.close();
-        await deprovisionQueue.close();
-        await approvalQueue.close();
-        await clients.close();
-      },
-    };
+    return service;
   },
 });
 

@@ -1,19 +1,12 @@
-// Composition root of the deprovision worker: configuration, logger, connections, the deps
-// (wiring.ts) and the worker (worker.ts), reconciliation and monitoring, and how they stop.
-import { Queue } from 'bullmq';
+// Composition root of the deprovision worker: configuration, logger, then the worker's process as
+// every queue worker runs it (startQueueWorkerService: connections, the store, the deps of
+// wiring.ts, the worker of worker.ts, reconciliation and monitoring, and how they stop).
 import { QUEUE_NAMES } from '@fortellis-admin/contracts';
-import { ConnectionRepository } from '@fortellis-admin/connection-store';
 import {
-  closeWorker,
-  connectWorkerClients,
   createLogger,
-  createMetricsRegistry,
-  outsideCallCounter,
-  rateLimitCounter,
-  giveUpCounter,
+  queueOf,
   runService,
-  keepReconciliationScheduled,
-  startWorkerMonitoring,
+  startQueueWorkerService,
 } from '@fortellis-admin/service-kit';
 import { loadDeprovisionWorkerConfig } from './config.ts';
 import { wireDeprovisionWorker } from './wiring.ts';
@@ -25,50 +18,22 @@ await runService({
   createLogger: (config) => createLogger('deprovision-worker', config.logLevel),
   stopTimeoutMs: (config) => config.shutdownTimeoutMs,
   start: async (config, logger) => {
-    const registry = createMetricsRegistry('deprovision-worker');
-    const clients = await connectWorkerClients(
-      { mongoUrl: config.mongo.url, redis: config.redis },
+    const service = await startQueueWorkerService({
+      service: 'deprovision-worker',
+      queue: QUEUE_NAMES.deprovision,
+      config,
       logger,
-      registry,
-    );
-    const deprovisionQueue = new Queue(QUEUE_NAMES.deprovision, {
-      connection: clients.redis,
-      prefix: config.redis.queuePrefix,
-    });
-    const deps = wireDeprovisionWorker(config, {
-      redis: clients.redis,
-      appRedis: clients.appRedis,
-      deprovisionQueue,
-      db: clients.mongo.db(config.mongo.database),
-      repo: await ConnectionRepository.open(
-        clients.mongo.db(config.mongo.database),
-        clients.appRedis,
-        {
-          prefix: config.redis.queuePrefix,
+      wire: ({ clients, db, repo, queues, ...recorders }) =>
+        wireDeprovisionWorker(config, {
+          redis: clients.redis,
+          appRedis: clients.appRedis,
+          deprovisionQueue: queueOf(queues, QUEUE_NAMES.deprovision),
+          db,
+          repo,
           logger,
-          replicas: config.redis.replicas ?? 0,
-        },
-      ),
-      logger,
-      recordCall: outsideCallCounter(registry),
-      recordRateLimit: rateLimitCounter(registry),
-      recordGiveUp: giveUpCounter(registry),
-    });
-    await deps.repo.ensureIndexes();
-    const worker = buildWorker(deps);
-    const reconciliation = await keepReconciliationScheduled(
-      deprovisionQueue,
-      config.reconcile.everyMs,
-      logger,
-    );
-    const monitoring = await startWorkerMonitoring({
-      clients,
-      registry,
-      worker,
-      queueName: QUEUE_NAMES.deprovision,
-      prefix: config.redis.queuePrefix,
-      ...config.monitoring,
-      logger,
+          ...recorders,
+        }),
+      build: buildWorker,
     });
     logger.info(
       {
@@ -78,14 +43,6 @@ await runService({
       },
       'connected',
     );
-    return {
-      stop: async () => {
-        reconciliation.stop();
-        await closeWorker(worker, config.shutdownTimeoutMs, logger);
-        await monitoring.close();
-        await deprovisionQueue.close();
-        await clients.close();
-      },
-    };
+    return service;
   },
 });
