@@ -112,24 +112,27 @@ export class RedisCallOutcomeLedger implements CallOutcomeLedger {
 }
 
 /**
- * Records how a call ended, before the database write. False when another worker took the
- * attempt's lease over (the attempt outlived it): that worker now owns the call, and this end must
- * not be written. A ledger that cannot be reached does not stop the database write, which records
- * the end as well.
+ * How recording a call's end went: `recorded` (a retry will find it), `taken-over` (another
+ * worker took the attempt's lease over: that worker now owns the call, and this end must not be
+ * written) or `not-recorded` (the ledger could not be reached or its replicas did not confirm the
+ * entry: only the database write can keep the end now).
  */
-export async function rememberCallEnd(
+export type CallEndRecord = 'recorded' | 'taken-over' | 'not-recorded';
+
+/** Records how a call ended, before the database write (see {@link CallEndRecord}). */
+export async function recordCallEnd(
   ledger: CallOutcomeLedger,
   leaseId: string,
   end: object,
   log: Pick<Logger, 'error' | 'warn'>,
-): Promise<boolean> {
+): Promise<CallEndRecord> {
   try {
     const recorded = await ledger.record(leaseId, end);
     if (!recorded) log.error('call attempt outlived its lease: another worker took it over');
-    return recorded;
+    return recorded ? 'recorded' : 'taken-over';
   } catch (error) {
     log.warn({ err: { message: (error as Error).message } }, 'call outcome not recorded');
-    return true;
+    return 'not-recorded';
   }
 }
 

@@ -157,4 +157,35 @@ describe('runLeasedCall', () => {
     await expect(runLeasedCall(failing.call)).rejects.toThrow('token endpoint down');
     expect(failing.writes).toEqual(['release {"error":"token endpoint down"}']);
   });
+
+  it('writes again the end of a call the ledger could not keep, until the database takes it', async () => {
+    // The ledger's replicas do not confirm (a Redis failover): only this process knows the end.
+    const unreachable = new MemoryCallOutcomeLedger();
+    unreachable.record = () => Promise.reject(new Error('too few Redis replicas'));
+    const { call, writes } = leasedCall(async () => answered(200), { ledger: unreachable });
+    let failures = 2;
+    call.complete = async (end) => {
+      if (failures-- > 0) {
+        writes.push('complete failed');
+        throw new Error('cannot be locked: too few Redis replicas');
+      }
+      writes.push(`complete ${end.outcome}`);
+      return `completed ${end.outcome}`;
+    };
+    expect(await runLeasedCall(call)).toBe('completed success');
+    expect(writes).toEqual(['complete failed', 'complete failed', 'complete success']);
+  });
+
+  it('does not write again when the ledger kept the end: a retry of the job finds it', async () => {
+    const ledger = new MemoryCallOutcomeLedger();
+    const { call } = leasedCall(async () => answered(200), { ledger });
+    let completes = 0;
+    call.complete = () => {
+      completes += 1;
+      return Promise.reject(new Error('MongoDB unreachable'));
+    };
+    await expect(runLeasedCall(call)).rejects.toThrow('MongoDB unreachable');
+    expect(completes).toBe(1);
+    expect(ledger.entries.get('lease-2')).toEqual({ outcome: 'success', status: 200 });
+  });
 });

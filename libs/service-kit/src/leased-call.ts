@@ -5,7 +5,8 @@
 // the jobs, then in the database. What differs between calls (the request, how its answer reads,
 // what its end records, the writes) is passed in. Loads no driver or framework.
 import { AppError, ERROR_CODES } from '@fortellis-admin/contracts';
-import { rememberCallEnd, type CallOutcomeLedger } from './call-outcome-ledger.ts';
+import { setTimeout as delay } from 'node:timers/promises';
+import { recordCallEnd, type CallOutcomeLedger } from './call-outcome-ledger.ts';
 import type { HttpAttempt } from './http-attempt.ts';
 import type { Logger } from './logger.ts';
 import { retryLater, type HttpVerdict } from './retry-policy.ts';
@@ -120,9 +121,41 @@ export async function runLeasedCall<End extends object, Result, Made extends Cal
   const end = await endOfAnswer(call, made);
   // The call has ended: record that beside the jobs first, so a retry after a failed database
   // write finds it instead of calling again.
-  if (ledger !== undefined && !(await rememberCallEnd(ledger.store, lease.leaseId, end, call.log)))
-    return ledger.takenOver(end);
+  if (ledger === undefined) return call.complete(end);
+  const recorded = await recordCallEnd(ledger.store, lease.leaseId, end, call.log);
+  if (recorded === 'taken-over') return ledger.takenOver(end);
+  if (recorded === 'not-recorded') return completeUntilWritten(call, end);
   return call.complete(end);
+}
+
+/** How long the end of a call the ledger could not keep is written again (see below). */
+export const END_WRITE_RETRY_MS = 30_000;
+
+/**
+ * Writes the end of a call the ledger could not keep. This process is then the only holder of
+ * that end: a retry of the job would find none and make the call again. What kept the ledger from
+ * confirming its entry (a Redis failover, its replicas not yet back) also holds up the database
+ * write on FerretDB (its connection lock is in Redis), so the write is tried again, backing off
+ * from 250 ms to 2 s, for up to {@link END_WRITE_RETRY_MS}, while the attempt's lease keeps other
+ * workers from the call. The last failure is thrown.
+ */
+async function completeUntilWritten<End extends object, Result>(
+  call: Pick<LeasedCall<End, Result>, 'complete' | 'log'>,
+  end: End,
+): Promise<Result> {
+  const deadline = Date.now() + END_WRITE_RETRY_MS;
+  for (let waitMs = 250; ; waitMs = Math.min(waitMs * 2, 2000)) {
+    try {
+      return await call.complete(end);
+    } catch (error) {
+      if (Date.now() + waitMs > deadline) throw error;
+      call.log.warn(
+        { err: { message: (error as Error).message }, retryInMs: waitMs },
+        'the end of a call the ledger could not keep is not written yet: trying again',
+      );
+      await delay(waitMs);
+    }
+  }
 }
 
 /** The end of a call that was made; a transient failure within the horizon retries instead. */

@@ -12,7 +12,12 @@ export * from './url-redaction.ts';
 export * from './job-context.ts';
 // By name: these modules also hold adapters (the Redis ledger, the BullMQ scheduler) whose drivers
 // they import as types only; the adapters stay with the runtime in the main entry.
-export { attemptLeaseMs, rememberCallEnd, type CallOutcomeLedger } from './call-outcome-ledger.ts';
+export {
+  attemptLeaseMs,
+  recordCallEnd,
+  type CallEndRecord,
+  type CallOutcomeLedger,
+} from './call-outcome-ledger.ts';
 export {
   reconcileStalled,
   type ReconcileDeps,
